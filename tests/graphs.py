@@ -1,0 +1,104 @@
+"""Random operator graphs for property tests of the scheduler (no model file needed:
+these test the search, not the format)."""
+
+from __future__ import annotations
+
+import random
+
+from tflite_serenity.graph import Graph, Operator, Tensor, assemble_graph
+
+
+def random_graph(seed: int, max_ops: int = 18, max_inputs: int = 3) -> Graph:
+    """A random DAG: each operator writes one tensor of random size and reads
+    1..max_inputs earlier tensors (graph inputs included); sinks are outputs."""
+    rng = random.Random(seed)
+    n = rng.randint(1, max_ops)
+    n_inputs = rng.randint(1, 2)
+    tensors = []
+
+    def new_tensor(size: int) -> int:
+        index = len(tensors)
+        tensors.append(Tensor(index, f"t{index}", (size,), "INT8", has_data=False, is_variable=False))
+        return index
+
+    available = [new_tensor(rng.choice([1, 2, 4, 8, 16, 32, 64])) for _ in range(n_inputs)]
+    graph_inputs = list(available)
+    operators = []
+    for i in range(n):
+        k = rng.randint(1, min(max_inputs, len(available)))
+        # prefer recent tensors so graphs are deep as well as wide
+        pool = available[-6:] if rng.random() < 0.7 else available
+        ins = tuple(sorted(set(rng.sample(pool, min(k, len(pool))))))
+        out = new_tensor(rng.choice([1, 2, 3, 5, 8, 13, 21, 34, 55, 89]))
+        operators.append(Operator(i, "ADD", ins, (out,)))
+        available.append(out)
+    read = {t for op in operators for t in op.inputs}
+    outputs = [op.outputs[0] for op in operators if op.outputs[0] not in read] or [operators[-1].outputs[0]]
+    return assemble_graph(0, "random", tensors, operators, graph_inputs, outputs)
+
+
+def all_orders(graph: Graph):
+    """Every topological order (exhaustive; only for small graphs)."""
+    n = graph.num_operators
+    waiting = [len(p) for p in graph.preds]
+    order: list[int] = []
+
+    def extend():
+        if len(order) == n:
+            yield tuple(order)
+            return
+        for v in range(n):
+            if waiting[v] == 0 and v not in order:
+                order.append(v)
+                for w in graph.succs[v]:
+                    waiting[w] -= 1
+                yield from extend()
+                for w in graph.succs[v]:
+                    waiting[w] += 1
+                order.pop()
+
+    yield from extend()
+
+
+def exhaustive_min_peak(graph: Graph) -> int:
+    """The lowest peak over all orders, by memoized search over every set of
+    scheduled operators, with live bytes computed from the graph directly
+    (independent of the scheduler's own bookkeeping)."""
+    from functools import lru_cache
+
+    from tflite_serenity import memory
+
+    n = graph.num_operators
+    size = {t.index: memory.tensor_bytes(t) for t in graph.tensors if memory.is_activation(t)}
+    outputs = set(graph.outputs)
+    pred_mask = [sum(1 << u for u in ps) for ps in graph.preds]
+
+    def live_after(done: int) -> int:
+        if done == 0:
+            return sum(size[t] for t in set(graph.inputs))
+        total = 0
+        for t, s in size.items():
+            p = graph.producer[t]
+            if p < 0 and t not in graph.inputs:
+                continue
+            if p >= 0 and not done >> p & 1:
+                continue
+            if t in outputs or any(not done >> c & 1 for c in graph.consumers[t]):
+                total += s
+        return total
+
+    @lru_cache(maxsize=None)
+    def best(done: int) -> int:
+        if done == (1 << n) - 1:
+            return 0
+        live = live_after(done)
+        result = None
+        for v in range(n):
+            if done >> v & 1 or pred_mask[v] & ~done:
+                continue
+            step = live + sum(size.get(t, 0) for t in graph.operators[v].outputs)
+            value = max(step, best(done | 1 << v))
+            result = value if result is None else min(result, value)
+        return result
+
+    return best(0)

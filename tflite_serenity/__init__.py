@@ -1,0 +1,24 @@
+"""tflite-serenity: a memory-aware compiler for TensorFlow Lite models.
+
+It reorders operators for the minimum peak of activation memory, plans the
+arena at its lower bound, and writes models that compute the same outputs.
+"""
+
+from .errors import (
+    InfeasibleError,
+    ModelFormatError,
+    PlanError,
+    SerenityError,
+    UnsupportedModelError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "SerenityError",
+    "ModelFormatError",
+    "UnsupportedModelError",
+    "InfeasibleError",
+    "PlanError",
+]

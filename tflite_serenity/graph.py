@@ -1,0 +1,238 @@
+"""The operator graph of one subgraph: operators as nodes, tensors as edges.
+
+This is our own plain data, built once from the schema's object tree; later
+stages (memory model, scheduler, arena planner, rewriter) see only these
+dataclasses. Operator indices are positions in the stored order, which is also
+the tie-break everywhere, so results are deterministic.
+
+Besides data edges (producer -> consumer), a graph has *ordering edges* that
+keep operators with effects the tensors do not show (custom operators, control
+flow, resource variables, random numbers, variable tensors) in their stored
+relative order: reordering them could change results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .errors import ModelFormatError
+from .model import called_subgraphs, opcode_name
+from .model.schema import TENSOR_TYPE_NAMES
+
+# Builtins whose effects are not visible in their tensors.
+_ORDERED_BUILTINS = frozenset({
+    "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
+    "HASHTABLE", "HASHTABLE_FIND", "HASHTABLE_IMPORT", "HASHTABLE_SIZE", "HASHTABLE_LOOKUP",
+    "RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM", "MULTINOMIAL",
+    "CALL", "CALL_ONCE", "IF", "WHILE",
+})
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of a subgraph, with the facts the memory model needs."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    has_data: bool  # a constant: its buffer holds data
+    is_variable: bool
+    dynamic: bool = False  # shape_signature has -1: sized with the static shape
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator; ``index`` is its position in the stored order."""
+
+    index: int
+    kind: str  # "CONV_2D", or "CUSTOM:<code>"
+    inputs: tuple[int, ...]  # tensor indices; -1 marks an omitted optional input
+    outputs: tuple[int, ...]
+    calls: tuple[int, ...] = ()  # subgraphs it runs
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The operator DAG of one subgraph."""
+
+    subgraph: int
+    name: str
+    tensors: tuple[Tensor, ...]
+    operators: tuple[Operator, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    producer: tuple[int, ...]  # per tensor: the operator writing it, or -1
+    consumers: tuple[tuple[int, ...], ...]  # per tensor: operators reading it, ascending
+    preds: tuple[tuple[int, ...], ...]  # per operator: data and ordering predecessors, ascending
+    succs: tuple[tuple[int, ...], ...] = field(repr=False)
+
+    @property
+    def num_operators(self) -> int:
+        return len(self.operators)
+
+
+def build_graphs(model) -> list[Graph]:
+    """One :class:`Graph` per subgraph of a ``ModelT``."""
+    return [build_graph(model, s) for s in range(len(model.subgraphs))]
+
+
+def build_graph(model, subgraph_index: int) -> Graph:
+    """Build the operator DAG of subgraph ``subgraph_index`` of a ``ModelT``.
+
+    Raises ModelFormatError when a tensor has two producers, an operator reads
+    a tensor that nothing provides, or the data edges form a cycle.
+    """
+    sub = model.subgraphs[subgraph_index]
+    buffers = model.buffers or []
+    tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
+    operators = tuple(
+        Operator(
+            index=i,
+            kind=opcode_name(model, op),
+            inputs=tuple(int(x) for x in (op.inputs if op.inputs is not None else [])),
+            outputs=tuple(int(x) for x in (op.outputs if op.outputs is not None else [])),
+            calls=tuple(called_subgraphs(op)),
+        )
+        for i, op in enumerate(sub.operators or [])
+    )
+    inputs = tuple(int(x) for x in (sub.inputs if sub.inputs is not None else []))
+    outputs = tuple(int(x) for x in (sub.outputs if sub.outputs is not None else []))
+    return assemble_graph(subgraph_index, _text(sub.name), tensors, operators, inputs, outputs)
+
+
+def assemble_graph(
+    subgraph_index: int,
+    name: str,
+    tensors: Sequence[Tensor],
+    operators: Sequence[Operator],
+    inputs: Sequence[int],
+    outputs: Sequence[int],
+) -> Graph:
+    """Derive producers, consumers and dependencies, checking the graph is well formed.
+
+    Raises ModelFormatError when a tensor has two producers, an operator reads
+    a tensor that nothing provides or that is written only later in the stored
+    order.
+    """
+    tensors, operators = tuple(tensors), tuple(operators)
+    inputs, outputs = tuple(inputs), tuple(outputs)
+    where = f"subgraph {subgraph_index}"
+    producer = [-1] * len(tensors)
+    consumers: list[list[int]] = [[] for _ in tensors]
+    for op in operators:
+        for t in op.outputs:
+            if producer[t] != -1:
+                raise ModelFormatError(f"{where}: tensor {t} is written by operators {producer[t]} and {op.index}")
+            if t in inputs:
+                raise ModelFormatError(f"{where}: operator {op.index} writes graph input tensor {t}")
+            producer[t] = op.index
+        for t in dict.fromkeys(op.inputs):
+            if t >= 0:
+                consumers[t].append(op.index)
+
+    given = set(inputs)
+    preds: list[set[int]] = [set() for _ in operators]
+    for op in operators:
+        for t in op.inputs:
+            if t < 0:
+                continue
+            p = producer[t]
+            if p >= op.index:
+                raise ModelFormatError(
+                    f"{where}: operator {op.index} ({op.kind}) reads tensor {t} before operator {p} writes it; "
+                    "the stored order is not valid, so no interpreter would compute this model correctly"
+                )
+            if p >= 0:
+                preds[op.index].add(p)
+            elif not (t in given or tensors[t].has_data or tensors[t].is_variable):
+                raise ModelFormatError(
+                    f"{where}: operator {op.index} ({op.kind}) reads tensor {t} ('{tensors[t].name}'), "
+                    "which no operator writes and which is not a graph input, constant or variable"
+                )
+    _add_ordering_edges(operators, tensors, preds)
+
+    succs: list[list[int]] = [[] for _ in operators]
+    for v, ps in enumerate(preds):
+        for u in ps:
+            succs[u].append(v)
+    return Graph(
+        subgraph=subgraph_index,
+        name=name,
+        tensors=tensors,
+        operators=operators,
+        inputs=inputs,
+        outputs=outputs,
+        producer=tuple(producer),
+        consumers=tuple(tuple(c) for c in consumers),
+        preds=tuple(tuple(sorted(p)) for p in preds),
+        succs=tuple(tuple(sorted(s)) for s in succs),
+    )
+
+
+def is_ordered(op: Operator, tensors: Sequence[Tensor]) -> bool:
+    """Whether ``op`` has effects beyond its output tensors, so must keep its place
+    relative to other such operators."""
+    if op.kind.startswith("CUSTOM:") or op.kind in _ORDERED_BUILTINS or op.calls or not op.outputs:
+        return True
+    return any(t >= 0 and tensors[t].is_variable for t in op.inputs + op.outputs)
+
+
+def _add_ordering_edges(operators, tensors, preds: list[set[int]]) -> None:
+    previous = -1
+    for op in operators:
+        if is_ordered(op, tensors):
+            if previous >= 0:
+                preds[op.index].add(previous)
+            previous = op.index
+
+
+def topological_order(graph: Graph, key: Sequence[int] | None = None) -> list[int]:
+    """A topological order of the operators, ties broken by ``key`` (default: stored index).
+
+    Iterative (deep chains do not recurse) and deterministic. Raises
+    ModelFormatError if the operators form a cycle.
+    """
+    import heapq
+
+    n = graph.num_operators
+    rank = list(range(n)) if key is None else list(key)
+    indegree = [len(p) for p in graph.preds]
+    ready = [(rank[v], v) for v in range(n) if indegree[v] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, v = heapq.heappop(ready)
+        order.append(v)
+        for w in graph.succs[v]:
+            indegree[w] -= 1
+            if indegree[w] == 0:
+                heapq.heappush(ready, (rank[w], w))
+    if len(order) != n:
+        stuck = sorted(v for v in range(n) if indegree[v] > 0)[:5]
+        raise ModelFormatError(
+            f"subgraph {graph.subgraph}: the operators form a cycle (operators {stuck} wait on each other)"
+        )
+    return order
+
+
+def _tensor(index: int, t, buffers) -> Tensor:
+    buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
+    data = None if buffer is None else buffer.data
+    signature = t.shapeSignature
+    return Tensor(
+        index=index,
+        name=_text(t.name),
+        shape=tuple(int(d) for d in (t.shape if t.shape is not None else [])),
+        dtype=TENSOR_TYPE_NAMES.get(int(t.type), f"TYPE_{t.type}"),
+        has_data=data is not None and len(data) > 0,
+        is_variable=bool(t.isVariable),
+        dynamic=signature is not None and any(int(d) < 0 for d in signature),
+    )
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

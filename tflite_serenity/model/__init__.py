@@ -1,0 +1,7 @@
+"""The file format edge: ``.tflite`` bytes in, ``ModelT`` object tree out, and back."""
+
+from .io import read_model, write_model
+from .ops import called_subgraphs, opcode_name
+from .plain import to_plain
+
+__all__ = ["read_model", "write_model", "called_subgraphs", "opcode_name", "to_plain"]

@@ -1,0 +1,83 @@
+"""Read a ``.tflite`` flatbuffer into the schema's object tree, and write it back.
+
+The object tree (``ModelT``) is plain Python data that keeps every field of the
+file: all subgraphs, tensors with quantization and sparsity, buffers, operator
+codes and options, intermediates, signature defs, metadata, description and
+version. Reading then writing gives the same data (and, for converter output,
+the same bytes).
+"""
+
+from __future__ import annotations
+
+import flatbuffers
+
+from ..errors import ModelFormatError, UnsupportedModelError
+from .schema import FILE_IDENTIFIER, SCHEMA_VERSION, fb
+from .validate import validate_model
+
+
+def read_model(data: bytes) -> "fb.ModelT":
+    """Parse TFLite flatbuffer bytes into a validated ``ModelT``.
+
+    Raises
+    ------
+    ModelFormatError
+        The bytes are not a TFLite flatbuffer, are truncated, or refer to
+        tensors, buffers or subgraphs that do not exist.
+    UnsupportedModelError
+        The schema version is not 3.
+    """
+    data = bytes(data)
+    if len(data) < 8:
+        raise ModelFormatError(f"not a TFLite model: only {len(data)} bytes")
+    identifier = data[4:8]
+    if identifier != FILE_IDENTIFIER:
+        raise ModelFormatError(
+            f"not a TFLite model: file identifier is {identifier!r}, expected {FILE_IDENTIFIER!r}"
+        )
+    try:
+        root = fb.Model.GetRootAsModel(data, 0)
+        version = root.Version()
+    except Exception as err:  # the flatbuffers runtime raises whatever struct/indexing raised
+        raise ModelFormatError(f"not a TFLite model: cannot read its root table ({err})") from err
+    if version != SCHEMA_VERSION:
+        raise UnsupportedModelError(
+            f"unsupported TFLite schema version {version} (this tool reads version {SCHEMA_VERSION})"
+        )
+    try:
+        model = fb.ModelT.InitFromObj(root)
+    except Exception as err:
+        raise ModelFormatError(f"malformed or truncated TFLite flatbuffer ({type(err).__name__}: {err})") from err
+    _load_external_buffers(model, data)
+    validate_model(model)
+    return model
+
+
+def write_model(model: "fb.ModelT") -> bytes:
+    """Serialize a ``ModelT`` to TFLite flatbuffer bytes (identifier ``TFL3``)."""
+    builder = flatbuffers.Builder(1 << 16)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def _load_external_buffers(model: "fb.ModelT", data: bytes) -> None:
+    """Bring buffers stored after the flatbuffer (``offset``/``size``) inline.
+
+    Models over 2 GiB keep constant data behind the flatbuffer and point at it
+    with ``offset`` and ``size``; the converter writes ``offset=1`` as a marker
+    for "no external data". We read such data into ``data`` so every later stage
+    sees one representation.
+    """
+    for index, buffer in enumerate(model.buffers or []):
+        if buffer.offset > 1:
+            end = buffer.offset + buffer.size
+            if end > len(data):
+                raise ModelFormatError(
+                    f"buffer {index} points at bytes {buffer.offset}..{end} past the end of the "
+                    f"{len(data)}-byte file"
+                )
+            import numpy as np
+
+            buffer.data = np.frombuffer(data, dtype=np.uint8, count=buffer.size, offset=buffer.offset).copy()
+            buffer.offset = 0
+            buffer.size = 0

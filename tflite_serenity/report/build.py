@@ -1,0 +1,108 @@
+"""Where a model's memory goes: the figures behind ``python -m tflite_serenity report``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import memory
+from ..graph import Graph, build_graphs
+from ..model import read_model
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class SubgraphReport:
+    """Memory figures of one subgraph in its stored operator order."""
+
+    index: int
+    name: str
+    operators: int
+    activation_tensors: int
+    weights_bytes: int
+    variables_bytes: int
+    peak_bytes: int
+    lower_bound_bytes: int
+    peak_step: int
+    peak_operator: str
+    alive_at_peak: tuple[TensorSummary, ...]
+    dynamic_tensors: int  # shape_signature has -1: sized with the static shape
+
+
+@dataclass(frozen=True)
+class TflmArena:
+    """The arena the real TFLite Micro interpreter allocated for the model."""
+
+    total_bytes: int
+    head_bytes: int
+    tail_bytes: int
+
+
+@dataclass(frozen=True)
+class Report:
+    model_bytes: int
+    description: str
+    subgraphs: tuple[SubgraphReport, ...]
+    tflm: TflmArena | None = None
+    tflm_error: str | None = None
+
+
+def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
+    """Figures for one subgraph under ``order`` (default: stored order)."""
+    prof = memory.profile(graph, order)
+    alive = tuple(
+        TensorSummary(t, graph.tensors[t].name, graph.tensors[t].shape, graph.tensors[t].dtype,
+                      memory.tensor_bytes(graph.tensors[t]))
+        for t in prof.alive_at_peak
+    )
+    activations = [t for t in graph.tensors if memory.is_activation(t)]
+    peak_operator = graph.operators[prof.order[prof.peak_step]].kind if graph.operators else ""
+    return SubgraphReport(
+        index=graph.subgraph,
+        name=graph.name,
+        operators=graph.num_operators,
+        activation_tensors=len(activations),
+        weights_bytes=memory.weights_bytes(graph),
+        variables_bytes=memory.variables_bytes(graph),
+        peak_bytes=prof.peak,
+        lower_bound_bytes=memory.lower_bound(graph),
+        peak_step=prof.peak_step,
+        peak_operator=peak_operator,
+        alive_at_peak=alive,
+        dynamic_tensors=sum(1 for t in activations if t.dynamic),
+    )
+
+
+def build_report(data: bytes, *, tflm: bool = True) -> Report:
+    """Read a model and compute its report; with ``tflm``, also measure the real
+    TFLite Micro arena when the ``tflite-micro`` package is installed."""
+    model = read_model(data)
+    subgraphs = tuple(subgraph_report(g) for g in build_graphs(model))
+    arena, error = None, None
+    if tflm:
+        arena, error = _measure_tflm(data)
+    description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
+    return Report(len(data), description, subgraphs, arena, error)
+
+
+def _measure_tflm(data: bytes) -> tuple[TflmArena | None, str | None]:
+    try:
+        from ..verify.tflm import measure_tflm_arena
+    except ImportError:  # verification extras not available
+        return None, "tflite-micro is not installed"
+    from ..errors import SerenityError
+
+    try:
+        run = measure_tflm_arena(data)
+    except SerenityError as err:
+        return None, str(err)
+    if run.error:
+        return None, run.error
+    return TflmArena(run.total_bytes, run.head_bytes, run.tail_bytes), None

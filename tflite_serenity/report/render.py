@@ -1,0 +1,66 @@
+"""Report as text for people and as JSON for machines."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .build import Report
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """JSON-ready dict: ``{"subgraphs": [{"index", "operators", "peak_bytes", "lower_bound_bytes", ...}], "tflm": ...}``."""
+    out: dict[str, Any] = {
+        "model_bytes": report.model_bytes,
+        "subgraphs": [asdict(s) for s in report.subgraphs],
+        "tflm": asdict(report.tflm) if report.tflm else None,
+    }
+    if report.tflm_error:
+        out["tflm_error"] = report.tflm_error
+    return out
+
+
+def format_bytes(n: int) -> str:
+    """``1,234,567 B (1.18 MiB)``: exact bytes first, a readable unit after."""
+    if n < 1024:
+        return f"{n:,} B"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n:,} B ({n / scale:.1f} {unit})"
+    return f"{n:,} B"
+
+
+def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
+    """A page a person reads at a glance: per subgraph, the peak, the bound, and what fills the peak."""
+    lines = [f"{name}: {format_bytes(report.model_bytes)}, {len(report.subgraphs)} subgraph(s)"]
+    for s in report.subgraphs:
+        title = f' "{s.name}"' if s.name else ""
+        lines.append("")
+        lines.append(f"subgraph {s.index}{title}: {s.operators} operators, {s.activation_tensors} activation tensors")
+        lines.append(f"  weights            {format_bytes(s.weights_bytes)}")
+        if s.variables_bytes:
+            lines.append(f"  variables          {format_bytes(s.variables_bytes)}")
+        at = f"at step {s.peak_step} ({s.peak_operator})" if s.operators else "(no operators)"
+        lines.append(f"  peak (stored order) {format_bytes(s.peak_bytes)} {at}")
+        ratio = s.peak_bytes / s.lower_bound_bytes if s.lower_bound_bytes else 1.0
+        lines.append(f"  lower bound        {format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)")
+        if s.dynamic_tensors:
+            lines.append(f"  note: {s.dynamic_tensors} tensor(s) have dynamic shapes; sized with their static shape")
+        if s.alive_at_peak:
+            lines.append("  alive at the peak:")
+            for t in s.alive_at_peak[:top]:
+                shape = "x".join(str(d) for d in t.shape) or "scalar"
+                lines.append(f"    {t.bytes:>12,} B  {t.dtype:<7} {shape:<16} #{t.index} {t.name}")
+            if len(s.alive_at_peak) > top:
+                rest = sum(t.bytes for t in s.alive_at_peak[top:])
+                lines.append(f"    {rest:>12,} B  in {len(s.alive_at_peak) - top} more tensor(s)")
+    lines.append("")
+    if report.tflm:
+        lines.append(
+            f"TFLite Micro arena (measured): {format_bytes(report.tflm.total_bytes)} in all; "
+            f"planned tensors (head) {format_bytes(report.tflm.head_bytes)}, "
+            f"persistent (tail) {format_bytes(report.tflm.tail_bytes)}"
+        )
+    elif report.tflm_error:
+        lines.append(f"TFLite Micro arena: not measured ({report.tflm_error})")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,83 @@
+"""Pure-Python exact search over partial schedules: the specification of the Cython core.
+
+Same interface and the same results as :mod:`tflite_serenity.schedule._dp`;
+it backs the property tests and runs where the compiled core is missing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .problem import Subproblem
+from .result import SearchResult
+
+
+def search(sub: Subproblem, budget: int, *, max_states: int = 1 << 22, deadline: float | None = None) -> SearchResult:
+    """Exact dynamic programming over sets of scheduled operators.
+
+    Partial schedules are grouped by the set of operators they ran (which fixes
+    the live bytes); per set only the one with the lowest peak survives.
+    Transitions whose step would exceed ``budget`` (bytes, offset excluded) are
+    pruned. An operator that frees at least what it allocates, without raising
+    the peak so far, is run at once (no other transition is needed: running it
+    now can only lower every later step). If a level holds more than
+    ``max_states`` sets, only the best are kept and the result is no longer
+    proven.
+    """
+    n = sub.size
+    pred_mask = [sum(1 << u for u in ps) for ps in sub.preds]
+    cons_mask = [sum(1 << c for c in cs) for cs in sub.free_consumers]
+    if sub.init_bytes > budget:
+        return SearchResult("infeasible", -1, (), 0)
+    # state -> (mem, peak, parent state, op)
+    level = {0: (sub.init_bytes, sub.init_bytes, -1, -1)}
+    history = []
+    explored = 0
+    truncated = False
+    for _ in range(n):
+        if deadline is not None and time.monotonic() > deadline:
+            return SearchResult("timeout", -1, (), explored)
+        nxt: dict[int, tuple[int, int, int, int]] = {}
+        for state, (mem, peak, _, _) in level.items():
+            explored += 1
+            moves = []
+            for v in range(n):
+                if state >> v & 1 or pred_mask[v] & ~state:
+                    continue
+                after_set = state | (1 << v)
+                step = mem + sub.out_bytes[v]
+                freed = sub.dead_out[v] + (sub.init_dead if state == 0 else 0)
+                for k in sub.op_frees[v]:
+                    if cons_mask[k] & ~after_set == 0:
+                        freed += sub.free_size[k]
+                moves.append((v, step, step - freed))
+            for move in moves:
+                if move[2] <= mem and move[1] <= peak:
+                    moves = [move]
+                    break
+            for v, step, after in moves:
+                new_peak = max(peak, step)
+                if new_peak > budget:
+                    continue
+                key = state | (1 << v)
+                old = nxt.get(key)
+                if old is None or new_peak < old[1]:
+                    nxt[key] = (after, new_peak, state, v)
+        if not nxt:  # after a truncation, "nothing within budget" proves nothing
+            return SearchResult("truncated" if truncated else "infeasible", -1, (), explored)
+        if len(nxt) > max_states:
+            truncated = True
+            kept = sorted(nxt.items(), key=lambda item: (item[1][1], item[1][0]))[:max_states]
+            nxt = dict(kept)
+        history.append(level)
+        level = nxt
+    history.append(level)
+    (final, (_, peak, _, _)), = level.items()
+    order = []
+    state = final
+    for depth in range(n, 0, -1):
+        _, _, parent, op = history[depth][state]
+        order.append(op)
+        state = parent
+    order.reverse()
+    return SearchResult("truncated" if truncated else "optimal", peak, tuple(order), explored)
