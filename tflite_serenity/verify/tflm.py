@@ -1,0 +1,293 @@
+"""Run a model in TensorFlow Lite for Microcontrollers, in a child process.
+
+TFLite Micro runs in a separate Python process because some of its kernels call
+``abort()`` and a too small arena can crash its allocator: either would take
+the caller down with it. The child reports the arena use that TFLite Micro's
+recording allocator prints (``print_allocations``) to the C-level stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tflite_serenity.errors import RuntimeUnavailableError
+from tflite_serenity.verify._model_io import read_io
+from tflite_serenity.verify.inputs import random_inputs
+
+#: Arena sizes tried in turn when the caller gives none: the first is enough
+#: for most microcontroller models; allocation failures move to the next.
+DEFAULT_ARENA_SIZES: tuple[int, ...] = (16 << 20, 64 << 20, 256 << 20, 1 << 30)
+
+_CHILD = Path(__file__).with_name("_tflm_child.py")
+_ALLOCATION = re.compile(
+    r"\[RecordingMicroAllocator\] Arena allocation (total|head|tail) (\d+) bytes"
+)
+_ATTEMPT = re.compile(r"^serenity-tflm: arena (\d+) bytes$", re.MULTILINE)
+_LOG_LIMIT = 64 * 1024
+_DETAIL_LINES = 8
+
+
+@dataclass(frozen=True, eq=False)
+class TflmRun:
+    """What one TFLite Micro run produced.
+
+    Attributes
+    ----------
+    outputs : list of numpy.ndarray or None
+        The model's outputs in order, or None if the model was only allocated
+        or the run failed.
+    total_bytes, head_bytes, tail_bytes : int or None
+        Arena use reported by TFLite Micro's recording allocator: ``head`` is
+        the planned (non-persistent) tensor area, ``tail`` the persistent data
+        of the interpreter and kernels, ``total`` their sum, which is the
+        smallest ``arena_size`` that works. None if allocation never succeeded.
+    error : str or None
+        Why the run failed (load or allocation failure, kernel error, signal,
+        timeout), or None on success.
+    arena_size : int or None
+        The arena the interpreter was last built with (None if unknown).
+    log : str
+        What TFLite Micro printed (the last 64 KiB), for diagnosis.
+    """
+
+    outputs: list[np.ndarray] | None
+    total_bytes: int | None
+    head_bytes: int | None
+    tail_bytes: int | None
+    error: str | None
+    arena_size: int | None = None
+    log: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the run finished without error."""
+        return self.error is None
+
+
+def run_tflm(
+    model: bytes,
+    inputs: Sequence[np.ndarray] | None = None,
+    *,
+    arena_size: int | None = None,
+    timeout: float = 120,
+) -> TflmRun:
+    """Run subgraph 0 of a model once in TFLite Micro, in a child process.
+
+    Parameters
+    ----------
+    model : bytes
+        A .tflite flatbuffer.
+    inputs : sequence of numpy.ndarray, optional
+        One array per model input, in order, with the input's exact dtype and
+        shape. Default: ``random_inputs(model, seed=0)``.
+    arena_size : int, optional
+        Tensor arena in bytes. Default: 16 MiB, then 64 MiB, 256 MiB and 1 GiB
+        while allocation fails, so the reported sizes are the real need.
+    timeout : float, optional
+        Seconds before the child is killed and the run reported as failed.
+
+    Returns
+    -------
+    TflmRun
+        Outputs and arena sizes; failures of the runtime (including a crash of
+        the child) are in ``error``, not raised.
+
+    Raises
+    ------
+    RuntimeUnavailableError
+        If the ``tflite-micro`` package is not installed.
+    ModelFormatError
+        If the bytes are not a readable TFLite model.
+    ValueError
+        If the number of inputs does not match the model.
+
+    Examples
+    --------
+    >>> import pathlib, tflite_micro
+    >>> path = pathlib.Path(tflite_micro.__file__).parent / "python/tflite_micro/sine_float.tflite"
+    >>> run = run_tflm(path.read_bytes())
+    >>> run.error is None, run.total_bytes >= run.head_bytes > 0
+    (True, True)
+    """
+    if inputs is None:
+        inputs = random_inputs(model, seed=0)
+    run, _ = run_tflm_trials(model, [inputs], arena_size=arena_size, timeout=timeout)
+    return run
+
+
+def measure_tflm_arena(
+    model: bytes, *, arena_size: int | None = None, timeout: float = 120
+) -> TflmRun:
+    """Build a TFLite Micro interpreter for the model and report its arena use.
+
+    Nothing is invoked, so ``outputs`` is None; the sizes are final after
+    allocation (TFLite Micro allocates everything while preparing).
+
+    Parameters
+    ----------
+    model : bytes
+        A .tflite flatbuffer.
+    arena_size, timeout
+        As for :func:`run_tflm`.
+
+    Returns
+    -------
+    TflmRun
+
+    Raises
+    ------
+    RuntimeUnavailableError, ModelFormatError
+        As for :func:`run_tflm`.
+    """
+    run, _ = run_tflm_trials(model, [], arena_size=arena_size, timeout=timeout)
+    return run
+
+
+def run_tflm_trials(
+    model: bytes,
+    input_sets: Sequence[Sequence[np.ndarray]],
+    *,
+    arena_size: int | None = None,
+    timeout: float = 120,
+) -> tuple[TflmRun, list[list[np.ndarray]] | None]:
+    """Run a model on several input sets in one child process.
+
+    The interpreter is reset between sets, so each run is independent. With no
+    input set the model is only allocated.
+
+    Parameters
+    ----------
+    model : bytes
+        A .tflite flatbuffer.
+    input_sets : sequence of sequence of numpy.ndarray
+        One list of input arrays per run.
+    arena_size, timeout
+        As for :func:`run_tflm`; the timeout covers all sets.
+
+    Returns
+    -------
+    run : TflmRun
+        Arena sizes, error, and the outputs of the first set.
+    outputs : list of list of numpy.ndarray, or None
+        The outputs of every set, or None if the run failed.
+
+    Raises
+    ------
+    RuntimeUnavailableError, ModelFormatError, ValueError
+        As for :func:`run_tflm`.
+    """
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise RuntimeUnavailableError("TFLite Micro is not installed: pip install tflite-micro")
+    input_specs, output_specs = read_io(model)
+    for inputs in input_sets:
+        if len(inputs) != len(input_specs):
+            raise ValueError(f"the model has {len(input_specs)} inputs, {len(inputs)} were given")
+    sizes = list(DEFAULT_ARENA_SIZES) if arena_size is None else [int(arena_size)]
+    request = {
+        "arena_sizes": sizes,
+        "n_outputs": len(output_specs),
+        "n_sets": len(input_sets),
+        "n_inputs": len(input_specs),
+    }
+    with tempfile.TemporaryDirectory(prefix="serenity-tflm-") as tmp:
+        work = Path(tmp)
+        (work / "model.tflite").write_bytes(bytes(model))
+        (work / "request.json").write_text(json.dumps(request))
+        feed = {
+            f"s{s}_i{i}": np.asarray(x)
+            for s, inputs in enumerate(input_sets)
+            for i, x in enumerate(inputs)
+        }
+        np.savez(work / "inputs.npz", **feed)
+        error = _spawn(work, timeout)
+        log = (work / "log.txt").read_bytes().decode("utf-8", errors="replace")
+        result = _read_json(work / "result.json")
+        if error is None and result is not None:
+            error = result["error"]
+        elif error is None:
+            error = "TFLite Micro child ended without a result"
+        outputs = None
+        if error is None:
+            with np.load(work / "outputs.npz") as saved:
+                outputs = [
+                    [saved[f"s{s}_o{o}"] for o in range(len(output_specs))]
+                    for s in range(len(input_sets))
+                ]
+    sizes_seen = _allocations(log)
+    attempts = [int(n) for n in _ATTEMPT.findall(log)]
+    run = TflmRun(
+        outputs=outputs[0] if outputs else None,
+        total_bytes=sizes_seen.get("total"),
+        head_bytes=sizes_seen.get("head"),
+        tail_bytes=sizes_seen.get("tail"),
+        error=None if error is None else _with_detail(error, log),
+        arena_size=attempts[-1] if attempts else None,
+        log=log[-_LOG_LIMIT:],
+    )
+    return run, outputs
+
+
+def _spawn(work: Path, timeout: float) -> str | None:
+    """Run the child; return an error for a timeout, a signal or a bad exit."""
+    with open(work / "log.txt", "wb") as log:
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(_CHILD), str(work)],
+                cwd=work,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return f"TFLite Micro timed out after {timeout:g} s"
+    code = proc.returncode
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        verb = "aborted" if -code == signal.SIGABRT else "crashed"
+        return f"TFLite Micro {verb} (signal {-code}: {name})"
+    if code != 0:
+        return f"TFLite Micro child exited with status {code}"
+    return None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _allocations(log: str) -> dict[str, int]:
+    """The last reported total, head and tail from ``print_allocations``."""
+    return {kind: int(n) for kind, n in _ALLOCATION.findall(log)}
+
+
+def _with_detail(error: str, log: str) -> str:
+    """Append the last runtime messages, which say what failed and where."""
+    lines = [
+        line.strip()
+        for line in log.splitlines()
+        if line.strip()
+        and not line.startswith("[RecordingMicroAllocator]")
+        and not _ATTEMPT.match(line)
+    ]
+    if not lines:
+        return error
+    return f"{error}; TFLite Micro said: " + " | ".join(lines[-_DETAIL_LINES:])
