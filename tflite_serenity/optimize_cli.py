@@ -1,0 +1,60 @@
+"""``python -m tflite_serenity IN.tflite OUT.tflite``: optimize a model file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Sequence
+
+from .errors import SerenityError
+from .optimize import optimize
+from .report import format_bytes
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .cli import _Parser
+
+    p = _Parser(prog="python -m tflite_serenity",
+                description="Reorder a .tflite model's operators for the lowest peak activation memory. "
+                            "The output computes exactly what the input computes.")
+    p.add_argument("input", help="the .tflite model to optimize (never modified)")
+    p.add_argument("output", help="where to write the optimized model")
+    p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
+                   help="time for the search; past it, the best order found is used (default: 30)")
+    p.add_argument("--in-place", action="store_true", help="allow OUTPUT to be the same file as INPUT")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
+    return p
+
+
+def run_optimize(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.time_limit < 0:
+        raise SerenityError("--time-limit must be 0 or more seconds")
+    if _same_file(args.input, args.output) and not args.in_place:
+        raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
+    result = optimize(args.input, time_limit=args.time_limit, engine=args.engine)
+    result.save(args.output)
+    if args.json:
+        payload = {"output": args.output, "seconds": result.seconds,
+                   "subgraphs": [{**asdict(s), "status": s.status, "ratio": s.ratio} for s in result.subgraphs]}
+        print(json.dumps(payload, indent=2))
+        return 0
+    for s in result.subgraphs:
+        sys.stdout.write(
+            f"subgraph {s.index}: {s.operators} ops, peak {format_bytes(s.peak_before)} -> "
+            f"{format_bytes(s.peak_after)} ({s.ratio:.2f}x lower), {s.status}, {s.seconds:.2f} s"
+            + (f" [{s.note}]" if s.note else "") + "\n"
+        )
+    sys.stdout.write(f"wrote {args.output}\n")
+    return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
