@@ -1,0 +1,201 @@
+"""Describe .tflite files and check that LiteRT and TFLite Micro run them.
+
+Imports neither TensorFlow nor Keras: the schema comes from the
+``tflite_micro`` wheel.  Each run happens in a child process because some
+TFLite Micro kernels ``abort()`` the whole process on bad quantization
+parameters; a dead child is then just a failed check.
+
+Run as a script it is that child:
+``python modelcheck.py {litert|tflm} MODEL.tflite`` prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+RUNTIMES = ("litert", "tflm")
+_OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+_NUMPY_TYPES = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "int16": np.int16,
+                "int32": np.int32, "int64": np.int64, "bool": np.bool_}
+
+
+def _op_name(model: schema.Model, op: schema.Operator) -> str:
+    """Builtin operator name, or ``CUSTOM:<code>`` for custom operators."""
+    code = model.OperatorCodes(op.OpcodeIndex())
+    name = _OP_NAMES[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+    if name == "CUSTOM":
+        name += ":" + (code.CustomCode() or b"").decode()
+    return name
+
+
+def _tensor_info(graph: schema.SubGraph, index: int) -> dict:
+    """Name, shape, shape signature (-1 = dynamic) and dtype of one tensor."""
+    tensor = graph.Tensors(index)
+    shape = [int(d) for d in tensor.ShapeAsNumpy()] if tensor.ShapeLength() else []
+    signature = [int(d) for d in tensor.ShapeSignatureAsNumpy()] if tensor.ShapeSignatureLength() else shape
+    return {"name": (tensor.Name() or b"").decode(), "shape": shape,
+            "shape_signature": signature, "dtype": _TYPE_NAMES[tensor.Type()]}
+
+
+def _activation_bytes(model: schema.Model, graph: schema.SubGraph) -> int:
+    """Total size of the tensors of ``graph`` that have no constant data."""
+    total = 0
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        if model.Buffers(tensor.Buffer()).DataLength() == 0:
+            size = np.dtype(_NUMPY_TYPES.get(_TYPE_NAMES[tensor.Type()], np.float32)).itemsize
+            total += size * int(np.prod(tensor.ShapeAsNumpy())) if tensor.ShapeLength() else size
+    return total
+
+
+def describe(data: bytes) -> dict:
+    """Summary of a .tflite flatbuffer: operators, subgraphs, inputs, outputs, variables."""
+    model = schema.Model.GetRootAsModel(data, 0)
+    graphs = [model.Subgraphs(i) for i in range(model.SubgraphsLength())]
+    counts: collections.Counter = collections.Counter()
+    for graph in graphs:
+        counts.update(_op_name(model, graph.Operators(i)) for i in range(graph.OperatorsLength()))
+    main = graphs[0]
+    return {
+        "op_count": sum(g.OperatorsLength() for g in graphs),
+        "op_count_per_subgraph": [g.OperatorsLength() for g in graphs],
+        "operator_types": dict(sorted(counts.items())),
+        "subgraph_count": len(graphs),
+        "inputs": [_tensor_info(main, main.Inputs(i)) for i in range(main.InputsLength())],
+        "outputs": [_tensor_info(main, main.Outputs(i)) for i in range(main.OutputsLength())],
+        "variable_tensors": sum(
+            g.Tensors(i).IsVariable() for g in graphs for i in range(g.TensorsLength())
+        ),
+        "activation_bytes_upper_bound": sum(_activation_bytes(model, g) for g in graphs),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _random_input(info: dict, rng: np.random.Generator) -> np.ndarray:
+    """A random value for one input tensor; dynamic dimensions become 1."""
+    shape = [max(d, 1) for d in info["shape"]]
+    dtype = np.dtype(_NUMPY_TYPES[info["dtype"]])
+    if dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(size=shape) < 0.5
+    limits = np.iinfo(dtype)
+    return rng.integers(max(limits.min, -128), min(limits.max, 127), size=shape, endpoint=True, dtype=dtype)
+
+
+def _litert_runner(data: bytes):
+    """A function inputs -> outputs backed by LiteRT without default delegates."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(
+        model_content=data,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        for detail, value in zip(interpreter.get_input_details(), inputs):
+            interpreter.set_tensor(detail["index"], value)
+        interpreter.invoke()
+        return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+
+    return run
+
+
+def _tflm_runner(data: bytes, n_outputs: int, arena: int):
+    """A function inputs -> outputs backed by TFLite Micro with an ``arena``-byte arena."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena)
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        for i, value in enumerate(inputs):
+            interpreter.set_input(value, i)
+        interpreter.invoke()
+        return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+
+    return run
+
+
+def run_here(runtime: str, data: bytes, trials: int = 2, seed: int = 0) -> dict:
+    """Run ``data`` ``trials`` times on random inputs in this process.
+
+    Returns ``ok`` (ran and every output is finite), ``nonconstant`` (some
+    output has two distinct values, or differs between trials) and
+    ``error``.  May abort the process for TFLite Micro: use ``run_in_child``.
+    """
+    info = describe(data)
+    arena = 2 * info["activation_bytes_upper_bound"] + (4 << 20)
+    rng = np.random.default_rng(seed)
+    try:
+        if runtime == "litert":
+            run = _litert_runner(data)
+        elif runtime == "tflm":
+            run = _tflm_runner(data, len(info["outputs"]), arena)
+        else:
+            raise ValueError(f"unknown runtime {runtime!r}")
+        results = [run([_random_input(t, rng) for t in info["inputs"]]) for _ in range(trials)]
+    except Exception as err:  # any runtime failure is the check's answer, reported as text
+        return {"ok": False, "nonconstant": False, "error": f"{type(err).__name__}: {err}"[:300]}
+    outputs = [o for trial in results for o in trial]
+    finite = all(np.all(np.isfinite(o)) for o in outputs if o.dtype.kind == "f")
+    varied = any(np.unique(o).size > 1 for o in outputs) or any(
+        not np.array_equal(a, b) for a, b in zip(results[0], results[-1])
+    )
+    return {"ok": bool(finite), "nonconstant": bool(varied), "error": None if finite else "non-finite output"}
+
+
+def run_in_child(runtime: str, path: Path, timeout: float = 600.0) -> dict:
+    """``run_here`` in a fresh Python process, so an abort() only fails the check."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), runtime, str(path)],
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "nonconstant": False, "error": f"timed out after {timeout:.0f} s"}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or [""]
+        result = {"ok": False, "nonconstant": False,
+                  "error": f"child exited with {proc.returncode} {tail[0][:200]}".strip()}
+    else:
+        result = json.loads(lines[-1])
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def check_all(path: Path) -> dict[str, dict]:
+    """``run_in_child`` for every runtime in ``RUNTIMES``."""
+    return {runtime: run_in_child(runtime, path) for runtime in RUNTIMES}
+
+
+def runs_in(results: dict[str, dict]) -> list[str]:
+    """Names of the runtimes whose check passed."""
+    return [name for name, result in results.items() if result["ok"]]
+
+
+def main(argv: list[str]) -> int:
+    """Child entry point: ``modelcheck.py RUNTIME PATH`` -> one JSON line."""
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    runtime, path = argv
+    print(json.dumps(run_here(runtime, Path(path).read_bytes())), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
