@@ -1,0 +1,242 @@
+"""Write the small committed test models and their manifest into tests/data/.
+
+Every model is built from a fixed seed, converted, described and run in
+LiteRT and TFLite Micro (each in a child process); ``MANIFEST.json`` records
+what was found, and the script fails if a model does not run where it is
+expected to or gives constant outputs.
+
+Examples
+--------
+python scripts/make_test_models.py            # rebuild everything (~1-2 minutes)
+python scripts/make_test_models.py --check    # only re-verify the committed files
+python scripts/make_test_models.py --only irregular,darts_tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import modelcheck
+import modelkit
+import fixture_nets
+import zoo_nets
+import tensorflow as tf
+from tensorflow import keras
+
+SEED = 0
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
+BOTH = ("litert", "tflm")
+Variants = dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class TestModel:
+    """A family of test files ``{stem}_{variant}.tflite`` made by one ``make`` call.
+
+    ``expect`` names the runtimes that must run every file of the family
+    with non-constant outputs.
+    """
+
+    stem: str
+    description: str
+    make: Callable[[], Variants]
+    expect: tuple[str, ...] = BOTH
+
+
+def keras_variants(build: Callable[[], keras.Model], int8: bool = True) -> Callable[[], Variants]:
+    """Seed, build, recalibrate, then convert to float32 (and full int8)."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        model = build()
+        shape = modelkit.input_shape(model)[1:]
+        modelkit.recalibrate(model, modelkit.random_inputs(shape, 8, SEED + 1))
+        out = {"float": modelkit.to_float_tflite(model)}
+        if int8:
+            out["int8"] = modelkit.to_int8_tflite(model, modelkit.random_inputs(shape, 32, SEED + 2))
+        return out
+
+    return make
+
+
+def function_variants(factory: Callable[[int], tf.types.experimental.PolymorphicFunction],
+                      int8: bool = True, **options) -> Callable[[], Variants]:
+    """Convert a seeded ``tf.function`` to float32 (and full int8); ``options`` go to the converter."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        function = factory(SEED).get_concrete_function()
+
+        def converter() -> tf.lite.TFLiteConverter:
+            conv = tf.lite.TFLiteConverter.from_concrete_functions([function])
+            for key, value in options.items():
+                setattr(conv, key, value)
+            return conv
+
+        out = {"float": converter().convert()}
+        if int8:
+            shape = tuple(function.inputs[0].shape)[1:]
+            out["int8"] = modelkit.quantize_int8(converter(), modelkit.random_inputs(shape, 32, SEED + 2))
+        return out
+
+    return make
+
+
+def module_float(factory: Callable[[int], tf.Module]) -> Callable[[], Variants]:
+    """Float32 conversion of a module's ``__call__`` through a SavedModel."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        module = factory(SEED)
+        return {"float": modelkit.convert_via_saved_model(module, module.__call__.get_concrete_function())}
+
+    return make
+
+
+def dynamic_float() -> Variants:
+    """``from_keras_model`` keeps the unspecified batch: shape_signature [-1, 8, 8, 3]."""
+    modelkit.seed_everything(SEED)
+    return {"float": tf.lite.TFLiteConverter.from_keras_model(fixture_nets.dynamic_batch()).convert()}
+
+
+def test_models() -> list[TestModel]:
+    """All test model families, in build order."""
+    return [
+        TestModel("tiny_branch", fixture_nets.tiny_branch.__doc__.split("\n\n")[0] + " "
+                  "Float32 activation bytes: input 1024, branches 1536 and 512, concat 2048, output 768.",
+                  keras_variants(fixture_nets.tiny_branch, int8=False)),
+        TestModel("small_cnn", "Conv/BN/ReLU, depthwise conv, 1x1 conv, max+avg pool, dense+softmax; "
+                  "int8 has per-channel conv and depthwise weights.", keras_variants(fixture_nets.small_cnn)),
+        TestModel("irregular", "Branches, ADD, concat->CONV_2D and concat->DEPTHWISE_CONV_2D sites. The stored "
+                  "order keeps three early branches live across a 96-channel expansion: counting every "
+                  "non-constant tensor from producer to last consumer, its peak is 163840 B float / 40960 B "
+                  "int8, the best order's 114688 / 28672 (exhaustive search).", keras_variants(fixture_nets.irregular)),
+        TestModel("while", "tf.while_loop: WHILE with cond and body subgraphs, 3 iterations of relu(hW+b). "
+                  "In int8 the loop-carried tensor stays float32 (DEQUANTIZE/QUANTIZE around and inside "
+                  "the body).", function_variants(fixture_nets.while_function)),
+        TestModel("if", "tf.cond: IF with two branch subgraphs (relu(xW) or tanh(xW+b)). In int8 the IF "
+                  "output is float32 with QUANTIZE/DEQUANTIZE at the branch edges.",
+                  function_variants(fixture_nets.if_function)),
+        TestModel("dynamic", "Input shape_signature [-1, 8, 8, 3] (dynamic batch, from_keras_model).",
+                  dynamic_float),
+        TestModel("stateful_lstm", "UNIDIRECTIONAL_SEQUENCE_LSTM (fused from a tagged tf.function) whose two "
+                  "state tensors are is_variable tensors, then a dense head on the last step.",
+                  module_float(fixture_nets.FusedLstm)),
+        TestModel("resource_variable", "Resource-variable state s <- s/2 + xW: VAR_HANDLE, READ_VARIABLE, "
+                  "ASSIGN_VARIABLE and a CALL_ONCE initialisation subgraph.",
+                  module_float(fixture_nets.Accumulator)),
+        TestModel("custom_op", "FULLY_CONNECTED -> CUSTOM (BesselI1e, no builtin; allow_custom_ops) -> "
+                  "FULLY_CONNECTED. Runs in no interpreter without a registered kernel.",
+                  function_variants(fixture_nets.custom_op_function, int8=False, allow_custom_ops=True),
+                  expect=()),
+        TestModel("randwire_tiny", "RandWire WS(8, 4, 0.75), 2 stages, C=8, 32x32 input.",
+                  keras_variants(lambda: zoo_nets.randwire("ws", nodes=8, channels=8, input_size=32, classes=10))),
+        TestModel("darts_tiny", "DARTS-V2 genotype, 5 cells, C=8, 16x16 input.",
+                  keras_variants(lambda: zoo_nets.darts(cells=5, channels=8, input_size=16))),
+        TestModel("swiftnet_tiny", "Inception-style blocks, widths (8, 16), 1 block per stage, 32x32 input.",
+                  keras_variants(lambda: zoo_nets.swiftnet(32, (8, 16), 1))),
+        TestModel("unet_tiny", "U-Net, 3 levels, base 4, 32x32 input, transposed-conv upsampling.",
+                  keras_variants(lambda: zoo_nets.unet(32, 4, 3, 2))),
+        TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
+                  keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
+    ]
+
+
+def manifest_entry(family: TestModel, path: Path) -> dict:
+    """Description, structure and runtime results of one file (no timings, so reruns are stable)."""
+    info = modelcheck.describe(path.read_bytes())
+    checks = {name: {k: v for k, v in r.items() if k != "seconds"}
+              for name, r in modelcheck.check_all(path).items()}
+    return {"description": family.description, **info,
+            "runs_in": modelcheck.runs_in(checks), "checks": checks, "expected_runtimes": list(family.expect)}
+
+
+def problems(name: str, entry: dict) -> list[str]:
+    """What is wrong with a file: an expected runtime fails or gives constant outputs."""
+    found = []
+    for runtime in entry["expected_runtimes"]:
+        result = entry["checks"][runtime]
+        if not result["ok"]:
+            found.append(f"{name}: {runtime} failed: {result['error']}")
+        elif not result["nonconstant"]:
+            found.append(f"{name}: {runtime} gives constant outputs")
+    return found
+
+
+def print_table(manifest: dict[str, dict]) -> None:
+    """One line per file: operators, subgraphs, size and per-runtime result."""
+    print(f"{'file':32} {'ops':>4} {'sg':>3} {'bytes':>7}  {'litert':8} {'tflm':8}")
+    for name, e in manifest.items():
+        marks = ["ok" if e["checks"][r]["ok"] else "FAIL" for r in modelcheck.RUNTIMES]
+        print(f"{name:32} {e['op_count']:4d} {e['subgraph_count']:3d} {e['bytes']:7d}  {marks[0]:8} {marks[1]:8}")
+    print(f"total {sum(e['bytes'] for e in manifest.values())} bytes in {len(manifest)} files")
+
+
+def build(out: Path, families: list[TestModel], manifest: dict[str, dict]) -> dict[str, dict]:
+    """Make every file of ``families`` in ``out`` and update ``manifest`` with them."""
+    for family in families:
+        start = time.perf_counter()
+        for variant, data in family.make().items():
+            path = out / f"{family.stem}_{variant}.tflite"
+            path.write_bytes(data)
+            manifest[path.name] = manifest_entry(family, path)
+        print(f"  {family.stem}: {time.perf_counter() - start:.1f} s", flush=True)
+    return dict(sorted(manifest.items()))
+
+
+def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
+    """Re-run the committed files and compare bytes and runtime results with ``manifest``."""
+    found = []
+    for name, entry in manifest.items():
+        path = out / name
+        if not path.exists():
+            found.append(f"{name}: missing")
+            continue
+        if modelcheck.describe(path.read_bytes())["sha256"] != entry["sha256"]:
+            found.append(f"{name}: bytes differ from the manifest")
+        runs = modelcheck.runs_in(modelcheck.check_all(path))
+        if runs != entry["runs_in"]:
+            found.append(f"{name}: runs in {runs}, manifest says {entry['runs_in']}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (default) or re-verify (``--check``) the test models; exit 1 on any problem."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: tests/data/)")
+    parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
+    parser.add_argument("--only", metavar="STEM[,STEM]", help="rebuild only these families")
+    args = parser.parse_args(argv)
+
+    index = args.out / "MANIFEST.json"
+    manifest = json.loads(index.read_text()) if index.exists() else {}
+    start = time.perf_counter()
+    if args.check:
+        found = recheck(args.out, manifest)
+    else:
+        families = test_models()
+        if args.only:
+            wanted = set(args.only.split(","))
+            unknown = wanted - {f.stem for f in families}
+            if unknown:
+                raise SystemExit(f"unknown test model(s): {', '.join(sorted(unknown))}")
+            families = [f for f in families if f.stem in wanted]
+        args.out.mkdir(parents=True, exist_ok=True)
+        manifest = build(args.out, families, manifest)
+        index.write_text(json.dumps(manifest, indent=1) + "\n")
+        found = [p for name, e in manifest.items() for p in problems(name, e)]
+    print_table(manifest)
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    for line in found:
+        print("PROBLEM:", line)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
