@@ -12,6 +12,8 @@ from .errors import (
     UnsupportedModelError,
 )
 
+from .optimize import OptimizeResult, SubgraphResult, optimize
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -21,4 +23,7 @@ __all__ = [
     "UnsupportedModelError",
     "InfeasibleError",
     "PlanError",
+    "optimize",
+    "OptimizeResult",
+    "SubgraphResult",
 ]

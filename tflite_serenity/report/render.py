@@ -37,13 +37,13 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
         title = f' "{s.name}"' if s.name else ""
         lines.append("")
         lines.append(f"subgraph {s.index}{title}: {s.operators} operators, {s.activation_tensors} activation tensors")
-        lines.append(f"  weights            {format_bytes(s.weights_bytes)}")
+        lines.append(f"  weights              {format_bytes(s.weights_bytes)}")
         if s.variables_bytes:
-            lines.append(f"  variables          {format_bytes(s.variables_bytes)}")
+            lines.append(f"  variables            {format_bytes(s.variables_bytes)}")
         at = f"at step {s.peak_step} ({s.peak_operator})" if s.operators else "(no operators)"
-        lines.append(f"  peak (stored order) {format_bytes(s.peak_bytes)} {at}")
+        lines.append(f"  peak (stored order)  {format_bytes(s.peak_bytes)} {at}")
         ratio = s.peak_bytes / s.lower_bound_bytes if s.lower_bound_bytes else 1.0
-        lines.append(f"  lower bound        {format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)")
+        lines.append(f"  lower bound          {format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)")
         if s.dynamic_tensors:
             lines.append(f"  note: {s.dynamic_tensors} tensor(s) have dynamic shapes; sized with their static shape")
         if s.alive_at_peak:

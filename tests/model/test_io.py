@@ -1,0 +1,43 @@
+"""Reading and writing .tflite files keeps everything and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tflite_serenity.model import read_model, to_plain, write_model
+from tests.models import load, model_names, runs_in
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_round_trip_keeps_every_field(name):
+    original = read_model(load(name))
+    again = read_model(write_model(original))
+    assert to_plain(again) == to_plain(original)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_round_trip_is_byte_stable(name):
+    once = write_model(read_model(load(name)))
+    assert write_model(read_model(once)) == once
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_round_trip_runs_bit_identical_in_litert(name):
+    if not runs_in(name, "litert"):
+        pytest.skip("does not run in LiteRT")
+    from tflite_serenity.verify import compare_models
+
+    data = load(name)
+    result = compare_models(data, write_model(read_model(data)), runtime="litert")
+    assert result.bit_identical, result
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_round_trip_runs_bit_identical_in_tflite_micro(name):
+    if not runs_in(name, "tflm"):
+        pytest.skip("does not run in TFLite Micro")
+    from tflite_serenity.verify import compare_models
+
+    data = load(name)
+    result = compare_models(data, write_model(read_model(data)), runtime="tflm")
+    assert result.bit_identical, result

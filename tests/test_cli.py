@@ -1,0 +1,109 @@
+"""The command line as a user meets it: real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.models import DATA, load
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tflite_serenity", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_report_json_has_the_documented_keys():
+    proc = run("report", DATA / "tiny_branch_float.tflite", "--json", "--no-tflm")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    (sub,) = report["subgraphs"]
+    assert {"index", "operators", "peak_bytes", "lower_bound_bytes"} <= set(sub)
+    assert (sub["index"], sub["operators"], sub["peak_bytes"], sub["lower_bound_bytes"]) == (0, 4, 4096, 4096)
+
+
+@pytest.mark.parametrize("name", ["small_cnn_int8.tflite", "while_float.tflite"])
+def test_report_measures_the_tflite_micro_arena(name):
+    proc = run("report", DATA / name, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["tflm"]["total_bytes"] >= report["tflm"]["head_bytes"] > 0
+    assert report["tflm"]["head_bytes"] >= report["subgraphs"][0]["peak_bytes"]
+
+
+def test_report_text_names_the_peak_and_the_bound():
+    proc = run("report", DATA / "irregular_float.tflite", "--no-tflm")
+    assert proc.returncode == 0
+    assert "peak (stored order)" in proc.stdout and "lower bound" in proc.stdout
+
+
+def test_optimize_writes_the_model_and_prints_one_line_per_subgraph(tmp_path):
+    out = tmp_path / "out.tflite"
+    proc = run(DATA / "while_float.tflite", out)
+    assert proc.returncode == 0, proc.stderr
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("subgraph")]
+    assert len(lines) == 3 and all("optimal" in l for l in lines)
+    assert out.read_bytes()[4:8] == b"TFL3"
+
+
+def test_optimize_json_reports_peaks_and_status(tmp_path):
+    proc = run(DATA / "irregular_int8.tflite", tmp_path / "o.tflite", "--json")
+    payload = json.loads(proc.stdout)
+    (sub,) = payload["subgraphs"]
+    assert sub["status"] == "optimal" and sub["peak_after"] < sub["peak_before"]
+
+
+def test_optimize_refuses_to_overwrite_its_input(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(load("irregular_float.tflite"))
+    proc = run(model, model)
+    assert proc.returncode == 2
+    assert "--in-place" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert model.read_bytes() == load("irregular_float.tflite")
+
+
+def test_in_place_overwrites_the_input(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(load("irregular_float.tflite"))
+    assert run(model, model, "--in-place").returncode == 0
+    assert model.read_bytes() != load("irregular_float.tflite")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "only 0 bytes"),
+    (b"hello world, this is text", "file identifier"),
+    (os.urandom(64)[:4] + b"TFL3" + b"\xff" * 40, "TFLite"),
+])
+def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path, content, message):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    for args in (("report", bad), (bad, tmp_path / "out.tflite")):
+        proc = run(*args)
+        assert proc.returncode == 2
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert message in proc.stderr
+    assert not (tmp_path / "out.tflite").exists()
+
+
+def test_truncated_model_is_rejected_without_output(tmp_path):
+    data = load("small_cnn_float.tflite")
+    bad = tmp_path / "cut.tflite"
+    bad.write_bytes(data[: len(data) // 2])
+    proc = run(bad, tmp_path / "out.tflite")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.tflite").exists()
+    assert bad.read_bytes() == data[: len(data) // 2]
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path):
+    proc = run("report", tmp_path / "nope.tflite")
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_help_lists_both_commands():
+    proc = run("--help")
+    assert proc.returncode == 0 and "report" in proc.stdout
