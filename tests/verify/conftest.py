@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from verify_models import COMPARED_MODELS, data_model
+from tests.verify.verify_models import COMPARED_MODELS, data_model
 
 
 @pytest.fixture(params=COMPARED_MODELS)

@@ -5,10 +5,10 @@ import re
 
 import numpy as np
 import pytest
-from verify_models import perturb_weight, with_input_signature, with_unknown_custom_op
 
 from tflite_serenity.errors import VerificationError
 from tflite_serenity.verify import assert_equivalent, compare_models, diff_outputs
+from tests.verify.verify_models import perturb_weight, with_input_signature, with_unknown_custom_op
 
 RUNTIMES = ["litert", "tflm"]
 
@@ -89,7 +89,9 @@ def test_assert_equivalent_raises_beyond_tolerance(sine_model):
 
 def test_assert_equivalent_raises_when_a_model_cannot_run(sine_model):
     with pytest.raises(VerificationError, match="cannot verify in litert: candidate"):
-        assert_equivalent(sine_model, with_unknown_custom_op(sine_model), runtime="litert", tolerance=1e9)
+        assert_equivalent(
+            sine_model, with_unknown_custom_op(sine_model), runtime="litert", tolerance=1e9
+        )
 
 
 def test_diff_outputs_counts_differing_elements():

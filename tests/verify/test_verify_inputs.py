@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from verify_models import data_model, with_input_signature, with_input_type
 
 from tflite_serenity.errors import ModelFormatError, UnsupportedModelError
 from tflite_serenity.verify import random_inputs
+from tests.verify.verify_models import data_model, with_input_signature, with_input_type
 
 STRING = 5
 INT16 = 7

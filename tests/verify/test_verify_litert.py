@@ -4,10 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-from verify_models import with_input_signature, with_unknown_custom_op
 
 from tflite_serenity.errors import RuntimeUnavailableError, VerificationError
 from tflite_serenity.verify import random_inputs, run_litert
+from tests.verify.verify_models import data_model, with_input_signature, with_unknown_custom_op
 
 pytest.importorskip("ai_edge_litert.interpreter")
 
@@ -58,3 +58,14 @@ def test_run_litert_without_litert_raises_runtime_unavailable(sine_model, monkey
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     with pytest.raises(RuntimeUnavailableError):
         run_litert(sine_model, random_inputs(sine_model))
+
+
+def test_run_litert_runs_a_model_with_a_dynamic_batch():
+    model = data_model("dynamic_float.tflite")
+    outputs = run_litert(model, random_inputs(model))
+    assert outputs and outputs[0].shape[0] == 1
+
+
+def test_run_litert_reports_an_unregistered_custom_op_by_name():
+    with pytest.raises(VerificationError, match="unresolved custom op: BesselI1e"):
+        run_litert(data_model("custom_op_float.tflite"), [np.zeros((1, 8), np.float32)])

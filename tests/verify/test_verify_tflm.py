@@ -4,10 +4,14 @@ import importlib.util
 
 import numpy as np
 import pytest
-from verify_models import data_model, with_tiny_softmax_input_scale, with_unknown_custom_op
 
 from tflite_serenity.errors import ModelFormatError, RuntimeUnavailableError
 from tflite_serenity.verify import measure_tflm_arena, random_inputs, run_tflm, tflm
+from tests.verify.verify_models import (
+    data_model,
+    with_tiny_softmax_input_scale,
+    with_unknown_custom_op,
+)
 
 pytest.importorskip("tflite_micro")
 
@@ -120,3 +124,8 @@ def test_run_tflm_reports_a_child_that_leaves_no_result(sine_model, tmp_path, mo
     child.write_text("")
     monkeypatch.setattr(tflm, "_CHILD", child)
     assert run_tflm(sine_model).error == "TFLite Micro child ended without a result"
+
+
+def test_run_tflm_reports_an_unregistered_custom_op_as_error():
+    run = run_tflm(data_model("custom_op_float.tflite"))
+    assert run.outputs is None and "op code CUSTOM" in run.error

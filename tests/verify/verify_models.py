@@ -11,16 +11,21 @@ import pytest
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
-# Committed models the comparison tests run on: one float, one int8, one with
-# branches so an output depends on several paths.
-COMPARED_MODELS = ["small_cnn_float.tflite", "small_cnn_int8.tflite", "tiny_branch_float.tflite"]
+# Committed models the comparison tests run on: a float and an int8 CNN, a
+# float model with branches, and an int8 model with a WHILE loop (subgraphs).
+COMPARED_MODELS = [
+    "small_cnn_float.tflite",
+    "small_cnn_int8.tflite",
+    "tiny_branch_float.tflite",
+    "while_int8.tflite",
+]
 
 
 def data_model(name: str) -> bytes:
     """The bytes of tests/data/NAME, or skip the test if it is not there."""
     path = DATA / name
     if not path.is_file():
-        pytest.skip(f"test model tests/data/{name} is missing")
+        pytest.skip(f"tests/data/{name} is missing; run scripts/make_test_models.py")
     return path.read_bytes()
 
 
@@ -52,7 +57,8 @@ def flip_weight_byte(model: bytes, buffer_index: int, element: int, itemsize: in
 
 
 def perturb_weight(model: bytes, seeds: tuple[int, ...] = (0, 1)) -> bytes:
-    """A one-byte edit of a constant buffer that visibly changes the outputs.
+    """A one-byte edit of a constant buffer, in any subgraph, that visibly
+    changes the outputs.
 
     A single flipped weight can be invisible (say, behind a ReLU that is off
     for these inputs), so candidates are tried, largest buffer first, until
@@ -80,10 +86,11 @@ def perturb_weight(model: bytes, seeds: tuple[int, ...] = (0, 1)) -> bytes:
 
     m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(model, 0))
     constants = {}
-    for t in m.subgraphs[0].tensors:
-        data = m.buffers[t.buffer].data if t.buffer else None
-        if data is not None and t.type in _ITEMSIZE:
-            constants[t.buffer] = (len(data), _ITEMSIZE[t.type], np.asarray(data, dtype=np.uint8))
+    for subgraph in m.subgraphs:
+        for t in subgraph.tensors:
+            data = m.buffers[t.buffer].data if t.buffer else None
+            if data is not None and t.type in _ITEMSIZE:
+                constants[t.buffer] = (len(data), _ITEMSIZE[t.type], np.asarray(data, dtype=np.uint8))
     reference = outputs(model)
     for buffer_index, (_, width, data) in sorted(constants.items(), key=lambda kv: -kv[1][0]):
         nonzero = np.flatnonzero(data.reshape(-1, width).any(axis=1))

@@ -117,6 +117,5 @@ def _invoke(interpreter, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def _message(err: Exception) -> str:
-    # The wrapper's messages span several lines ending in "\n"; keep them whole
-    # but trimmed so the error reads as one block.
-    return f"{type(err).__name__}: {str(err).strip()}"
+    # The wrapper's messages span several lines; errors are reported as one.
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
