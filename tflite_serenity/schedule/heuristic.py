@@ -20,7 +20,7 @@ class Candidate:
     rule: str
 
 
-def _greedy(sub: Subproblem, key: Callable[[int, int, int], tuple]) -> tuple[int, ...]:
+def greedy_schedule(sub: Subproblem, key: Callable[[int, int, int], tuple]) -> tuple[int, ...]:
     """List schedule choosing, among ready operators, the one minimizing
     ``key(v, step_bytes, bytes_after)``."""
     n = sub.size
@@ -69,7 +69,7 @@ def best_heuristic(sub: Subproblem) -> Candidate:
     """The best of the stored order and the greedy rules for ``sub``."""
     best = Candidate(tuple(range(sub.size)), evaluate(sub, range(sub.size)), "stored")
     for name, key in RULES.items():
-        order = _greedy(sub, key)
+        order = greedy_schedule(sub, key)
         peak = evaluate(sub, order)
         if peak < best.peak:
             best = Candidate(order, peak, name)

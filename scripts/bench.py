@@ -1,0 +1,135 @@
+"""Benchmark the scheduler on the model zoo against the baselines, in one run.
+
+For every model of the zoo (``scripts/make_zoo.py``; float and int8):
+operators, the peak of live activation bytes in the converter's order, in a
+reverse post-order, in a greedy memory-aware list schedule, and in our order;
+the lower bound; whether ours is proven optimal; the scheduler's seconds
+(file I/O excluded). With ``--verify``, the reordered model is run in LiteRT
+and TFLite Micro against the original (bit-identical outputs), and TFLite
+Micro's measured arena head is recorded before and after.
+
+Examples
+--------
+python scripts/make_zoo.py && python scripts/bench.py --verify
+python scripts/bench.py --quick
+python scripts/bench.py --only nasnetmobile,darts --csv /tmp/bench.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tflite_serenity import memory  # noqa: E402
+from tflite_serenity.graph import build_graphs  # noqa: E402
+from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
+from tflite_serenity.schedule.baselines import greedy_order, reverse_postorder  # noqa: E402
+from tflite_serenity.schedule.search import schedule_graph  # noqa: E402
+
+QUICK = ("mobilenetv2", "darts", "randwire_ws", "swiftnet")
+COLUMNS = [
+    ("model", "model"), ("ops", "ops"), ("converter", "converter order (B)"), ("rpo", "reverse post-order (B)"),
+    ("greedy", "greedy (B)"), ("ours", "ours (B)"), ("ratio", "converter / ours"), ("bound", "lower bound (B)"),
+    ("status", "status"), ("seconds", "scheduler s"),
+]
+VERIFY_COLUMNS = [("tflm_before", "TFLM head before (B)"), ("tflm_after", "TFLM head after (B)"),
+                  ("bit_identical", "bit-identical (LiteRT, TFLM)")]
+
+
+def bench_model(path: Path, time_limit: float, verify: bool) -> dict:
+    data = path.read_bytes()
+    model = read_model(data)
+    graph = build_graphs(model)[0]
+    result = schedule_graph(graph, time_limit=time_limit)
+    row = {
+        "model": path.stem,
+        "ops": graph.num_operators,
+        "converter": memory.peak_bytes(graph),
+        "rpo": memory.peak_bytes(graph, reverse_postorder(graph)),
+        "greedy": memory.peak_bytes(graph, greedy_order(graph)),
+        "ours": result.peak,
+        "ratio": round(result.peak_before / result.peak, 3),
+        "bound": result.lower_bound,
+        "status": result.status,
+        "seconds": round(result.seconds, 3),
+    }
+    if verify:
+        from tflite_serenity.verify import compare_models, measure_tflm_arena
+
+        out = write_model(with_operator_orders(model, {0: result.order}))
+        same = [compare_models(data, out, runtime=rt).bit_identical for rt in ("litert", "tflm")]
+        row["bit_identical"] = "yes" if all(same) else f"NO {same}"
+        row["tflm_before"] = measure_tflm_arena(data).head_bytes
+        row["tflm_after"] = measure_tflm_arena(out).head_bytes
+    return row
+
+
+def markdown(rows: list[dict], columns) -> str:
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key, "")
+            cells.append(f"{value:,}" if isinstance(value, int) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def zoo_files(zoo: Path, names: set[str] | None) -> list[Path]:
+    index = json.loads((zoo / "zoo.json").read_text())
+    files = [zoo / e["file"] for e in index["models"] if names is None or e["name"] in names]
+    return [f for f in files if f.exists()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo", help="zoo folder (default: .zoo/)")
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--only", metavar="NAME[,NAME]", help="only these zoo models")
+    parser.add_argument("--verify", action="store_true", help="run outputs and TFLite Micro arenas")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--csv", type=Path, help="also write the rows as CSV")
+    args = parser.parse_args(argv)
+    if not (args.zoo / "zoo.json").exists():
+        parser.error(f"no zoo at {args.zoo}; run: python scripts/make_zoo.py")
+    names = set(args.only.split(",")) if args.only else set(QUICK) if args.quick else None
+    rows = []
+    for path in zoo_files(args.zoo, names):
+        row = bench_model(path, args.time_limit, args.verify)
+        rows.append(row)
+        print(f"{row['model']:<28} {row['ops']:>4} ops  {row['converter']:>10,} -> {row['ours']:>10,} B "
+              f"({row['ratio']:.2f}x)  bound {row['bound']:>10,}  {row['status']}, {row['seconds']:.3f} s", flush=True)
+    columns = COLUMNS + (VERIFY_COLUMNS if args.verify else [])
+    print()
+    print(markdown(rows, columns))
+    seconds = [r["seconds"] for r in rows]
+    if rows:
+        ratios = [r["ratio"] for r in rows]
+        geo = statistics.geometric_mean(ratios)
+        print(f"\n{len(rows)} models; proven optimal: {sum(r['status'] == 'optimal' for r in rows)}; "
+              f"scheduler seconds: median {statistics.median(seconds):.3f}, max {max(seconds):.3f}; "
+              f"geometric mean converter/ours {geo:.3f}x")
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}, {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    if args.csv:
+        with args.csv.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[k for k, _ in columns])
+            writer.writeheader()
+            writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
