@@ -51,8 +51,12 @@ class TflmRun:
     total_bytes, head_bytes, tail_bytes : int or None
         Arena use reported by TFLite Micro's recording allocator: ``head`` is
         the planned (non-persistent) tensor area, ``tail`` the persistent data
-        of the interpreter and kernels, ``total`` their sum, which is the
-        smallest ``arena_size`` that works. None if allocation never succeeded.
+        of the interpreter and kernels, ``total`` their sum. None if
+        allocation never succeeded. ``total`` is a lower bound on the
+        ``arena_size`` that works, equal to it when the head dominates; while
+        preparing, kernels take temporary memory that can exceed a small head
+        (sine_float: total 1536, needs 1936; a tiny int8 transformer: total
+        10336, needs 15088).
     error : str or None
         Why the run failed (load or allocation failure, kernel error, signal,
         timeout), or None on success.
