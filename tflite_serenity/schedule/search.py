@@ -28,8 +28,21 @@ from .result import SearchResult
 
 Engine = Callable[..., SearchResult]
 
-#: Default cap on partial schedules kept per level of the search.
+#: Default cap on partial schedules kept per level of the search...
 MAX_STATES = 1 << 21
+#: ...lowered for large pieces so the state tables stay within this many bytes.
+STATE_MEMORY = 768 << 20
+
+
+def state_cap(piece_size: int, max_states: int = MAX_STATES, memory_bytes: int = STATE_MEMORY) -> int:
+    """States per level that fit ``memory_bytes`` for a piece of ``piece_size`` operators.
+
+    A state holds two bitsets (scheduled, ready) and 24 bytes of figures; the
+    search holds one full level and up to two levels' worth of the next.
+    """
+    words = max(1, (piece_size + 63) // 64)
+    per_state = 2 * 8 * words + 24
+    return max(1, min(max_states, memory_bytes // (3 * per_state)))
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,8 @@ def schedule_graph(
         if peaks[i] <= settled:
             break  # this piece and all smaller ones cannot raise the peak
         low = max(settled, pieces[i].lower_bound())
-        result, spent = _solve_piece(pieces[i], low, peaks[i], engine, max_states, deadline)
+        cap = state_cap(pieces[i].size, max_states)
+        result, spent = _solve_piece(pieces[i], low, peaks[i], engine, cap, deadline)
         states += spent
         if result is None or result.status != "optimal":
             proven = False
