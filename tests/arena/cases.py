@@ -1,0 +1,35 @@
+"""Hand-made and seeded lifetime sets shared by the arena tests."""
+
+from __future__ import annotations
+
+import random
+
+from tflite_serenity.arena import Block
+
+# Largest-first leaves a hole (bound 112 B; TFLite Micro's greedy 144 B):
+#   A 80 B at step 0, L 32 B at steps 0-2, B 48 B at steps 2-3, C 64 B at step 3.
+# Largest first puts A at 0, C at 0 (not alive with A), then B on C at 64.
+# The small, long-lived L comes last: it must clear A's top (80) and B's top
+# (112), so it lands at 112 and the arena ends at 144. Placing L first at 0,
+# A on it at 32, C at 0 and B at 64 fits in 112.
+HOLE = (Block(80, 0, 0), Block(48, 2, 3), Block(64, 3, 3), Block(32, 0, 2))
+HOLE_GREEDY_OFFSETS = (0, 64, 0, 112)
+
+# The optimum (96 B) is above the lower bound (80 B): steps 1, 2, 4 and 5 are
+# filled exactly to 80 B, and the arrangements they force on the long-lived
+# 16 B tensors cannot all hold at once.
+GAP = (Block(16, 0, 3), Block(64, 1, 1), Block(16, 2, 5), Block(16, 2, 4),
+       Block(32, 2, 2), Block(16, 3, 5), Block(32, 4, 4), Block(48, 5, 5))
+GAP_OPTIMUM = 96
+
+
+def random_intervals(seed: int, count: int) -> list[Block]:
+    """Random lifetimes of similar sizes: the heuristics often miss the bound."""
+    rng = random.Random(seed)
+    steps = max(count // 3, 4)
+    blocks = []
+    for _ in range(count):
+        start = rng.randrange(steps)
+        length = min(int(rng.expovariate(1 / 4)), steps - 1 - start)
+        blocks.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
+    return blocks

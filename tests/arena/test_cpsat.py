@@ -1,0 +1,55 @@
+"""The CP-SAT stage: honest statuses, placements on the grid, proofs."""
+
+from __future__ import annotations
+
+from tflite_serenity.arena import check_placement, greedy_tflm
+from tflite_serenity.arena.blocks import aligned_sizes, conflict_lists
+from tflite_serenity.arena.cpsat import Status, fit_within, grid_unit, minimize
+from tflite_serenity.arena.heuristics import make_instance
+from tests.arena.cases import GAP, GAP_OPTIMUM, random_intervals
+
+
+def instance(blocks):
+    return make_instance(blocks, aligned_sizes(blocks), conflict_lists(blocks))
+
+
+def test_fit_within_proves_the_bound_unreachable():
+    inst = instance(GAP)
+    assert fit_within(inst, inst.bound, work=10.0).status is Status.INFEASIBLE
+
+
+def test_fit_within_finds_a_valid_placement_at_the_optimum():
+    inst = instance(GAP)
+    result = fit_within(inst, GAP_OPTIMUM, work=10.0)
+    assert result.status is Status.FOUND
+    assert result.arena is not None and result.arena <= GAP_OPTIMUM
+    check_placement(GAP, result.offsets)
+
+
+def test_fit_within_below_the_bound_is_infeasible_without_solving():
+    inst = instance(GAP)
+    result = fit_within(inst, inst.bound - 16, work=10.0)
+    assert result.status is Status.INFEASIBLE and result.work == 0.0
+
+
+def test_minimize_proves_the_optimum_from_a_hint():
+    inst = instance(GAP)
+    greedy = greedy_tflm(GAP)
+    result = minimize(inst, greedy.offsets, greedy.arena_bytes, inst.bound, work=10.0)
+    assert result.status is Status.OPTIMAL
+    assert result.arena == GAP_OPTIMUM
+    check_placement(GAP, result.offsets)
+
+
+def test_an_exhausted_budget_is_reported_as_unknown():
+    inst = instance(random_intervals(8, 150))
+    result = fit_within(inst, inst.bound, work=0.001)
+    assert result.status is Status.UNKNOWN and result.offsets is None
+
+
+def test_grid_unit_is_the_gcd_of_sizes_and_offsets():
+    inst = instance(GAP)  # sizes 16..64: gcd 16
+    assert grid_unit(inst) == 16
+    big = instance([b.__class__(b.size * 4, b.start, b.end) for b in GAP])
+    assert grid_unit(big) == 64
+    assert grid_unit(big, [0, 32, 0, 0, 0, 0, 0, 0]) == 32
