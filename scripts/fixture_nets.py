@@ -156,14 +156,15 @@ class FusedLstm(tf.Module):
     what runs in TensorFlow and must match the fused kernel.
     """
 
-    def __init__(self, seed: int, steps: int = 6, features: int = 4, units: int = 8):
+    steps, features, units = 6, 4, 8
+
+    def __init__(self, seed: int):
         super().__init__()
         rng = np.random.default_rng(seed)
-        self.steps, self.units = steps, units
-        self.kernel = _matrix(rng, features, 4 * units)
-        self.recurrent = _matrix(rng, units, 4 * units)
-        self.bias = _matrix(rng, 1, 4 * units, 0.1)[0]
-        self.head = _matrix(rng, units, 3)
+        self.kernel = _matrix(rng, self.features, 4 * self.units)
+        self.recurrent = _matrix(rng, self.units, 4 * self.units)
+        self.bias = _matrix(rng, 1, 4 * self.units, 0.1)[0]
+        self.head = _matrix(rng, self.units, 3)
         self.lstm = tf.function(
             self._lstm,
             autograph=False,
@@ -173,9 +174,6 @@ class FusedLstm(tf.Module):
                 "time_major": False,
                 "go_backwards": False,
             },
-        )
-        self.__call__ = tf.function(
-            self._forward, input_signature=[tf.TensorSpec([1, steps, features], tf.float32)]
         )
 
     def _lstm(self, inputs, init_h, init_c, kernel, recurrent_kernel, bias):
@@ -189,7 +187,8 @@ class FusedLstm(tf.Module):
             outputs.append(h)
         return h, tf.stack(outputs, axis=1), h, c, tf.constant(1.0)
 
-    def _forward(self, x):
+    @tf.function(input_signature=[tf.TensorSpec([1, steps, features], tf.float32)])
+    def __call__(self, x):
         zeros = tf.zeros([1, self.units])
         _, sequence, _, _, _ = self.lstm(x, zeros, zeros, self.kernel, self.recurrent, self.bias)
         return tf.matmul(sequence[:, -1], self.head)
