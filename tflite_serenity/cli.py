@@ -47,7 +47,13 @@ def _cmd_report(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"report": _cmd_report}
+def _cmd_pipeline(argv: Sequence[str]) -> int:
+    from .pipeline.cli import run_pipeline
+
+    return run_pipeline(argv)
+
+
+COMMANDS = {"report": _cmd_report, "pipeline": _cmd_pipeline}
 
 USAGE = """usage: python -m tflite_serenity IN.tflite OUT.tflite [options]   optimize a model
        python -m tflite_serenity report MODEL.tflite [--json]         where the memory goes

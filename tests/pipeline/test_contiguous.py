@@ -1,0 +1,86 @@
+"""Contiguous cuts of one order: the exact DP and the compiler's equal-parameter rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from tflite_serenity.errors import InfeasibleError
+from tflite_serenity.pipeline.contiguous import _INF, contiguous_split, cost_matrix, param_count_split
+from tflite_serenity.pipeline.problem import Flow, PipelineProblem, evaluate
+from tests.pipeline.problems import brute_force_contiguous, key, random_problem
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", range(10))
+def test_contiguous_dp_matches_brute_force_over_cuts(seed, k):
+    problem = random_problem(300 * k + seed, max_ops=12, min_ops=max(k, 2))
+    split = contiguous_split(problem, k)
+    assert key(split.segments) == brute_force_contiguous(problem, k)
+    assert split.status == "optimal" and split.lower_bound_ps == split.bottleneck_ps
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cost_matrix_entry_is_the_cost_of_that_segment(seed):
+    problem = random_problem(seed, max_ops=10, min_ops=6)
+    n = problem.num_operators
+    cost = cost_matrix(problem, range(n))
+    for i, j in [(0, 2), (2, 5), (3, n), (0, n)]:
+        pieces = [p for p in [(0, i), (i, j), (j, n)] if p[0] < p[1]]
+        stages = [s for s, (a, b) in enumerate(pieces) for _ in range(a, b)]
+        middle = pieces.index((i, j))
+        assert cost[i, j] == evaluate(problem, stages, len(pieces))[middle].time_ps
+    assert cost[3, 3] == _INF and cost[4, 2] == _INF
+
+
+def test_contiguous_follows_a_given_order():
+    problem = _chain([5, 5, 5, 5], diamond=True)
+    assert contiguous_split(problem, 2).stages == (0, 0, 1, 1)
+    assert contiguous_split(problem, 2, order=[0, 2, 1, 3]).stages == (0, 1, 0, 1)
+
+
+def test_contiguous_refuses_an_order_against_an_edge():
+    with pytest.raises(InfeasibleError, match="depends on"):
+        contiguous_split(_chain([1, 1, 1]), 2, order=[1, 0, 2])
+
+
+def test_contiguous_refuses_more_stages_than_operators():
+    with pytest.raises(InfeasibleError, match="non-empty segments"):
+        contiguous_split(_chain([1, 1]), 3)
+
+
+def test_param_count_cuts_at_equal_parameter_bytes():
+    # parameters 100, 0, 100, 0, 100, 100: halves of 400 meet after operator 2
+    problem = _chain([1] * 6, params=[100, 0, 100, 0, 100, 100])
+    assert param_count_split(problem, 2).stages == (0, 0, 0, 1, 1, 1)
+
+
+def test_param_count_leaves_no_stage_empty():
+    problem = _chain([1] * 4, params=[1000, 0, 0, 0])
+    split = param_count_split(problem, 4)
+    assert split.stages == (0, 1, 2, 3) and split.status == "rule"
+
+
+def test_param_count_ignores_compute_where_the_dp_does_not():
+    # equal parameters but the last operator is slow: the rule splits in the middle
+    problem = _chain([1, 1, 1, 10_000], params=[10, 10, 10, 10])
+    assert param_count_split(problem, 2).stages == (0, 0, 1, 1)
+    assert contiguous_split(problem, 2).stages == (0, 0, 0, 1)
+
+
+def _chain(compute, params=None, diamond=False) -> PipelineProblem:
+    """Operators in a chain (or 0 -> {1, 2} -> 3), one tiny tensor per edge."""
+    n = len(compute)
+    params = params or [0] * n
+    if diamond:
+        preds = ((), (0,), (0,), (1, 2))
+        flows = (Flow(0, 1, -1, (0,), False), Flow(1, 1, 0, (1, 2), False), Flow(2, 1, 1, (3,), False),
+                 Flow(3, 1, 2, (3,), False), Flow(4, 1, 3, (), True))
+    else:
+        preds = tuple(() if v == 0 else (v - 1,) for v in range(n))
+        flows = tuple([Flow(0, 1, -1, (0,), False)]
+                      + [Flow(v + 1, 1, v, (v + 1,) if v + 1 < n else (), v + 1 == n) for v in range(n)])
+    return PipelineProblem(
+        preds=preds, compute_ps=tuple(compute), macs=(0,) * n,
+        op_params=tuple((v,) for v in range(n)), param_bytes=tuple(params), flows=flows,
+        cache_bytes=10**9, stream_ps_per_byte=1, link_ps_per_byte=1,
+    )

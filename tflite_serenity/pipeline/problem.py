@@ -1,0 +1,254 @@
+"""The segmentation problem as plain integers, and the cost of a split.
+
+A split assigns each operator a stage ``0..k-1`` so that no data or ordering
+edge goes backwards (``stage[u] <= stage[v]`` for every edge ``u -> v``) and
+no stage is empty. Stage ``s`` becomes segment ``s`` of the pipeline.
+
+Costs are integers (times in picoseconds, sizes in bytes) so that every
+solver and the brute-force tests agree exactly. A segment's time is::
+
+    segment_overhead
+    + sum of its operators' compute times        (MACs / throughput + per-operator overhead)
+    + stream * max(0, parameter bytes - cache)   (parameters that do not fit, every inference)
+    + link * (bytes entering + bytes leaving)    (activations over the host link)
+
+*Boundary* ``b`` (``0..k``) is the set of activation tensors passed from
+segment ``b-1`` to segment ``b``: boundary 0 holds the model's inputs and
+boundary ``k`` its outputs. A tensor produced in stage ``p`` (``-1`` for a
+model input) and last needed in stage ``L`` (``k`` for a model output; at
+least 0 for a model input) is on boundaries ``p+1 .. L``: a tensor used several
+stages later is forwarded through the stages in between, and each hop counts
+as it leaves one segment and enters the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import InfeasibleError
+
+#: Picoseconds per second: the time unit of the problem.
+PS_PER_S = 10**12
+
+
+@dataclass(frozen=True)
+class Flow:
+    """An activation tensor that may cross segment boundaries.
+
+    Attributes
+    ----------
+    tensor : int
+        Its index in the subgraph.
+    size : int
+        Its bytes.
+    producer : int
+        The operator writing it, or -1 for a model input.
+    consumers : tuple of int
+        The operators reading it, ascending.
+    is_output : bool
+        A model output: needed after the last stage.
+    """
+
+    tensor: int
+    size: int
+    producer: int
+    consumers: tuple[int, ...]
+    is_output: bool
+
+
+@dataclass(frozen=True)
+class PipelineProblem:
+    """Everything the solvers need, as integers.
+
+    Attributes
+    ----------
+    preds : tuple of tuple of int
+        Per operator, the operators that must not run in a later stage.
+    compute_ps : tuple of int
+        Per operator, compute time including its fixed overhead.
+    macs : tuple of int
+        Per operator, multiply-accumulates (for reports).
+    op_params : tuple of tuple of int
+        Per operator, the constants it reads (indices into ``param_bytes``).
+    param_bytes : tuple of int
+        Per constant, its bytes; a constant read by operators of several
+        stages is copied into each of those segments.
+    flows : tuple of Flow
+        The activation tensors that may cross boundaries.
+    cache_bytes : int
+        Parameter bytes a segment keeps on chip.
+    stream_ps_per_byte, link_ps_per_byte : int
+        Time per byte of streamed parameters and of activations.
+    segment_overhead_ps : int
+        Fixed time of every segment.
+    """
+
+    preds: tuple[tuple[int, ...], ...]
+    compute_ps: tuple[int, ...]
+    macs: tuple[int, ...]
+    op_params: tuple[tuple[int, ...], ...]
+    param_bytes: tuple[int, ...]
+    flows: tuple[Flow, ...]
+    cache_bytes: int
+    stream_ps_per_byte: int
+    link_ps_per_byte: int
+    segment_overhead_ps: int = 0
+
+    @property
+    def num_operators(self) -> int:
+        return len(self.preds)
+
+
+@dataclass(frozen=True)
+class SegmentCost:
+    """What one segment holds and how long it takes per inference."""
+
+    operators: int
+    macs: int
+    compute_ps: int
+    param_bytes: int
+    streamed_bytes: int  # parameter bytes beyond the cache
+    in_bytes: int
+    out_bytes: int
+    time_ps: int
+
+    @property
+    def cached(self) -> bool:
+        """All its parameters fit in the on-chip cache."""
+        return self.streamed_bytes == 0
+
+
+@dataclass(frozen=True)
+class Split:
+    """A solver's answer: a stage per operator and what it costs.
+
+    Attributes
+    ----------
+    method : str
+        ``"exact"``, ``"contiguous"`` or ``"param-count"``.
+    stages : tuple of int
+        Per operator (stored order), its stage.
+    segments : tuple of SegmentCost
+        Per stage, its cost.
+    status : str
+        ``"optimal"`` (proven, in the method's search space), ``"feasible"``
+        (a time limit ran out; see ``lower_bound_ps``) or ``"rule"`` (a
+        heuristic that proves nothing).
+    lower_bound_ps : int or None
+        No split in the method's search space has a lower bottleneck.
+    seconds : float
+        Wall-clock solve time.
+    """
+
+    method: str
+    stages: tuple[int, ...]
+    segments: tuple[SegmentCost, ...]
+    status: str
+    lower_bound_ps: int | None
+    seconds: float
+
+    @property
+    def k(self) -> int:
+        return len(self.segments)
+
+    @property
+    def bottleneck_ps(self) -> int:
+        """Time of the slowest segment: one inference leaves the pipeline this often."""
+        return max(s.time_ps for s in self.segments)
+
+    @property
+    def total_ps(self) -> int:
+        """Sum of the segment times: the latency of one inference through the pipeline."""
+        return sum(s.time_ps for s in self.segments)
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second in steady state."""
+        return PS_PER_S / self.bottleneck_ps if self.bottleneck_ps else float("inf")
+
+    @property
+    def gap(self) -> float | None:
+        """Relative distance to the proven bound (0 when optimal), or None."""
+        if self.lower_bound_ps is None:
+            return None
+        return (self.bottleneck_ps - self.lower_bound_ps) / self.bottleneck_ps if self.bottleneck_ps else 0.0
+
+
+def check_stages(problem: PipelineProblem, stages: Sequence[int], k: int) -> None:
+    """Raise InfeasibleError unless ``stages`` is a valid split into ``k`` stages."""
+    n = problem.num_operators
+    if len(stages) != n:
+        raise InfeasibleError(f"a split needs one stage per operator: {len(stages)} given for {n}")
+    if any(not 0 <= s < k for s in stages):
+        raise InfeasibleError(f"stages must lie in 0..{k - 1}")
+    empty = sorted(set(range(k)) - set(stages))
+    if empty:
+        raise InfeasibleError(f"stage(s) {empty} would hold no operator")
+    for v, ps in enumerate(problem.preds):
+        for u in ps:
+            if stages[u] > stages[v]:
+                raise InfeasibleError(
+                    f"operator {v} (stage {stages[v]}) depends on operator {u}, which is in the later stage {stages[u]}"
+                )
+
+
+def boundaries(problem: PipelineProblem, stages: Sequence[int], k: int) -> list[list[int]]:
+    """Per boundary ``0..k``, the flows (indices into ``problem.flows``) on it."""
+    on: list[list[int]] = [[] for _ in range(k + 1)]
+    for f, flow in enumerate(problem.flows):
+        first, last = flow_span(flow, stages, k)
+        for b in range(first, last + 1):
+            on[b].append(f)
+    return on
+
+
+def flow_span(flow: Flow, stages: Sequence[int], k: int) -> tuple[int, int]:
+    """The boundaries ``first..last`` a flow is on (empty when ``first > last``)."""
+    produced = -1 if flow.producer < 0 else stages[flow.producer]
+    needed = max((stages[c] for c in flow.consumers), default=-1)
+    if flow.is_output:
+        needed = k
+    if flow.producer < 0:
+        needed = max(needed, 0)
+    return produced + 1, needed
+
+
+def evaluate(problem: PipelineProblem, stages: Sequence[int], k: int) -> tuple[SegmentCost, ...]:
+    """The cost of every segment of a split (checked first).
+
+    Raises
+    ------
+    InfeasibleError
+        If the split is not valid (see :func:`check_stages`).
+    """
+    check_stages(problem, stages, k)
+    ops = [0] * k
+    macs = [0] * k
+    compute = [0] * k
+    params: list[set[int]] = [set() for _ in range(k)]
+    for v, s in enumerate(stages):
+        ops[s] += 1
+        macs[s] += problem.macs[v]
+        compute[s] += problem.compute_ps[v]
+        params[s].update(problem.op_params[v])
+    crossing = [0] * (k + 1)
+    for flow in problem.flows:
+        first, last = flow_span(flow, stages, k)
+        for b in range(first, last + 1):
+            crossing[b] += flow.size
+    segments = []
+    for s in range(k):
+        param = sum(problem.param_bytes[w] for w in params[s])
+        streamed = max(0, param - problem.cache_bytes)
+        time = (problem.segment_overhead_ps + compute[s] + problem.stream_ps_per_byte * streamed
+                + problem.link_ps_per_byte * (crossing[s] + crossing[s + 1]))
+        segments.append(SegmentCost(ops[s], macs[s], compute[s], param, streamed, crossing[s], crossing[s + 1], time))
+    return tuple(segments)
+
+
+def make_split(problem: PipelineProblem, method: str, stages: Sequence[int], k: int, status: str,
+               lower_bound_ps: int | None, seconds: float) -> Split:
+    """A :class:`Split` with its costs evaluated."""
+    stages = tuple(int(s) for s in stages)
+    return Split(method, stages, evaluate(problem, stages, k), status, lower_bound_ps, seconds)
