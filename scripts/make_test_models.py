@@ -108,8 +108,9 @@ def dynamic_float() -> Variants:
 def test_models() -> list[TestModel]:
     """All test model families, in build order."""
     return [
-        TestModel("tiny_branch", fixture_nets.tiny_branch.__doc__.split("\n\n")[0] + " "
-                  "Float32 activation bytes: input 1024, branches 1536 and 512, concat 2048, output 768.",
+        TestModel("tiny_branch", "[1,8,8,4] -> CONV_2D 3x3 (6 ch) and CONV_2D 1x1 (2 ch) -> CONCATENATION -> "
+                  "CONV_2D 1x1 (3 ch). Float32 activation bytes: input 1024, branches 1536 and 512, "
+                  "concat 2048, output 768.",
                   keras_variants(fixture_nets.tiny_branch, int8=False)),
         TestModel("small_cnn", "Conv/BN/ReLU, depthwise conv, 1x1 conv, max+avg pool, dense+softmax; "
                   "int8 has per-channel conv and depthwise weights.", keras_variants(fixture_nets.small_cnn)),

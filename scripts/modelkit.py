@@ -69,7 +69,7 @@ def reestimate_batchnorm(model: keras.Model, batch: np.ndarray) -> int:
     """
     norms = [l for l in _walk_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
     drops = [l for l in _walk_layers(model) if isinstance(l, keras.layers.Dropout)]
-    saved = [(l, l.momentum) for l in norms], [(l, l.rate) for l in drops]
+    momenta, rates = [l.momentum for l in norms], [l.rate for l in drops]
     try:
         for layer in norms:
             layer.momentum = 0.0
@@ -77,9 +77,9 @@ def reestimate_batchnorm(model: keras.Model, batch: np.ndarray) -> int:
             layer.rate = 0.0
         model(batch, training=True)
     finally:
-        for layer, momentum in saved[0]:
+        for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
-        for layer, rate in saved[1]:
+        for layer, rate in zip(drops, rates):
             layer.rate = rate
     return len(norms)
 
@@ -141,16 +141,13 @@ def quantize_int8(converter: tf.lite.TFLiteConverter, samples: np.ndarray) -> by
     return converter.convert()
 
 
-def convert_via_saved_model(module: tf.Module, function, **options) -> bytes:
+def convert_via_saved_model(module: tf.Module, function) -> bytes:
     """Convert ``function`` of ``module`` through a temporary SavedModel.
 
     This path keeps functions tagged for fusion (``api_implements``) and
     resource variables, which the plain concrete-function path inlines or
-    freezes.  ``options`` are set as converter attributes.
+    freezes.
     """
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(module, folder, signatures=function)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        for key, value in options.items():
-            setattr(converter, key, value)
-        return converter.convert()
+        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
