@@ -134,7 +134,7 @@ def _masks(sets, int n, int W):
     return out
 
 
-def search(sub, long long budget, *, int max_states=1 << 21, deadline=None):
+def search(sub, long long budget, *, long long floor=0, int max_states=1 << 21, deadline=None):
     """Exact search of a :class:`~.problem.Subproblem`; see :func:`.reference.search`."""
     n = sub.size
     W = max(1, (n + 63) // 64)
@@ -164,14 +164,14 @@ def search(sub, long long budget, *, int max_states=1 << 21, deadline=None):
     )
     initial_ready = [v for v in range(n) if not sub.preds[v]]
     status, peak, order, explored = _run(
-        n, W, arrays, initial_ready, sub.init_bytes, sub.init_dead, budget, max_states,
+        n, W, arrays, initial_ready, sub.init_bytes, sub.init_dead, budget, floor, max_states,
         deadline if deadline is not None else 1e300,
     )
     return SearchResult(status, peak, order, explored)
 
 
 cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_bytes, int64_t init_dead,
-                int64_t budget, int max_states, double stop_at):
+                int64_t budget, int64_t floor, int max_states, double stop_at):
     cdef cnp.ndarray pred_np = arrays[0], cons_np = arrays[1], out_np = arrays[2], dead_np = arrays[3]
     cdef cnp.ndarray size_np = arrays[4], fptr_np = arrays[5], fidx_np = arrays[6]
     cdef cnp.ndarray sptr_np = arrays[7], sidx_np = arrays[8]
@@ -247,7 +247,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                         if ok:
                             freed += fsize[k]
                     after = step - freed
-                    if after <= mem and step <= pk:  # frees at no cost: the only move needed
+                    if after <= mem and step <= (pk if pk > floor else floor):  # frees at no cost: the only move
                         moves[0] = v
                         moves[1] = step
                         moves[2] = after

@@ -12,15 +12,18 @@ from .problem import Subproblem
 from .result import SearchResult
 
 
-def search(sub: Subproblem, budget: int, *, max_states: int = 1 << 22, deadline: float | None = None) -> SearchResult:
+def search(
+    sub: Subproblem, budget: int, *, floor: int = 0, max_states: int = 1 << 22, deadline: float | None = None
+) -> SearchResult:
     """Exact dynamic programming over sets of scheduled operators.
 
     Partial schedules are grouped by the set of operators they ran (which fixes
     the live bytes); per set only the one with the lowest peak survives.
     Transitions whose step would exceed ``budget`` (bytes, offset excluded) are
-    pruned. An operator that frees at least what it allocates, without raising
-    the peak so far, is run at once (no other transition is needed: running it
-    now can only lower every later step). If a level holds more than
+    pruned. An operator that frees at least what it allocates, and whose step
+    stays within the peak so far or ``floor`` (a peak every complete order is
+    known to reach), is run at once: no other transition is needed, since
+    running it now only lowers every later step. If a level holds more than
     ``max_states`` sets, only the best are kept and the result is no longer
     proven.
     """
@@ -52,7 +55,7 @@ def search(sub: Subproblem, budget: int, *, max_states: int = 1 << 22, deadline:
                         freed += sub.free_size[k]
                 moves.append((v, step, step - freed))
             for move in moves:
-                if move[2] <= mem and move[1] <= peak:
+                if move[2] <= mem and move[1] <= max(peak, floor):
                     moves = [move]
                     break
             for v, step, after in moves:

@@ -1,7 +1,8 @@
 """Memory-optimal operator order for one graph: divide, bound, and search exactly.
 
 1. Split the graph at forced cuts (:func:`problem.split`); pieces are independent.
-2. Give every piece an upper bound from the list heuristics.
+2. Give every piece an upper bound from the list heuristics, improved by a
+   quick beam search (the exact search keeping only the best few states).
 3. Only pieces whose bound is above what the peak of the whole must be anyway
    need work. For those, exact searches run under a soft budget: first at the
    lower bound, then higher in growing steps until a search finds an order.
@@ -110,6 +111,11 @@ def schedule_graph(
         if peaks[i] <= settled:
             break  # this piece and all smaller ones cannot raise the peak
         low = max(settled, pieces[i].lower_bound())
+        beam = _beam(pieces[i], peaks[i], engine, deadline)
+        if beam is not None:
+            orders[i], peaks[i] = beam.order, beam.peak + pieces[i].offset
+            if peaks[i] <= settled:
+                continue
         cap = state_cap(pieces[i].size, max_states)
         result, spent = _solve_piece(pieces[i], low, peaks[i], engine, cap, deadline)
         states += spent
@@ -141,6 +147,18 @@ def schedule_graph(
     )
 
 
+#: Partial schedules a beam search keeps per level, by piece size.
+BEAM_WIDTH = ((1000, 256), (1 << 30, 32))
+
+
+def _beam(piece: Subproblem, peak: int, engine: Engine, deadline: float) -> SearchResult | None:
+    """A quick beam search (the exact search with few states per level) for a
+    better upper bound than the list heuristics; None if it finds none."""
+    width = next(w for limit, w in BEAM_WIDTH if piece.size <= limit)
+    result = engine(piece, peak - piece.offset - 1, floor=0, max_states=width, deadline=deadline)
+    return result if result.order else None
+
+
 def _solve_piece(
     piece: Subproblem, low: int, high: int, engine: Engine, max_states: int, deadline: float
 ) -> tuple[SearchResult | None, int]:
@@ -151,11 +169,14 @@ def _solve_piece(
     budget, step = low, max(1, (high - low) // 16)
     while time.monotonic() < deadline:
         budget = min(budget, high)
-        result = engine(piece, budget - piece.offset, max_states=max_states, deadline=deadline)
+        # every order of the piece peaks at `low` or more, or does not matter below it
+        result = engine(piece, budget - piece.offset, floor=low - piece.offset, max_states=max_states,
+                        deadline=deadline)
         states += result.states
         if result.status != "infeasible":
             return result, states
         if budget >= high:
             raise AssertionError("no order within the peak of a known order")
+        low = budget + 1  # proven: no order of the piece peaks at or below the budget
         budget, step = budget + step, step * 2
     return None, states
