@@ -117,11 +117,11 @@ def plan_text(plan: PipelinePlan, name: str, link: str, paths: Sequence[Path], v
         f"Edge TPU model: {plan.device.macs_per_s / 1e9:,.0f} GMAC/s, {plan.device.cache_bytes / MIB:g} MiB cache, "
         f"{link} {plan.device.link_bytes_per_s / 1e6:g} MB/s",
         "",
-        f"{'segment':>7} {'ops':>5} {'parameters':>14} {'':10} {'MACs':>9} {'in':>10} {'out':>10} {'time':>10}",
+        f"{'segment':>7} {'ops':>5} {'parameters':>14} {'':15} {'MACs':>9} {'in':>10} {'out':>10} {'time':>10}",
     ]
     for i, s in enumerate(split.segments):
-        where = "cached" if s.cached else f"{s.streamed_bytes / MIB:.1f}M streamed"
-        lines.append(f"{i:>7} {s.operators:>5} {s.param_bytes:>12,} B {where:<10} {_si(s.macs):>9} "
+        where = "cached" if s.cached else f"{_bytes(s.streamed_bytes)} streamed"
+        lines.append(f"{i:>7} {s.operators:>5} {s.param_bytes:>12,} B {where:<15} {_si(s.macs):>9} "
                      f"{_bytes(s.in_bytes):>10} {_bytes(s.out_bytes):>10} {_ms(s.time_ps):>10}")
     lines += [
         "",
