@@ -1,8 +1,9 @@
 """The whole optimization of a model: bytes in, bytes out, with the figures.
 
-Stages run in one direction (read -> graph -> schedule -> write); each is a
-function of plain data. The output computes what the input computes: only the
-stored order of operators changes, and every order is validated before writing.
+Stages run in one direction (read -> graph -> schedule -> rewrite -> write);
+each is a function of plain data. The output computes what the input computes:
+the stored order of operators changes, exact rewrites (docs/rewriting.md) keep
+outputs bit-identical, and every order is validated before writing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
 from .model import read_model, with_operator_orders, write_model
+from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
 from .schedule.search import GraphSchedule, pick_engine, schedule_graph
 
 
@@ -30,6 +32,8 @@ class SubgraphResult:
     optimal: bool  # the order's peak is proven the lowest possible
     seconds: float
     note: str = ""
+    peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
+    rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
 
     @property
     def status(self) -> str:
@@ -58,6 +62,9 @@ def optimize(
     *,
     time_limit: float = 30.0,
     engine: Literal["auto", "compiled", "python"] = "auto",
+    rewrite: bool = True,
+    rewrite_approximate: bool = False,
+    rewrite_approximate_int8: bool = False,
 ) -> OptimizeResult:
     """Reorder the operators of every subgraph for the lowest peak activation memory.
 
@@ -70,6 +77,14 @@ def optimize(
         so far is used and reported as "best found" instead of "optimal".
     engine
         The search implementation: the compiled core by default.
+    rewrite
+        Also move channel concats below the operators that consume them
+        where that lowers the scheduled peak (exact rewrites only: outputs
+        stay bit-identical).
+    rewrite_approximate, rewrite_approximate_int8
+        Also split convolutions and fully connected layers over concat inputs
+        (partial sums added by ADD) in float, resp. int8, subgraphs. Outputs
+        change in rounding; docs/rewriting.md gives the measured error.
 
     Returns
     -------
@@ -86,11 +101,18 @@ def optimize(
     for graph in build_graphs(tree):
         remaining = max(0.0, deadline - time.monotonic())
         schedules.append(schedule_graph(graph, time_limit=remaining, engine=search))
-    changed = {s.subgraph: s.order for s in schedules if s.order != tuple(range(len(s.order)))}
+    rewritten = {}
+    if rewrite:
+        options = RewriteOptions(approximate=rewrite_approximate, approximate_quantized=rewrite_approximate_int8)
+        tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=deadline, engine=search)
+    final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
+    changed = {s.subgraph: s.order for s in final if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
     out = write_model(with_operator_orders(tree, changed)) if changed else bytes(data)
     build_graphs(read_model(out))  # self-check: the written file reads back with valid orders
     results = tuple(
-        SubgraphResult(s.subgraph, len(s.order), s.peak_before, s.peak, s.lower_bound, s.optimal, s.seconds, s.note)
-        for s in schedules
+        SubgraphResult(s.subgraph, len(s.order), s.peak_before, f.peak, f.lower_bound, f.optimal,
+                       s.seconds, f.note or s.note,
+                       peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else ())
+        for s, f in zip(schedules, final)
     )
     return OptimizeResult(out, results, time.monotonic() - start)

@@ -1,0 +1,60 @@
+"""Graph rewriting below the scheduling optimum: move channel concats below the
+operators that consume them, where the scheduled peak says it pays.
+
+* :mod:`.sites` finds concat sites on our :class:`~tflite_serenity.graph.Graph`;
+* :mod:`.apply` rewrites one site (through :mod:`tflite_serenity.model.rewrite_ops`,
+  the only code here that touches the schema);
+* :mod:`.search` schedules candidates and keeps what lowers the peak.
+
+docs/rewriting.md says what each rewrite does, when it is exact, and the error
+of the approximate ones.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from ..schedule.search import Engine, GraphSchedule
+from .search import SiteRewrite, SubgraphRewrite, rewrite_subgraph
+from .sites import Options as RewriteOptions
+
+__all__ = ["RewriteOptions", "SiteRewrite", "SubgraphRewrite", "rewrite_model", "rewrite_subgraph"]
+
+
+def rewrite_model(
+    model,
+    schedules: Sequence[GraphSchedule],
+    *,
+    options: RewriteOptions = RewriteOptions(),
+    deadline: float | None = None,
+    engine: Engine | None = None,
+):
+    """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled peak.
+
+    Parameters
+    ----------
+    model
+        The ``ModelT`` (not modified).
+    schedules
+        The schedule of each subgraph without rewriting, in subgraph order.
+    options
+        Which rewrites may be used (exact ones only by default).
+    deadline
+        ``time.monotonic()`` value after which no new candidate is tried.
+
+    Returns
+    -------
+    (model, dict)
+        The rewritten model, and a :class:`SubgraphRewrite` for each subgraph
+        where rewrites were kept (its ``schedule.order`` is the order to store).
+    """
+    deadline = time.monotonic() + 30.0 if deadline is None else deadline
+    kept: dict[int, SubgraphRewrite] = {}
+    for schedule in schedules:
+        left = max(0.0, deadline - time.monotonic())
+        model, report = rewrite_subgraph(model, schedule.subgraph, options=options, baseline=schedule,
+                                         time_limit=left, engine=engine)
+        if report.sites:
+            kept[schedule.subgraph] = report
+    return model, kept

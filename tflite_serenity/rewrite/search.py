@@ -1,0 +1,238 @@
+"""Choose rewrites jointly with the schedule: a site is rewritten only if it pays.
+
+For each concat site in stored order, candidates move the concat one, two,
+... levels down (through a ReLU, then a convolution, and so on). Every
+candidate graph is scheduled with
+:func:`~tflite_serenity.schedule.search.schedule_graph`; the best is kept if
+its scheduled peak is lower than the current graph's.
+
+Repeated cells tie for the peak: rewriting one cell cannot lower it, rewriting
+all of them can. So after the pass over single sites, one more candidate per
+depth moves *every* remaining site at once, and is kept on the same terms.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..graph import Graph, build_graph
+from ..model.rewrite_ops import has_metadata
+from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from .apply import push_concat
+from .sites import Options, Site, concat_site, find_sites
+
+#: How many levels below the concat a candidate may move it.
+MAX_DEPTH = 6
+
+#: Seconds a candidate's schedule may take: this many times the unrewritten
+#: graph's schedule, at least MIN_CANDIDATE_SECONDS. A candidate whose search
+#: runs out still has a valid (found, not proven) peak.
+CANDIDATE_TIME_FACTOR = 4.0
+MIN_CANDIDATE_SECONDS = 1.0
+
+#: Metadata that names tensors by index; rewriting would invalidate it.
+_OFFLINE_PLAN = "OfflineMemoryAllocation"
+
+_CHANNELWISE = frozenset({"CONV_2D", "FULLY_CONNECTED"})
+
+
+@dataclass(frozen=True)
+class SiteRewrite:
+    """One rewritten concat.
+
+    ``peak_before``/``peak_after`` are the scheduled peaks of the whole
+    subgraph just before and after the rewrite; for sites rewritten jointly
+    (``joint``) they are those of the whole group.
+    """
+
+    concat: str  # name of the concat's output tensor
+    channels: tuple[int, ...]  # of the concat's inputs
+    consumers: tuple[str, ...]  # operator kinds moved through, level by level
+    depth: int
+    exact: bool  # outputs bit-identical (no channel-wise split)
+    peak_before: int
+    peak_after: int
+    joint: bool = False
+
+    @property
+    def gain(self) -> int:
+        return self.peak_before - self.peak_after
+
+
+@dataclass(frozen=True)
+class SubgraphRewrite:
+    """What rewriting did to one subgraph."""
+
+    subgraph: int
+    peak_scheduled: int  # scheduled peak without rewriting
+    schedule: GraphSchedule  # of the graph that is kept (rewritten or not)
+    sites: tuple[SiteRewrite, ...]  # empty when nothing was kept
+    candidates: int  # rewritten graphs scheduled
+    note: str = ""
+
+    @property
+    def peak(self) -> int:
+        return self.schedule.peak
+
+    @property
+    def exact(self) -> bool:
+        return all(s.exact for s in self.sites)
+
+
+def rewrite_subgraph(
+    model,
+    subgraph: int,
+    *,
+    options: Options = Options(),
+    baseline: GraphSchedule | None = None,
+    time_limit: float = 30.0,
+    engine: Engine | None = None,
+):
+    """Rewrite the concat sites of one subgraph where that lowers its scheduled peak.
+
+    Parameters
+    ----------
+    model
+        The ``ModelT`` (not modified).
+    subgraph
+        Index of the subgraph.
+    options
+        Which rewrites may be used: exact ones always, channel-wise ones on request.
+    baseline
+        The schedule of the unrewritten subgraph, if already known.
+    time_limit
+        Seconds for all candidate schedules; sites left when it runs out are not tried.
+
+    Returns
+    -------
+    (model, SubgraphRewrite)
+        The model with the kept rewrites (the input model itself when none is
+        kept), and the report; ``report.schedule.order`` is the order to store.
+        Exact rewrites keep outputs bit-identical in LiteRT and TFLite Micro;
+        channel-wise ones change rounding (docs/rewriting.md).
+    """
+    deadline = time.monotonic() + time_limit
+    graph = build_graph(model, subgraph)
+    if baseline is None:
+        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine)
+    if has_metadata(model, _OFFLINE_PLAN):
+        return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
+                                      "not rewritten: the model carries an offline memory plan")
+    search = _Search(options, deadline, engine, budget=max(MIN_CANDIDATE_SECONDS,
+                                                           CANDIDATE_TIME_FACTOR * baseline.seconds))
+    current = _Version(model, graph, baseline)
+    records: list[SiteRewrite] = []
+    tried: list[object] = []  # output tensors (schema objects) of concats not to try again
+    while (site := _next_site(current, tried, options)) is not None:
+        if search.out_of_time():
+            search.note = "time limit reached before every site was tried"
+            break
+        tried.append(_tensor_object(current.model, subgraph, site.output))
+        best, frontier = search.best_push(current, [site])
+        if best is not None and best.schedule.peak < current.schedule.peak:
+            records.append(_record(current, site, best))
+            current = best
+            tried.extend(frontier)
+    remaining = find_sites(current.model, current.graph, options)
+    if len(remaining) > 1 and not search.out_of_time():
+        best, _ = search.best_push(current, remaining)
+        if best is not None and best.schedule.peak < current.schedule.peak:
+            records.extend(_record(current, site, best, joint=True) for site in remaining)
+            current = best
+    if current.schedule.peak >= baseline.peak:
+        return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), search.candidates, search.note)
+    return current.model, SubgraphRewrite(subgraph, baseline.peak, current.schedule, tuple(records),
+                                          search.candidates, search.note)
+
+
+@dataclass(frozen=True)
+class _Version:
+    """A model, the graph of the subgraph being rewritten, its schedule, and
+    (for candidates) the operator kinds moved through, level by level."""
+
+    model: object
+    graph: Graph
+    schedule: GraphSchedule
+    path: tuple[str, ...] = ()
+    depth: int = 0
+
+
+class _Search:
+    """Builds and schedules candidates within the time limit."""
+
+    def __init__(self, options: Options, deadline: float, engine, budget: float):
+        self.options, self.deadline, self.engine, self.budget = options, deadline, engine, budget
+        self.candidates = 0
+        self.note = ""
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def best_push(self, start: _Version, sites: list[Site]) -> tuple[_Version | None, tuple]:
+        """Move ``sites`` of ``start`` down 1, 2, ... levels (the concats each
+        level creates move at the next); schedule each depth and return the
+        version with the lowest peak (ties: the shallowest) and the output
+        tensors (schema objects) of the concats left at its frontier."""
+        s = start.graph.subgraph
+        model, graph, path = start.model, start.graph, ()
+        pending = [_tensor_object(model, s, site.output) for site in sites]
+        best, best_frontier = None, ()
+        for depth in range(1, MAX_DEPTH + 1):
+            created, kinds = [], set()
+            for obj in pending:
+                site = _site_of(model, graph, obj, self.options)
+                if site is None:
+                    continue
+                pushed = push_concat(model, graph, site)
+                model, graph = pushed.model, build_graph(pushed.model, s)
+                created.extend(_tensor_object(model, s, t) for t in pushed.concats)
+                kinds.update(split.kind for split in site.splits)
+            if not kinds or (self.out_of_time() and best is not None):
+                break
+            path += ("+".join(sorted(kinds)),)
+            schedule = schedule_graph(graph, time_limit=min(self.budget, _left(self.deadline)), engine=self.engine)
+            self.candidates += 1
+            if best is None or schedule.peak < best.schedule.peak:
+                best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)
+            pending = created
+        return best, best_frontier
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _tensor_object(model, subgraph: int, tensor: int):
+    return model.subgraphs[subgraph].tensors[tensor]
+
+
+def _next_site(version: _Version, tried: list, options: Options) -> Site | None:
+    for site in find_sites(version.model, version.graph, options):
+        obj = _tensor_object(version.model, version.graph.subgraph, site.output)
+        if not any(obj is t for t in tried):
+            return site
+    return None
+
+
+def _site_of(model, graph: Graph, tensor_object, options: Options) -> Site | None:
+    """The site of the concat writing ``tensor_object``, if it still is one."""
+    for t, obj in enumerate(model.subgraphs[graph.subgraph].tensors):
+        if obj is tensor_object:
+            producer = graph.producer[t]
+            return concat_site(model, graph, producer, options) if producer >= 0 else None
+    return None
+
+
+def _record(current: _Version, site: Site, best: _Version, joint: bool = False) -> SiteRewrite:
+    kinds = {k for level in best.path for k in level.split("+")}
+    return SiteRewrite(
+        concat=current.graph.tensors[site.output].name,
+        channels=site.channels,
+        consumers=best.path,
+        depth=best.depth,
+        exact=not (kinds & _CHANNELWISE),
+        peak_before=current.schedule.peak,
+        peak_after=best.schedule.peak,
+        joint=joint,
+    )
