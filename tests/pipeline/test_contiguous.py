@@ -84,3 +84,8 @@ def _chain(compute, params=None, diamond=False) -> PipelineProblem:
         op_params=tuple((v,) for v in range(n)), param_bytes=tuple(params), flows=flows,
         cache_bytes=10**9, stream_ps_per_byte=1, link_ps_per_byte=1,
     )
+
+
+def test_contiguous_refuses_an_order_that_is_not_a_permutation():
+    with pytest.raises(InfeasibleError, match="each of the 3 operators once"):
+        contiguous_split(_chain([1, 1, 1]), 2, order=[0, 1, 1])

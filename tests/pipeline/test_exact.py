@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tflite_serenity.errors import InfeasibleError
-from tflite_serenity.pipeline.contiguous import contiguous_split
+from tflite_serenity.pipeline import exact as exact_module
+from tflite_serenity.pipeline.contiguous import contiguous_split, param_count_split
 from tflite_serenity.pipeline.exact import exact_split
-from tflite_serenity.pipeline.problem import evaluate
+from tflite_serenity.pipeline.problem import Split, evaluate
 from tests.pipeline.problems import brute_force, key, random_problem
 
 
@@ -68,3 +71,23 @@ def test_exact_out_of_time_returns_a_valid_split_and_a_bound():
     evaluate(problem, split.stages, 3)  # valid
     assert split.lower_bound_ps <= split.bottleneck_ps
     assert split.status in ("optimal", "feasible")
+
+
+def test_exact_starts_from_a_given_incumbent_and_never_does_worse():
+    problem = random_problem(11, max_ops=12, min_ops=8)
+    incumbent = param_count_split(problem, 3)
+    split = exact_split(problem, 3, incumbent=incumbent)
+    assert key(split.segments) <= key(incumbent.segments)
+    assert (split.bottleneck_ps, split.total_ps) == brute_force(problem, 3)
+
+
+def test_exact_raises_when_its_encoding_disagrees_with_the_cost_model(monkeypatch):
+    problem = random_problem(12, max_ops=10, min_ops=6)
+    real = exact_module.evaluate
+
+    def cheaper(problem, stages, k):  # an evaluator that under-reports: no split can meet it
+        return tuple(replace(s, time_ps=1) for s in real(problem, stages, k))
+
+    monkeypatch.setattr(exact_module, "make_split", lambda p, m, st, k, *a: Split(m, tuple(st), cheaper(p, st, k), *a))
+    with pytest.raises(RuntimeError, match="encoding and the cost model disagree"):
+        exact_split(problem, 2, incumbent=contiguous_split(problem, 2))

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
+from tflite_serenity.errors import InfeasibleError, SerenityError, VerificationError
 from tflite_serenity.graph import build_graph, topological_order
 from tflite_serenity.model.io import read_model
 from tflite_serenity.pipeline.contiguous import contiguous_split
@@ -118,3 +119,22 @@ def test_segment_files_are_named_stem_segment_i_of_k(tmp_path):
     assert [p.name for p in paths] == [f"net_segment_{i}_of_3.tflite" for i in range(3)]
     assert [p.read_bytes() for p in paths] == [b"a", b"b", b"c"]
     assert paths == segment_paths(tmp_path / "out", "net", 3)
+
+
+def test_check_chain_reports_segments_that_do_not_reproduce_the_model():
+    data, _, _, segments = _planned("small_cnn_int8.tflite", 3)
+    with pytest.raises(VerificationError, match="differs from the whole model"):
+        check_chain(data, segments[:-1], seeds=(0,))
+
+
+def test_writing_into_a_path_that_is_a_file_fails_with_a_user_error(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_bytes(b"")
+    with pytest.raises(SerenityError, match="cannot create the output directory"):
+        write_segments(blocker, "net", [b"a"])
+
+
+def test_plan_refuses_an_unknown_solver():
+    model = read_model(_data("small_cnn_int8.tflite"))
+    with pytest.raises(InfeasibleError, match="unknown solver"):
+        plan_pipeline(model, 2, solver="greedy")

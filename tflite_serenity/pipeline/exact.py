@@ -80,6 +80,9 @@ def exact_split(problem: PipelineProblem, k: int, *, time_limit: float = DEFAULT
         raise InfeasibleError(f"the time limit must be positive, got {time_limit} s")
     if incumbent is None:
         incumbent = contiguous_split(problem, k)
+    else:  # trust its stages, not its figures
+        incumbent = make_split(problem, incumbent.method, incumbent.stages, k, incumbent.status,
+                               incumbent.lower_bound_ps, incumbent.seconds)
     if k == 1:
         only = make_split(problem, "exact", [0] * n, 1, "optimal", None, 0.0)
         return _finish(only, only.bottleneck_ps, start)
