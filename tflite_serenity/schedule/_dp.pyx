@@ -42,7 +42,7 @@ cdef inline bint _equal(const word* a, const word* b, int W) noexcept nogil:
 cdef class _Level:
     """All states with the same number of scheduled operators."""
 
-    cdef public cnp.ndarray bits, ready, mem, peak, parent, op, table
+    cdef public cnp.ndarray bits, ready, mem, peak, parent, op, pending, table
     cdef int W, count, cap
     cdef uint64_t mask
 
@@ -56,6 +56,7 @@ cdef class _Level:
         self.peak = np.zeros(self.cap, dtype=np.int64)
         self.parent = np.zeros(self.cap, dtype=np.int32)
         self.op = np.zeros(self.cap, dtype=np.int32)
+        self.pending = np.zeros(self.cap, dtype=np.int32)
         self._new_table(self.cap * 2)
 
     cdef void _new_table(self, int size):
@@ -73,6 +74,7 @@ cdef class _Level:
         self.peak = np.resize(self.peak, self.cap)
         self.parent = np.resize(self.parent, self.cap)
         self.op = np.resize(self.op, self.cap)
+        self.pending = np.resize(self.pending, self.cap)
         self._new_table(self.cap * 2)
         cdef word* b = <word*> cnp.PyArray_DATA(self.bits)
         cdef int32_t* table = <int32_t*> cnp.PyArray_DATA(self.table)
@@ -122,6 +124,7 @@ cdef class _Level:
         self.peak = np.ascontiguousarray(self.peak[chosen])
         self.parent = np.ascontiguousarray(self.parent[chosen])
         self.op = np.ascontiguousarray(self.op[chosen])
+        self.pending = np.ascontiguousarray(self.pending[chosen])
         self.count = keep
         self.cap = keep
 
@@ -162,6 +165,12 @@ def search(sub, long long budget, *, long long floor=0, int max_states=1 << 21, 
         succ_ptr,
         np.asarray([w for s in succs for w in s] or [0], dtype=np.int32),
     )
+    lazy_preds = [[] for _ in range(n)]
+    for v, c in enumerate(sub.lazy):
+        if c >= 0:
+            lazy_preds[c].append(v)
+    other_preds = [[u for u in sub.preds[v] if sub.lazy[u] != v] for v in range(n)]
+    arrays += (np.asarray(sub.lazy, dtype=np.int32), _masks(lazy_preds, n, W), _masks(other_preds, n, W))
     initial_ready = [v for v in range(n) if not sub.preds[v]]
     status, peak, order, explored = _run(
         n, W, arrays, initial_ready, sub.init_bytes, sub.init_dead, budget, floor, max_states,
@@ -175,6 +184,10 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
     cdef cnp.ndarray pred_np = arrays[0], cons_np = arrays[1], out_np = arrays[2], dead_np = arrays[3]
     cdef cnp.ndarray size_np = arrays[4], fptr_np = arrays[5], fidx_np = arrays[6]
     cdef cnp.ndarray sptr_np = arrays[7], sidx_np = arrays[8]
+    cdef cnp.ndarray lazy_np = arrays[9], lzp_np = arrays[10], othp_np = arrays[11]
+    cdef const int32_t* lazy = <int32_t*> cnp.PyArray_DATA(lazy_np)
+    cdef const word* lzp = <word*> cnp.PyArray_DATA(lzp_np)
+    cdef const word* othp = <word*> cnp.PyArray_DATA(othp_np)
     cdef const word* pred = <word*> cnp.PyArray_DATA(pred_np)
     cdef const word* cons = <word*> cnp.PyArray_DATA(cons_np)
     cdef const int64_t* out_b = <int64_t*> cnp.PyArray_DATA(out_np)
@@ -193,7 +206,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
     cdef _Level cur = _Level(W, 16)
     cdef _Level nxt
     cdef bint added, ok, forced, truncated = False
-    cdef int i, j, s, v, w, k, idx, nm, m, depth
+    cdef int i, j, s, v, w, k, idx, nm, m, depth, pend, c, block
     cdef int hard_cap = 2 * max_states
     cdef int64_t mem, pk, step, freed, after, newpk
     cdef word bit
@@ -211,6 +224,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
         R[v >> 6] |= (<word> 1) << (v & 63)
     (<int64_t*> cnp.PyArray_DATA(cur.mem))[0] = init_bytes
     (<int64_t*> cnp.PyArray_DATA(cur.peak))[0] = init_bytes
+    (<int32_t*> cnp.PyArray_DATA(cur.pending))[0] = -1
     history = []
 
     for depth in range(n):
@@ -223,6 +237,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
             R = <word*> cnp.PyArray_DATA(cur.ready) + s * W
             mem = (<int64_t*> cnp.PyArray_DATA(cur.mem))[s]
             pk = (<int64_t*> cnp.PyArray_DATA(cur.peak))[s]
+            pend = (<int32_t*> cnp.PyArray_DATA(cur.pending))[s]
             nm = 0
             forced = False
             for i in range(W):
@@ -232,6 +247,18 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                 while bit:
                     v = i * 64 + _ctz(bit)
                     bit &= bit - 1
+                    c = lazy[v]
+                    if pend >= 0:  # inside a block: the consumer's lazy inputs, then the consumer
+                        if c != pend and v != pend:
+                            continue
+                    elif c >= 0:  # a lazy operator starts its consumer's block once all its inputs can run
+                        ok = True
+                        for m in range(W):
+                            if (othp[c * W + m] & ~S[m]) or (lzp[c * W + m] & ~(S[m] | R[m])):
+                                ok = False
+                                break
+                        if not ok:
+                            continue
                     for m in range(W):
                         T[m] = S[m]
                     T[v >> 6] |= (<word> 1) << (v & 63)
@@ -247,7 +274,8 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                         if ok:
                             freed += fsize[k]
                     after = step - freed
-                    if after <= mem and step <= (pk if pk > floor else floor):  # frees at no cost: the only move
+                    if pend < 0 and c < 0 and after <= mem and step <= (pk if pk > floor else floor):
+                        # frees at no cost: the only move needed
                         moves[0] = v
                         moves[1] = step
                         moves[2] = after
@@ -278,6 +306,8 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                     (<int64_t*> cnp.PyArray_DATA(nxt.mem))[idx] = after
                     (<int32_t*> cnp.PyArray_DATA(nxt.parent))[idx] = s
                     (<int32_t*> cnp.PyArray_DATA(nxt.op))[idx] = v
+                    block = lazy[v] if lazy[v] >= 0 else (-1 if v == pend else pend)
+                    (<int32_t*> cnp.PyArray_DATA(nxt.pending))[idx] = block
                 if added:
                     nr = <word*> cnp.PyArray_DATA(nxt.ready) + idx * W
                     for m in range(W):

@@ -34,6 +34,7 @@ class Subproblem:
     free_consumers: tuple[tuple[int, ...], ...]  # ...after all these local operators ran
     op_frees: tuple[tuple[int, ...], ...]  # per operator: the dying tensors it reads
     op_floor: tuple[int, ...]  # per operator: its working set (activation inputs and outputs)
+    lazy: tuple[int, ...]  # per operator: its consumer if it may wait until just before it, else -1
     init_bytes: int  # alive when the piece starts
     init_dead: int  # of those, bytes alive during the first step only
     offset: int  # alive throughout the piece, untouched by it
@@ -99,10 +100,10 @@ def split(flow: ActivationFlow, cuts: Sequence[int] | None = None) -> list[Subpr
         for j in range(max(first, 0), min(last, len(pieces) - 1) + 1):
             piece = pieces[j]
             if j == first and j == last:
-                piece.add_dying(size, consumers)
+                piece.add_dying(size, consumers, p)
             elif j == last:  # arrives from an earlier piece, dies here
                 piece.init_bytes += size
-                piece.add_dying(size, consumers)
+                piece.add_dying(size, consumers, -1)
             elif j != first:  # passes through untouched
                 piece.offset += size
             # j == first < last: written here and alive to the piece's end
@@ -116,13 +117,15 @@ class _Piece:
         self.start, self.stop = start, stop
         self.dead_out = [0] * (stop - start)
         self.free_size: list[int] = []
+        self.free_producer: list[int] = []
         self.free_consumers: list[tuple[int, ...]] = []
         self.init_bytes = 0
         self.init_dead = 0
         self.offset = 0
 
-    def add_dying(self, size: int, consumers: Sequence[int]) -> None:
+    def add_dying(self, size: int, consumers: Sequence[int], producer: int) -> None:
         local = tuple(c - self.start for c in consumers if self.start <= c < self.stop)
+        self.free_producer.append(producer - self.start if producer >= 0 else -1)
         self.free_size.append(size)
         self.free_consumers.append(local)
 
@@ -141,19 +144,55 @@ class _Piece:
         for k, consumers in enumerate(self.free_consumers):
             for c in consumers:
                 op_frees[c].append(k)
+        preds = tuple(tuple(u - a for u in flow.preds[v] if u >= a) for v in range(a, b))
         return Subproblem(
             ops=tuple(range(a, b)),
-            preds=tuple(tuple(u - a for u in flow.preds[v] if u >= a) for v in range(a, b)),
+            preds=preds,
             out_bytes=tuple(out_bytes),
             dead_out=tuple(self.dead_out),
             free_size=tuple(self.free_size),
             free_consumers=tuple(self.free_consumers),
             op_frees=tuple(tuple(f) for f in op_frees),
             op_floor=tuple(op_floor),
+            lazy=_lazy_operators(preds, out_bytes, op_floor, self.free_size, self.free_producer, self.free_consumers),
             init_bytes=self.init_bytes,
             init_dead=self.init_dead,
             offset=self.offset,
         )
+
+
+def _lazy_operators(preds, out_bytes, op_floor, free_size, free_producer, free_consumers) -> tuple[int, ...]:
+    """Operators that some optimal order runs immediately before their consumer.
+
+    Operator ``v`` is lazy towards ``c`` when ``c`` is its only successor and
+    the only reader of everything it writes, and the bytes ``v`` reads are at
+    most both what it writes and what ``c`` writes (e.g. a MUL by a constant
+    feeding an ADD). Moving ``v`` later, to just before ``c``, then never raises
+    a step: every step it passes loses ``v``'s output and keeps at most ``v``'s
+    inputs alive longer, and ``v``'s own step ends up no higher than ``c``'s.
+    Consumers are never lazy themselves, so the moves do not chain.
+    """
+    n = len(preds)
+    succs: list[list[int]] = [[] for _ in range(n)]
+    for v, ps in enumerate(preds):
+        for u in ps:
+            succs[u].append(v)
+    # bytes each operator writes that only its single successor reads
+    private = [0] * n
+    for k, p in enumerate(free_producer):
+        if p >= 0 and len(succs[p]) == 1 and tuple(free_consumers[k]) == (succs[p][0],):
+            private[p] += free_size[k]
+    lazy = [-1] * n
+    for v in reversed(range(n)):
+        if len(succs[v]) != 1:
+            continue
+        (c,) = succs[v]
+        if lazy[c] >= 0:
+            continue
+        reads = op_floor[v] - out_bytes[v]
+        if reads <= out_bytes[v] and reads <= out_bytes[c] and private[v] == out_bytes[v]:
+            lazy[v] = c
+    return tuple(lazy)
 
 
 def evaluate(sub: Subproblem, order: Sequence[int]) -> int:

@@ -23,30 +23,41 @@ def search(
     pruned. An operator that frees at least what it allocates, and whose step
     stays within the peak so far or ``floor`` (a peak every complete order is
     known to reach), is run at once: no other transition is needed, since
-    running it now only lowers every later step. If a level holds more than
+    running it now only lowers every later step. A lazy operator (see
+    :func:`.problem._lazy_operators`) runs only in a block right before its
+    consumer, with the consumer's other lazy inputs. If a level holds more than
     ``max_states`` sets, only the best are kept and the result is no longer
     proven.
     """
     n = sub.size
     pred_mask = [sum(1 << u for u in ps) for ps in sub.preds]
     cons_mask = [sum(1 << c for c in cs) for cs in sub.free_consumers]
+    lazy_preds = [0] * n  # per consumer: its lazy predecessors
+    for v, c in enumerate(sub.lazy):
+        if c >= 0:
+            lazy_preds[c] |= 1 << v
     if sub.init_bytes > budget:
         return SearchResult("infeasible", -1, (), 0)
-    # state -> (mem, peak, parent state, op)
-    level = {0: (sub.init_bytes, sub.init_bytes, -1, -1)}
+    # state -> (mem, peak, parent state, op, pending block's consumer or -1)
+    level = {0: (sub.init_bytes, sub.init_bytes, -1, -1, -1)}
     history = []
     explored = 0
     truncated = False
     for _ in range(n):
         if deadline is not None and time.monotonic() > deadline:
             return SearchResult("timeout", -1, (), explored)
-        nxt: dict[int, tuple[int, int, int, int]] = {}
-        for state, (mem, peak, _, _) in level.items():
+        nxt: dict[int, tuple[int, int, int, int, int]] = {}
+        for state, (mem, peak, _, _, pending) in level.items():
             explored += 1
+            ready = [v for v in range(n) if not state >> v & 1 and not pred_mask[v] & ~state]
+            ready_mask = sum(1 << v for v in ready)
+            if pending >= 0:  # inside a block: the consumer's lazy inputs, then the consumer
+                allowed = [v for v in ready if sub.lazy[v] == pending or v == pending]
+            else:  # a lazy operator starts its consumer's block once all of its inputs can run
+                allowed = [v for v in ready if sub.lazy[v] < 0 or _block_ready(sub.lazy[v], state, ready_mask,
+                                                                               pred_mask, lazy_preds)]
             moves = []
-            for v in range(n):
-                if state >> v & 1 or pred_mask[v] & ~state:
-                    continue
+            for v in allowed:
                 after_set = state | (1 << v)
                 step = mem + sub.out_bytes[v]
                 freed = sub.dead_out[v] + (sub.init_dead if state == 0 else 0)
@@ -54,10 +65,11 @@ def search(
                     if cons_mask[k] & ~after_set == 0:
                         freed += sub.free_size[k]
                 moves.append((v, step, step - freed))
-            for move in moves:
-                if move[2] <= mem and move[1] <= max(peak, floor):
-                    moves = [move]
-                    break
+            if pending < 0:
+                for move in moves:
+                    if sub.lazy[move[0]] < 0 and move[2] <= mem and move[1] <= max(peak, floor):
+                        moves = [move]
+                        break
             for v, step, after in moves:
                 new_peak = max(peak, step)
                 if new_peak > budget:
@@ -65,7 +77,8 @@ def search(
                 key = state | (1 << v)
                 old = nxt.get(key)
                 if old is None or new_peak < old[1]:
-                    nxt[key] = (after, new_peak, state, v)
+                    block = sub.lazy[v] if sub.lazy[v] >= 0 else (-1 if v == pending else pending)
+                    nxt[key] = (after, new_peak, state, v, block)
         if not nxt:  # after a truncation, "nothing within budget" proves nothing
             return SearchResult("truncated" if truncated else "infeasible", -1, (), explored)
         if len(nxt) > max_states:
@@ -75,12 +88,18 @@ def search(
         history.append(level)
         level = nxt
     history.append(level)
-    (final, (_, peak, _, _)), = level.items()
+    (final, (_, peak, _, _, _)), = level.items()
     order = []
     state = final
     for depth in range(n, 0, -1):
-        _, _, parent, op = history[depth][state]
+        _, _, parent, op, _ = history[depth][state]
         order.append(op)
         state = parent
     order.reverse()
     return SearchResult("truncated" if truncated else "optimal", peak, tuple(order), explored)
+
+
+def _block_ready(consumer: int, state: int, ready_mask: int, pred_mask, lazy_preds) -> bool:
+    """Whether ``consumer``'s block can start: its other inputs ran, its lazy ones can run."""
+    others = pred_mask[consumer] & ~lazy_preds[consumer]
+    return not others & ~state and not lazy_preds[consumer] & ~(state | ready_mask)
