@@ -5,7 +5,7 @@ from __future__ import annotations
 from tflite_serenity.arena import check_placement, greedy_tflm
 from tflite_serenity.arena.blocks import aligned_sizes, conflict_lists
 from tflite_serenity.arena.cpsat import Status, fit_within, grid_unit, minimize
-from tflite_serenity.arena.heuristics import make_instance
+from tflite_serenity.arena.heuristics import best_heuristic, make_instance, orders
 from tests.arena.cases import GAP, GAP_OPTIMUM, random_intervals
 
 
@@ -39,6 +39,25 @@ def test_minimize_proves_the_optimum_from_a_hint():
     assert result.status is Status.OPTIMAL
     assert result.arena == GAP_OPTIMUM
     check_placement(GAP, result.offsets)
+
+
+def test_bottom_left_search_in_a_block_order_reaches_the_bound():
+    blocks = random_intervals(3, 60)
+    inst = instance(blocks)
+    assert best_heuristic(inst).arena > inst.bound
+    result = fit_within(inst, inst.bound, work=1.0, order=orders(inst)["duration"])
+    assert result.status is Status.FOUND and result.arena == inst.bound
+    check_placement(blocks, result.offsets)
+
+
+def test_minimize_stopped_by_its_budget_is_repeatable():
+    blocks = random_intervals(30, 300)
+    inst = instance(blocks)
+    start = best_heuristic(inst)
+    first = minimize(inst, start.offsets, start.arena, inst.bound, work=0.05)
+    assert first.status is Status.FOUND and first.arena < start.arena
+    for _ in range(2):
+        assert minimize(inst, start.offsets, start.arena, inst.bound, work=0.05) == first
 
 
 def test_an_exhausted_budget_is_reported_as_unknown():

@@ -67,11 +67,11 @@ def test_same_input_gives_the_same_offsets_every_time():
 
 def test_same_input_gives_the_same_offsets_when_the_budget_runs_out():
     # The exact stage stops on its work budget here, before proving anything.
-    blocks = random_intervals(8, 150)
-    first = plan(blocks, time_limit=0.3)
+    blocks = random_intervals(30, 300)
+    first = plan(blocks, time_limit=0.2)
     assert not first.optimal
     for _ in range(2):
-        assert plan(blocks, time_limit=0.3) == first
+        assert plan(blocks, time_limit=0.2) == first
 
 
 def test_zero_time_limit_keeps_the_best_heuristic():

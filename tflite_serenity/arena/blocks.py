@@ -105,13 +105,6 @@ class Placement:
     optimal: bool
     method: str
 
-    @property
-    def excess(self) -> float:
-        """Relative distance to the lower bound: ``arena / bound - 1``."""
-        if self.lower_bound == 0:
-            return 0.0
-        return self.arena_bytes / self.lower_bound - 1.0
-
 
 def check_alignment(alignment: int) -> int:
     """Return ``alignment`` if it is a positive integer, else raise.

@@ -4,9 +4,13 @@ Each block is a rectangle: its steps on one axis (fixed) and its bytes on
 the other (the offset is the variable). One ``NoOverlap2D`` constraint keeps
 conflicting blocks apart. Two questions are asked:
 
-* :func:`fit_within`: is there a placement inside ``capacity`` bytes? Asked
+* :class:`FitModel`: is there a placement inside ``capacity`` bytes? Asked
   with ``capacity`` equal to the lower bound, this is usually much faster
-  than minimizing, and a yes means the placement is optimal;
+  than minimizing, and a yes means the placement is optimal. It can search
+  CP-SAT's own way or "bottom-left": branch on the block whose offset can be
+  lowest (ties by a given block order) and try its lowest offset first,
+  which is the skyline heuristic with backtracking and learning. Which block
+  order works best varies, so the planner takes turns between several;
 * :func:`minimize`: the smallest arena end, from a hint, between a lower
   limit and the incumbent.
 
@@ -17,9 +21,9 @@ nothing while it shrinks the domains.
 
 Determinism: one search worker, a fixed seed, and a limit on CP-SAT's
 *deterministic* time (a count of work, not of seconds), so the same input
-gives the same answer on any machine and under any load. The price is that
-wall time per unit of work varies with the instance (2 to 12 seconds per
-unit were measured here), so the budget is only roughly one of seconds.
+gives the same answer however loaded the machine is (with the same OR-Tools
+build). The price is that the CPU time per unit of work varies with the
+instance and the strategy, so the budget is only roughly one of seconds.
 """
 
 from __future__ import annotations
@@ -94,12 +98,14 @@ class _Model:
             if offsets[i] + self.inst.sizes[i] <= capacity:
                 self.model.AddHint(var, offsets[i] // self.unit)
 
-    def solve(self, work: float, seed: int) -> tuple[int, cp_model.CpSolver, float]:
+    def solve(self, work: float, seed: int,
+              branching: int = cp_model.AUTOMATIC_SEARCH) -> tuple[int, cp_model.CpSolver, float]:
         solver = cp_model.CpSolver()
         params = solver.parameters
         params.num_workers = 1
         params.random_seed = seed
         params.max_deterministic_time = max(work, 0.0)
+        params.search_branching = branching
         status = solver.Solve(self.model)
         return status, solver, solver.ResponseProto().deterministic_time
 
@@ -111,40 +117,69 @@ class _Model:
         return tuple(offsets), arena
 
 
-def fit_within(inst: Instance, capacity: int, work: float, *,
-               hint: Sequence[int] | None = None, seed: int = 0) -> SolveResult:
-    """Look for a placement whose arena end is at most ``capacity``.
+class FitModel:
+    """Asks "is there a placement within ``capacity``?", as often as needed.
+
+    The model is built once; each :meth:`solve` call may use another search
+    strategy and budget.
 
     Parameters
     ----------
     inst : Instance
     capacity : int
         Arena bytes available.
-    work : float
-        CP-SAT deterministic time limit.
-    hint : sequence of int, optional
-        A placement (possibly above ``capacity``); offsets of the blocks
-        that fit within ``capacity`` are given to the solver as hints.
-    seed : int, default 0
-
-    Returns
-    -------
-    SolveResult
-        ``FOUND`` with offsets, ``INFEASIBLE``, or ``UNKNOWN``.
     """
-    unit = grid_unit(inst)
+
+    def __init__(self, inst: Instance, capacity: int) -> None:
+        self.inst = inst
+        self.capacity = capacity
+        self.unit = grid_unit(inst)
+        self._model = _Model(inst, capacity - capacity % self.unit, self.unit)
+
+    def solve(self, work: float, order: Sequence[int] | None = None,
+              seed: int = 0) -> SolveResult:
+        """Search with a deterministic-time budget.
+
+        Parameters
+        ----------
+        work : float
+            CP-SAT deterministic time limit.
+        order : sequence of int, optional
+            Search bottom-left, breaking ties between equally low blocks by
+            this order; without it, CP-SAT's default search.
+        seed : int, default 0
+
+        Returns
+        -------
+        SolveResult
+            ``FOUND`` with offsets, ``INFEASIBLE``, or ``UNKNOWN``.
+        """
+        proto = self._model.model.Proto()
+        proto.search_strategy.clear()
+        if order is not None:
+            self._model.model.AddDecisionStrategy(
+                [self._model.offsets[i] for i in order if i in self._model.offsets],
+                cp_model.CHOOSE_LOWEST_MIN, cp_model.SELECT_MIN_VALUE)
+        branching = cp_model.FIXED_SEARCH if order is not None else cp_model.AUTOMATIC_SEARCH
+        status, solver, spent = self._model.solve(work, seed, branching)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            offsets, arena = self._model.placement(solver)
+            return SolveResult(Status.FOUND, offsets, arena, spent)
+        if status == cp_model.INFEASIBLE:
+            return SolveResult(Status.INFEASIBLE, None, None, spent)
+        return SolveResult(Status.UNKNOWN, None, None, spent)
+
+
+def fit_within(inst: Instance, capacity: int, work: float, *,
+               order: Sequence[int] | None = None, seed: int = 0) -> SolveResult:
+    """Look once for a placement whose arena end is at most ``capacity``.
+
+    A one-shot :class:`FitModel`; below the lower bound it answers
+    ``INFEASIBLE`` without solving.
+    """
     if capacity < inst.bound:
         return SolveResult(Status.INFEASIBLE, None, None, 0.0)
-    model = _Model(inst, capacity - capacity % unit, unit)
-    if hint is not None:
-        model.hint(hint, capacity)
-    status, solver, spent = model.solve(work, seed)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        offsets, arena = model.placement(solver)
-        return SolveResult(Status.FOUND, offsets, arena, spent)
-    if status == cp_model.INFEASIBLE:
-        return SolveResult(Status.INFEASIBLE, None, None, spent)
-    return SolveResult(Status.UNKNOWN, None, None, spent)
+    return FitModel(inst, capacity).solve(work, order, seed)
 
 
 def minimize(inst: Instance, hint: Sequence[int], incumbent: int, floor: int,

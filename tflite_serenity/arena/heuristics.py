@@ -9,9 +9,9 @@ pairs (times a log):
   smallest one (``"best"``, TFLite's arena rule).
 * :func:`skyline` sweeps bottom-up: it always places next the block whose
   lowest possible offset (the top of the blocks already placed under any of
-  its steps) is smallest, so the arena fills like a skyline. Every packed
-  placement can be built this way by some tie-breaking order, which is why
-  the exact search in :mod:`.search` uses the same move.
+  its steps) is smallest, so the arena fills like a skyline. The CP-SAT
+  stage (:mod:`.cpsat`) searches the same way, but can backtrack and put a
+  block higher than its lowest offset.
 
 :func:`orders` names the block orders we try; :func:`best_heuristic` runs
 them all, keeps the lowest arena and stops as soon as one reaches the
@@ -196,7 +196,11 @@ class Candidate:
 
 
 def heuristic_runs(inst: Instance) -> list[tuple[str, Callable[[], list[int]]]]:
-    """Every heuristic we try, named, in the order we try them."""
+    """Every heuristic we try, named, in the order we try them.
+
+    Skyline placements come first: on CNN-like lifetimes they reach the
+    lower bound far more often than gap fitting does.
+    """
     named = orders(inst)
     runs: list[tuple[str, Callable[[], list[int]]]] = []
     for name, order in named.items():
@@ -204,7 +208,8 @@ def heuristic_runs(inst: Instance) -> list[tuple[str, Callable[[], list[int]]]]:
         for r, i in enumerate(order):
             rank[i] = r
         runs.append((f"skyline/{name}", lambda rank=rank: skyline(inst, rank)))
-        for policy in ("lowest", "best"):
+    for policy in ("lowest", "best"):
+        for name, order in named.items():
             runs.append((f"{policy}-fit/{name}",
                          lambda order=order, policy=policy: fit_in_order(inst, order, policy)))
     return runs

@@ -6,11 +6,13 @@ Stages, each only if the one before left the arena above the lower bound:
    so the result is never worse than what TFLite Micro would do by itself;
 2. the fast heuristics of :mod:`.heuristics` (milliseconds);
 3. CP-SAT (:mod:`.cpsat`): first "fit within the lower bound" (a yes is
-   optimal), then, with the rest of the budget, "minimize from the best
-   placement so far".
+   optimal), asked in turns of growing length with different search orders
+   (no single order wins everywhere), then, with the rest of the budget,
+   "minimize from the best placement so far".
 
 Same input, same output: every stage is deterministic and the CP-SAT budget
-is counted in deterministic work, not in seconds.
+is counted in deterministic work, not in seconds, so machine load cannot
+change a plan.
 """
 
 from __future__ import annotations
@@ -21,22 +23,35 @@ from typing import Sequence
 from tflite_serenity.arena.blocks import (
     DEFAULT_ALIGNMENT, Block, Placement, aligned_sizes, check_alignment,
     check_placement, conflict_lists)
-from tflite_serenity.arena.cpsat import Status, fit_within, grid_unit, minimize
-from tflite_serenity.arena.heuristics import Candidate, Instance, best_heuristic, make_instance
+from tflite_serenity.arena.cpsat import FitModel, SolveResult, Status, grid_unit, minimize
+from tflite_serenity.arena.heuristics import (
+    Candidate, Instance, best_heuristic, make_instance, orders)
 from tflite_serenity.arena.tflm import greedy_tflm
 from tflite_serenity.errors import SerenityError
 
-WORK_PER_SECOND = 0.15
-"""CP-SAT deterministic-time units granted per second of ``time_limit``.
 
-Measured on this project's benchmark (2 cores): a unit took 2 to 12 s of
-wall time, most often about 7, so ``time_limit`` is roughly wall seconds.
-"""
+def work_budget(time_limit: float, n_blocks: int) -> float:
+    """CP-SAT deterministic time granted for ``time_limit`` seconds.
 
-# Shares of the work budget for the first two CP-SAT calls; the last call
-# (minimize) gets what they left.
-_FIT_SHARE = 0.5
-_HINTED_FIT_SHARE = 0.25
+    One unit of deterministic time cost about 8 CPU seconds on 150 blocks,
+    12 on 500 and 20 to 35 on 1,500 here (the searches the planner runs,
+    measured with ``time.process_time``), so the budget shrinks as the
+    instance grows. It depends on the input only, which keeps plans
+    repeatable, and makes ``time_limit`` roughly CPU seconds.
+    """
+    return time_limit / (8.0 + n_blocks / 60.0)
+
+
+# Block orders for the bottom-left CP-SAT searches, tried in turn (names
+# from heuristics.orders); None is CP-SAT's own search.
+_SEARCH_ORDERS: tuple[str | None, ...] = (
+    "duration", "peak", "area", "conflict", "size", "start", None)
+# The turns start at this fraction of the budget each and double every round
+# (or at a fixed amount of work when the budget is unbounded).
+_FIRST_TURN = 1 / 40
+_FIRST_TURN_UNBOUNDED = 0.005
+# Fraction of the budget for the fit questions; minimize gets the rest.
+_FIT_SHARE = 0.75
 
 
 def _check_time_limit(time_limit: float) -> float:
@@ -55,21 +70,34 @@ def _check_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
     return blocks
 
 
+def _fit_at_bound(inst: Instance, work: float) -> tuple[SolveResult | None, float]:
+    """Take turns between the search orders, doubling the turns, until the
+    bound is decided or ``work`` is spent. Returns the deciding result (None
+    if undecided) and the work spent."""
+    model = FitModel(inst, inst.bound)
+    named = orders(inst)
+    spent = 0.0
+    turn = work * _FIRST_TURN if math.isfinite(work) else _FIRST_TURN_UNBOUNDED
+    while spent < work:
+        for name in _SEARCH_ORDERS:
+            share = min(turn, work - spent)
+            if share <= 0:
+                break
+            result = model.solve(share, None if name is None else named[name])
+            spent += result.work
+            if result.status is not Status.UNKNOWN:
+                return result, spent
+        turn *= 2
+    return None, spent
+
+
 def _exact(inst: Instance, best: Candidate, work: float) -> tuple[Candidate, bool]:
     """Run the CP-SAT stage; return the best candidate and whether it is optimal."""
-    spent = 0.0
     floor = inst.bound
-    fit = fit_within(inst, inst.bound, work * _FIT_SHARE)
-    spent += fit.work
-    if fit.status is Status.UNKNOWN:
-        # A second look, steered by the heuristic placement: it often helps
-        # on large instances where most blocks are already well placed.
-        fit = fit_within(inst, inst.bound, work * _HINTED_FIT_SHARE, hint=best.offsets)
-        spent += fit.work
-    if fit.status is Status.FOUND:
-        assert fit.offsets is not None and fit.arena is not None
+    fit, spent = _fit_at_bound(inst, work * _FIT_SHARE)
+    if fit is not None and fit.offsets is not None and fit.arena is not None:
         return Candidate(fit.offsets, fit.arena, "cpsat"), True
-    if fit.status is Status.INFEASIBLE:
+    if fit is not None and fit.status is Status.INFEASIBLE:
         # Some optimal placement lies on the grid, so the next grid step up.
         floor = inst.bound + grid_unit(inst)
         if best.arena <= floor:
@@ -94,9 +122,9 @@ def plan(blocks: Sequence[Block], *, alignment: int = DEFAULT_ALIGNMENT,
     alignment : int, default 16
         Sizes are rounded up to, and offsets are multiples of, this.
     time_limit : float, default 2.0
-        Budget for the exact stage, roughly in seconds (it is counted in
-        CP-SAT deterministic work, see :data:`WORK_PER_SECOND`). ``0`` runs
-        the heuristics only; ``math.inf`` searches until optimal.
+        Budget for the exact stage, roughly in CPU seconds (it is counted in
+        CP-SAT deterministic work, see :func:`work_budget`). ``0`` runs the
+        heuristics only; ``math.inf`` searches until optimal.
 
     Returns
     -------
@@ -126,7 +154,7 @@ def plan(blocks: Sequence[Block], *, alignment: int = DEFAULT_ALIGNMENT,
     best = best_heuristic(inst, Candidate(tflm.offsets, tflm.arena_bytes, tflm.method))
     optimal = best.arena <= inst.bound
     if not optimal and time_limit > 0:
-        best, optimal = _exact(inst, best, time_limit * WORK_PER_SECOND)
+        best, optimal = _exact(inst, best, work_budget(time_limit, len(blocks)))
     check_placement(blocks, best.offsets, alignment)
     return Placement(offsets=tuple(best.offsets), arena_bytes=best.arena,
                      lower_bound=inst.bound, optimal=optimal, method=best.method)
