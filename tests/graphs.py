@@ -102,3 +102,37 @@ def exhaustive_min_peak(graph: Graph) -> int:
         return result
 
     return best(0)
+
+
+def randwire_like_graph(seed: int, nodes: int = 4) -> Graph:
+    """A small RandWire-style graph: each node sums its inputs scaled by MULs
+    (operators that are lazy towards their ADD), then a chain of equal-size
+    operators; sizes vary per node so the search has real choices."""
+    rng = random.Random(seed)
+    tensors: list[Tensor] = []
+    operators: list[Operator] = []
+
+    def new_tensor(size: int) -> int:
+        tensors.append(Tensor(len(tensors), f"t{len(tensors)}", (size,), "INT8", has_data=False, is_variable=False))
+        return len(tensors) - 1
+
+    def op(kind: str, inputs: tuple[int, ...], size: int) -> int:
+        out = new_tensor(size)
+        operators.append(Operator(len(operators), kind, inputs, (out,)))
+        return out
+
+    source = new_tensor(rng.choice([4, 8]))
+    outputs = [source]
+    for v in range(nodes):
+        size = rng.choice([2, 4, 8])
+        preds = sorted(rng.sample(outputs, min(len(outputs), rng.randint(1, 3))))
+        scaled = [op("MUL", (p,), tensors[p].shape[0]) for p in preds]
+        total = scaled[0]
+        for s in scaled[1:]:
+            total = op("ADD", (total, s), size)
+        for _ in range(rng.randint(0, 2)):
+            total = op("RELU", (total,), size)
+        outputs.append(total)
+    read = {t for o in operators for t in o.inputs}
+    sinks = [t for t in outputs[1:] if t not in read] or [outputs[-1]]
+    return assemble_graph(0, "randwire-like", tensors, operators, [source], sinks)

@@ -31,6 +31,12 @@ cdef inline uint64_t _hash(const word* w, int W) noexcept nogil:
     return h
 
 
+cdef inline uint64_t _key_hash(const word* w, int W, int pending) noexcept nogil:
+    cdef uint64_t h = _hash(w, W) ^ (<uint64_t> (pending + 1) * <uint64_t> 0x94D049BB133111EBULL)
+    h ^= h >> 29
+    return h
+
+
 cdef inline bint _equal(const word* a, const word* b, int W) noexcept nogil:
     cdef int i
     for i in range(W):
@@ -77,37 +83,40 @@ cdef class _Level:
         self.pending = np.resize(self.pending, self.cap)
         self._new_table(self.cap * 2)
         cdef word* b = <word*> cnp.PyArray_DATA(self.bits)
+        cdef int32_t* pend = <int32_t*> cnp.PyArray_DATA(self.pending)
         cdef int32_t* table = <int32_t*> cnp.PyArray_DATA(self.table)
         cdef int i
         cdef uint64_t slot
         for i in range(self.count):
-            slot = _hash(b + i * self.W, self.W) & self.mask
+            slot = _key_hash(b + i * self.W, self.W, pend[i]) & self.mask
             while table[slot] != -1:
                 slot = (slot + 1) & self.mask
             table[slot] = i
 
-    cdef int find_or_add(self, const word* state, bint* added):
-        """Index of ``state``; appended (uninitialised fields but bits) if new."""
+    cdef int find_or_add(self, const word* state, int pending, bint* added):
+        """Index of (``state``, ``pending``); appended (fields but the key unset) if new."""
         cdef word* b = <word*> cnp.PyArray_DATA(self.bits)
+        cdef int32_t* pend = <int32_t*> cnp.PyArray_DATA(self.pending)
         cdef int32_t* table = <int32_t*> cnp.PyArray_DATA(self.table)
-        cdef uint64_t slot = _hash(state, self.W) & self.mask
+        cdef uint64_t slot = _key_hash(state, self.W, pending) & self.mask
         cdef int idx, i
         while True:
             idx = table[slot]
             if idx == -1:
                 break
-            if _equal(b + idx * self.W, state, self.W):
+            if pend[idx] == pending and _equal(b + idx * self.W, state, self.W):
                 added[0] = False
                 return idx
             slot = (slot + 1) & self.mask
         if self.count == self.cap:
             self._grow()
-            return self.find_or_add(state, added)
+            return self.find_or_add(state, pending, added)
         idx = self.count
         self.count += 1
         table[slot] = idx
         for i in range(self.W):
             b[idx * self.W + i] = state[i]
+        pend[idx] = pending
         added[0] = True
         return idx
 
@@ -205,7 +214,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
 
     cdef _Level cur = _Level(W, 16)
     cdef _Level nxt
-    cdef bint added, ok, forced, truncated = False
+    cdef bint added, ok, forced, allowed, truncated = False
     cdef int i, j, s, v, w, k, idx, nm, m, depth, pend, c, block
     cdef int hard_cap = 2 * max_states
     cdef int64_t mem, pk, step, freed, after, newpk
@@ -218,13 +227,12 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
 
     for m in range(W):
         T[m] = 0
-    cur.find_or_add(T, &added)
+    cur.find_or_add(T, -1, &added)
     R = <word*> cnp.PyArray_DATA(cur.ready)
     for v in initial_ready:
         R[v >> 6] |= (<word> 1) << (v & 63)
     (<int64_t*> cnp.PyArray_DATA(cur.mem))[0] = init_bytes
     (<int64_t*> cnp.PyArray_DATA(cur.peak))[0] = init_bytes
-    (<int32_t*> cnp.PyArray_DATA(cur.pending))[0] = -1
     history = []
 
     for depth in range(n):
@@ -248,17 +256,16 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                     v = i * 64 + _ctz(bit)
                     bit &= bit - 1
                     c = lazy[v]
+                    allowed = True
                     if pend >= 0:  # inside a block: the consumer's lazy inputs, then the consumer
-                        if c != pend and v != pend:
-                            continue
+                        allowed = c == pend or v == pend
                     elif c >= 0:  # a lazy operator starts its consumer's block once all its inputs can run
-                        ok = True
                         for m in range(W):
                             if (othp[c * W + m] & ~S[m]) or (lzp[c * W + m] & ~(S[m] | R[m])):
-                                ok = False
+                                allowed = False
                                 break
-                        if not ok:
-                            continue
+                    if not allowed and pend >= 0:
+                        continue
                     for m in range(W):
                         T[m] = S[m]
                     T[v >> 6] |= (<word> 1) << (v & 63)
@@ -274,18 +281,19 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                         if ok:
                             freed += fsize[k]
                     after = step - freed
-                    if pend < 0 and c < 0 and after <= mem and step <= (pk if pk > floor else floor):
-                        # frees at no cost: the only move needed
+                    if pend < 0 and after <= mem and step <= (pk if pk > floor else floor):
+                        # frees at no cost: the only move needed (outside any block)
                         moves[0] = v
                         moves[1] = step
                         moves[2] = after
                         nm = 1
                         forced = True
                         break
-                    moves[nm * 3] = v
-                    moves[nm * 3 + 1] = step
-                    moves[nm * 3 + 2] = after
-                    nm += 1
+                    if allowed:
+                        moves[nm * 3] = v
+                        moves[nm * 3 + 1] = step
+                        moves[nm * 3 + 2] = after
+                        nm += 1
             for j in range(nm):
                 v = <int> moves[j * 3]
                 step = moves[j * 3 + 1]
@@ -299,15 +307,17 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                 for m in range(W):
                     T[m] = S[m]
                 T[v >> 6] |= (<word> 1) << (v & 63)
-                idx = nxt.find_or_add(T, &added)
+                if pend >= 0:
+                    block = -1 if v == pend else pend
+                else:
+                    block = lazy[v] if (lazy[v] >= 0 and not forced) else -1
+                idx = nxt.find_or_add(T, block, &added)
                 npeak = <int64_t*> cnp.PyArray_DATA(nxt.peak)
                 if added or newpk < npeak[idx]:
                     npeak[idx] = newpk
                     (<int64_t*> cnp.PyArray_DATA(nxt.mem))[idx] = after
                     (<int32_t*> cnp.PyArray_DATA(nxt.parent))[idx] = s
                     (<int32_t*> cnp.PyArray_DATA(nxt.op))[idx] = v
-                    block = lazy[v] if lazy[v] >= 0 else (-1 if v == pend else pend)
-                    (<int32_t*> cnp.PyArray_DATA(nxt.pending))[idx] = block
                 if added:
                     nr = <word*> cnp.PyArray_DATA(nxt.ready) + idx * W
                     for m in range(W):

@@ -38,16 +38,16 @@ def search(
             lazy_preds[c] |= 1 << v
     if sub.init_bytes > budget:
         return SearchResult("infeasible", -1, (), 0)
-    # state -> (mem, peak, parent state, op, pending block's consumer or -1)
-    level = {0: (sub.init_bytes, sub.init_bytes, -1, -1, -1)}
+    # (state, pending block's consumer or -1) -> (mem, peak, parent key, op)
+    level = {(0, -1): (sub.init_bytes, sub.init_bytes, None, -1)}
     history = []
     explored = 0
     truncated = False
     for _ in range(n):
         if deadline is not None and time.monotonic() > deadline:
             return SearchResult("timeout", -1, (), explored)
-        nxt: dict[int, tuple[int, int, int, int, int]] = {}
-        for state, (mem, peak, _, _, pending) in level.items():
+        nxt: dict[tuple[int, int], tuple[int, int, tuple | None, int]] = {}
+        for (state, pending), (mem, peak, _, _) in level.items():
             explored += 1
             ready = [v for v in range(n) if not state >> v & 1 and not pred_mask[v] & ~state]
             ready_mask = sum(1 << v for v in ready)
@@ -56,29 +56,25 @@ def search(
             else:  # a lazy operator starts its consumer's block once all of its inputs can run
                 allowed = [v for v in ready if sub.lazy[v] < 0 or _block_ready(sub.lazy[v], state, ready_mask,
                                                                                pred_mask, lazy_preds)]
-            moves = []
-            for v in allowed:
-                after_set = state | (1 << v)
-                step = mem + sub.out_bytes[v]
-                freed = sub.dead_out[v] + (sub.init_dead if state == 0 else 0)
-                for k in sub.op_frees[v]:
-                    if cons_mask[k] & ~after_set == 0:
-                        freed += sub.free_size[k]
-                moves.append((v, step, step - freed))
-            if pending < 0:
-                for move in moves:
-                    if sub.lazy[move[0]] < 0 and move[2] <= mem and move[1] <= max(peak, floor):
-                        moves = [move]
+            moves, forced = [_move(sub, v, state, mem, cons_mask) for v in allowed], False
+            if pending < 0:  # any ready operator that frees at no cost, lazy or not, is the only move
+                for v in ready:
+                    move = _move(sub, v, state, mem, cons_mask)
+                    if move[2] <= mem and move[1] <= max(peak, floor):
+                        moves, forced = [move], True
                         break
             for v, step, after in moves:
                 new_peak = max(peak, step)
                 if new_peak > budget:
                     continue
-                key = state | (1 << v)
+                if pending >= 0:
+                    block = -1 if v == pending else pending
+                else:
+                    block = sub.lazy[v] if sub.lazy[v] >= 0 and not forced else -1
+                key = (state | (1 << v), block)
                 old = nxt.get(key)
                 if old is None or new_peak < old[1]:
-                    block = sub.lazy[v] if sub.lazy[v] >= 0 else (-1 if v == pending else pending)
-                    nxt[key] = (after, new_peak, state, v, block)
+                    nxt[key] = (after, new_peak, (state, pending), v)
         if not nxt:  # after a truncation, "nothing within budget" proves nothing
             return SearchResult("truncated" if truncated else "infeasible", -1, (), explored)
         if len(nxt) > max_states:
@@ -88,13 +84,13 @@ def search(
         history.append(level)
         level = nxt
     history.append(level)
-    (final, (_, peak, _, _, _)), = level.items()
+    (final, (_, peak, _, _)), = level.items()
     order = []
-    state = final
+    key = final
     for depth in range(n, 0, -1):
-        _, _, parent, op, _ = history[depth][state]
+        _, _, parent, op = history[depth][key]
         order.append(op)
-        state = parent
+        key = parent
     order.reverse()
     return SearchResult("truncated" if truncated else "optimal", peak, tuple(order), explored)
 
@@ -103,3 +99,14 @@ def _block_ready(consumer: int, state: int, ready_mask: int, pred_mask, lazy_pre
     """Whether ``consumer``'s block can start: its other inputs ran, its lazy ones can run."""
     others = pred_mask[consumer] & ~lazy_preds[consumer]
     return not others & ~state and not lazy_preds[consumer] & ~(state | ready_mask)
+
+
+def _move(sub: Subproblem, v: int, state: int, mem: int, cons_mask) -> tuple[int, int, int]:
+    """(operator, bytes during its step, bytes after it) for running ``v`` from ``state``."""
+    after_set = state | (1 << v)
+    step = mem + sub.out_bytes[v]
+    freed = sub.dead_out[v] + (sub.init_dead if state == 0 else 0)
+    for k in sub.op_frees[v]:
+        if cons_mask[k] & ~after_set == 0:
+            freed += sub.free_size[k]
+    return v, step, step - freed
