@@ -16,7 +16,7 @@ from ..graph import Graph
 from ..model.rewrite_ops import Quantization, tensor_quantization
 
 #: Range of the partial sums, as a multiple of the output's largest magnitude.
-HEADROOM = 2.0
+HEADROOM = 1.0
 
 _LIMITS = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
 

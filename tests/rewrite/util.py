@@ -1,0 +1,31 @@
+"""Helpers of the rewrite tests: committed models, their sites, forced rewrites."""
+
+from __future__ import annotations
+
+from tflite_serenity.graph import build_graph
+from tflite_serenity.model import read_model, write_model
+from tflite_serenity.rewrite.apply import push_concat
+from tflite_serenity.rewrite.sites import Options, Site, find_sites
+from tests.models import load
+
+APPROXIMATE = Options(approximate=True, approximate_quantized=True)
+
+
+def tree_and_graph(name: str):
+    """The ModelT of tests/data/NAME and the graph of its subgraph 0."""
+    tree = read_model(load(name))
+    return tree, build_graph(tree, 0)
+
+
+def site_feeding(tree, graph, kind: str, options: Options = Options()) -> Site:
+    """The first site with a consumer of ``kind`` that can be split."""
+    for site in find_sites(tree, graph, options):
+        if any(split.kind == kind for split in site.splits):
+            return site
+    raise LookupError(f"no site feeding {kind}")
+
+
+def pushed_bytes(name: str, kind: str, options: Options = Options()) -> bytes:
+    """tests/data/NAME with its first site feeding ``kind`` rewritten, whether or not it pays."""
+    tree, graph = tree_and_graph(name)
+    return write_model(push_concat(tree, graph, site_feeding(tree, graph, kind, options)).model)
