@@ -12,7 +12,9 @@ from .errors import (
     UnsupportedModelError,
 )
 
+from .converter import convert
 from .optimize import OptimizeResult, SubgraphResult, optimize
+from .report import Report, SubgraphReport, report
 
 __version__ = "0.1.0"
 
@@ -26,4 +28,8 @@ __all__ = [
     "optimize",
     "OptimizeResult",
     "SubgraphResult",
+    "report",
+    "Report",
+    "SubgraphReport",
+    "convert",
 ]

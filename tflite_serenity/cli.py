@@ -55,8 +55,9 @@ def _cmd_pipeline(argv: Sequence[str]) -> int:
 
 COMMANDS = {"report": _cmd_report, "pipeline": _cmd_pipeline}
 
-USAGE = """usage: python -m tflite_serenity IN.tflite OUT.tflite [options]   optimize a model
-       python -m tflite_serenity report MODEL.tflite [--json]         where the memory goes
+USAGE = """usage: python -m tflite_serenity IN.tflite OUT.tflite [options]            optimize a model
+       python -m tflite_serenity report MODEL.tflite [--json]                  where the memory goes
+       python -m tflite_serenity pipeline IN.tflite --segments K --out-dir D   split for K Edge TPUs
 
 Run 'python -m tflite_serenity COMMAND --help' for a command's options.
 """

@@ -33,6 +33,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     except OSError as err:
         raise SerenityError(f"{path}: cannot write ({err.strerror})") from err
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written model is an ordinary file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -46,3 +47,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(err, OSError):
             raise SerenityError(f"{path}: cannot write ({err.strerror})") from err
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

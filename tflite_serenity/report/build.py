@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .. import memory
@@ -90,6 +91,18 @@ def build_report(data: bytes, *, tflm: bool = True) -> Report:
         arena, error = _measure_tflm(data)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     return Report(len(data), description, subgraphs, arena, error)
+
+
+def report(model: "bytes | str | os.PathLike", *, tflm: bool = True) -> Report:
+    """Where a model's activation memory goes: the figures of the ``report`` command.
+
+    ``model`` is ``.tflite`` bytes or a path. With ``tflm`` (and ``tflite-micro``
+    installed), the real TFLite Micro arena is measured in a child process.
+    """
+    from ..fileio import read_bytes
+
+    data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
+    return build_report(bytes(data), tflm=tflm)
 
 
 def _measure_tflm(data: bytes) -> tuple[TflmArena | None, str | None]:

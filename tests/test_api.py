@@ -1,0 +1,58 @@
+"""The Python API as used in a notebook right after the converter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tflite_serenity
+from tests.models import DATA, load
+
+
+def test_optimize_accepts_bytes_and_paths_alike():
+    from_bytes = tflite_serenity.optimize(load("irregular_float.tflite"))
+    from_path = tflite_serenity.optimize(DATA / "irregular_float.tflite")
+    assert from_bytes.model == from_path.model
+    (sub,) = from_path.subgraphs
+    assert (sub.peak_before, sub.peak_after, sub.status) == (163840, 114688, "optimal")
+
+
+def test_result_saves_the_model_whole(tmp_path):
+    result = tflite_serenity.optimize(load("small_cnn_int8.tflite"))
+    result.save(tmp_path / "out.tflite")
+    assert (tmp_path / "out.tflite").read_bytes() == result.model
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tflite"]
+
+
+def test_report_gives_the_figures_of_each_subgraph():
+    report = tflite_serenity.report(DATA / "while_float.tflite", tflm=False)
+    assert [s.index for s in report.subgraphs] == [0, 1, 2]
+    assert all(s.peak_bytes >= s.lower_bound_bytes for s in report.subgraphs)
+
+
+def test_bad_model_raises_our_error():
+    with pytest.raises(tflite_serenity.ModelFormatError):
+        tflite_serenity.optimize(b"not a model at all")
+
+
+def test_convert_optimizes_converter_output_with_the_same_outputs():
+    tf = pytest.importorskip("tensorflow")
+    from tflite_serenity.verify import run_litert
+
+    tf.keras.utils.set_random_seed(0)
+    inputs = tf.keras.Input((16, 16, 4), batch_size=1)
+    branches = [tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs) for _ in range(3)]
+    merged = tf.keras.layers.Concatenate()([tf.keras.layers.Conv2D(4, 1)(b) for b in branches])
+    model = tf.keras.Model(inputs, tf.keras.layers.Conv2D(8, 1)(merged))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    plain = converter.convert()
+    result = tflite_serenity.convert(tf.lite.TFLiteConverter.from_keras_model(model))
+    assert result.subgraphs[0].peak_after <= result.subgraphs[0].peak_before
+    x = np.random.default_rng(0).standard_normal((1, 16, 16, 4), dtype=np.float32)
+    (expected,), (actual,) = run_litert(plain, [x]), run_litert(result.model, [x])
+    assert np.array_equal(expected, actual)
+
+
+def test_convert_refuses_what_is_not_a_converter():
+    with pytest.raises(tflite_serenity.SerenityError, match="converter"):
+        tflite_serenity.convert(object())
