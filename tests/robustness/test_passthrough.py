@@ -1,0 +1,77 @@
+"""Everything the optimizer does not change passes through untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from tflite_serenity import optimize
+from tflite_serenity.graph import build_graphs, is_ordered
+from tflite_serenity.model import read_model, to_plain
+from tests.models import load
+
+SPECIAL = ["custom_op_float.tflite", "while_float.tflite", "if_int8.tflite", "resource_variable_float.tflite",
+           "stateful_lstm_float.tflite", "dynamic_float.tflite"]
+
+
+def without_operators(tree) -> dict:
+    plain = to_plain(tree)
+    for sub in plain["subgraphs"]:
+        sub["operators"] = sorted(map(repr, sub["operators"]))
+    return plain
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_only_the_operator_order_changes(name):
+    original = read_model(load(name))
+    result = read_model(optimize(load(name), rewrite=False).model)
+    assert without_operators(result) == without_operators(original)
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_signature_defs_and_metadata_survive(name):
+    original = read_model(load(name))
+    result = read_model(optimize(load(name)).model)
+    assert to_plain(result.signatureDefs) == to_plain(original.signatureDefs)
+    names = lambda tree: [m.name for m in tree.metadata or []]  # noqa: E731
+    assert set(names(original)) <= set(names(result))
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_operators_with_effects_keep_their_relative_order(name):
+    before = build_graphs(read_model(load(name)))
+    after = build_graphs(read_model(optimize(load(name)).model))
+    for g0, g1 in zip(before, after):
+        def effects(g):
+            return [(op.kind, op.outputs, op.inputs) for op in g.operators if is_ordered(op, g.tensors)]
+
+        assert effects(g1) == effects(g0)
+
+
+def test_dynamic_shapes_are_reported():
+    from tflite_serenity import report
+
+    (sub,) = report(load("dynamic_float.tflite"), tflm=False).subgraphs
+    assert sub.dynamic_tensors > 0
+
+
+def test_input_file_is_never_modified(tmp_path):
+    path = tmp_path / "in.tflite"
+    path.write_bytes(load("darts_tiny_int8.tflite"))
+    optimize(path).save(tmp_path / "out.tflite")
+    assert path.read_bytes() == load("darts_tiny_int8.tflite")
+
+
+def test_five_thousand_operators_are_read_scheduled_and_written():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from synthetic_model import random_add_dag
+
+    from tflite_serenity import memory
+
+    data = random_add_dag(5000)
+    result = optimize(data, time_limit=2)
+    (sub,) = result.subgraphs
+    (graph,) = build_graphs(read_model(result.model))
+    assert sub.operators == 5000 and memory.peak_bytes(graph) == sub.peak_after <= sub.peak_before
