@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from tflite_serenity.graph import build_graph
-from tflite_serenity.model.schema import BuiltinOperator, fb
 from tflite_serenity.rewrite.sites import Options, _lanes_match, classify, find_sites
-from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph
+from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph, with_kind
 
 
 @pytest.mark.parametrize("name", ["irregular_float.tflite", "irregular_int8.tflite"])
@@ -68,16 +67,7 @@ def test_requantization_lanes_match_only_for_block_aligned_parts(channels, multi
 def test_float_logistic_after_a_concat_is_not_split():
     tree, graph = tree_and_graph("rewrite_conv_float.tflite")
     relu = next(op for op in graph.operators if op.kind == "RELU")
-    edited = copy.copy(tree)
-    edited.operatorCodes = list(tree.operatorCodes)
-    code = fb.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = BuiltinOperator.LOGISTIC
-    edited.operatorCodes.append(code)
-    edited.subgraphs = [copy.copy(tree.subgraphs[0])]
-    ops = list(tree.subgraphs[0].operators)
-    ops[relu.index] = copy.copy(ops[relu.index])
-    ops[relu.index].opcodeIndex = len(edited.operatorCodes) - 1
-    edited.subgraphs[0].operators = ops
+    edited = with_kind(tree, relu.index, "LOGISTIC")
     edited_graph = build_graph(edited, 0)
     assert edited_graph.operators[relu.index].kind == "LOGISTIC"
     assert classify(edited, edited_graph, relu.index, relu.inputs[0], APPROXIMATE) is None
