@@ -179,7 +179,12 @@ def search(sub, long long budget, *, long long floor=0, int max_states=1 << 21, 
         if c >= 0:
             lazy_preds[c].append(v)
     other_preds = [[u for u in sub.preds[v] if sub.lazy[u] != v] for v in range(n)]
-    arrays += (np.asarray(sub.lazy, dtype=np.int32), _masks(lazy_preds, n, W), _masks(other_preds, n, W))
+    lp_ptr = np.zeros(n + 1, dtype=np.int32)
+    for v in range(n):
+        lp_ptr[v + 1] = lp_ptr[v] + len(lazy_preds[v])
+    lp_idx = np.asarray([u for lp in lazy_preds for u in lp] or [0], dtype=np.int32)
+    arrays += (np.asarray(sub.lazy, dtype=np.int32), _masks(lazy_preds, n, W), _masks(other_preds, n, W),
+               lp_ptr, lp_idx)
     initial_ready = [v for v in range(n) if not sub.preds[v]]
     status, peak, order, explored = _run(
         n, W, arrays, initial_ready, sub.init_bytes, sub.init_dead, budget, floor, max_states,
@@ -197,6 +202,12 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
     cdef const int32_t* lazy = <int32_t*> cnp.PyArray_DATA(lazy_np)
     cdef const word* lzp = <word*> cnp.PyArray_DATA(lzp_np)
     cdef const word* othp = <word*> cnp.PyArray_DATA(othp_np)
+    cdef cnp.ndarray lpp_np = arrays[12], lpi_np = arrays[13]
+    cdef const int32_t* lpp = <int32_t*> cnp.PyArray_DATA(lpp_np)
+    cdef const int32_t* lpi = <int32_t*> cnp.PyArray_DATA(lpi_np)
+    cdef cnp.ndarray tmp2_np = np.zeros(W, dtype=np.uint64)
+    cdef word* T2 = <word*> cnp.PyArray_DATA(tmp2_np)
+    cdef int64_t limit
     cdef const word* pred = <word*> cnp.PyArray_DATA(pred_np)
     cdef const word* cons = <word*> cnp.PyArray_DATA(cons_np)
     cdef const int64_t* out_b = <int64_t*> cnp.PyArray_DATA(out_np)
@@ -294,6 +305,17 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                         moves[nm * 3 + 1] = step
                         moves[nm * 3 + 2] = after
                         nm += 1
+            if pend < 0 and not forced:  # a whole block that frees at no cost is the only move
+                limit = pk if pk > floor else floor
+                for j in range(nm):
+                    v = <int> moves[j * 3]
+                    if lazy[v] >= 0 and _free_block(lazy[v], S, W, mem, limit, depth == 0, init_dead, out_b,
+                                                    dead, fptr, fidx, fsize, cons, lpp, lpi, T2):
+                        moves[0] = moves[j * 3]
+                        moves[1] = moves[j * 3 + 1]
+                        moves[2] = moves[j * 3 + 2]
+                        nm = 1
+                        break
             for j in range(nm):
                 v = <int> moves[j * 3]
                 step = moves[j * 3 + 1]
@@ -350,6 +372,41 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
         idx = int(parents[idx])
     order.reverse()
     return ("truncated" if truncated else "optimal", final_peak, tuple(order), explored)
+
+
+cdef bint _free_block(int c, const word* S, int W, int64_t mem, int64_t limit, bint first, int64_t init_dead,
+                      const int64_t* out_b, const int64_t* dead, const int32_t* fptr, const int32_t* fidx,
+                      const int64_t* fsize, const word* cons, const int32_t* lpp, const int32_t* lpi,
+                      word* T) noexcept nogil:
+    """Whether ``c``'s block (its unscheduled lazy inputs in index order, then ``c``)
+    run from state ``S`` ends with no more bytes alive and no step above ``limit``."""
+    cdef int m, j, jj, k, v, idx
+    cdef int64_t live = mem, step
+    cdef bint ok, started = False
+    for m in range(W):
+        T[m] = S[m]
+    for idx in range(lpp[c], lpp[c + 1] + 1):
+        v = lpi[idx] if idx < lpp[c + 1] else c
+        if (T[v >> 6] >> (v & 63)) & 1:
+            continue
+        step = live + out_b[v]
+        if step > limit:
+            return False
+        T[v >> 6] |= (<word> 1) << (v & 63)
+        live = step - dead[v]
+        if first and not started:
+            live -= init_dead
+        started = True
+        for j in range(fptr[v], fptr[v + 1]):
+            k = fidx[j]
+            ok = True
+            for m in range(W):
+                if cons[k * W + m] & ~T[m]:
+                    ok = False
+                    break
+            if ok:
+                live -= fsize[k]
+    return live <= mem
 
 
 cdef inline int _ctz(word x) noexcept nogil:

@@ -63,6 +63,12 @@ def search(
                     if move[2] <= mem and move[1] <= max(peak, floor):
                         moves, forced = [move], True
                         break
+                else:  # likewise a whole block that frees at no cost
+                    for v in allowed:
+                        if sub.lazy[v] >= 0 and _free_block(sub, sub.lazy[v], state, mem, max(peak, floor),
+                                                            cons_mask, lazy_preds):
+                            moves = [_move(sub, v, state, mem, cons_mask)]
+                            break
             for v, step, after in moves:
                 new_peak = max(peak, step)
                 if new_peak > budget:
@@ -110,3 +116,16 @@ def _move(sub: Subproblem, v: int, state: int, mem: int, cons_mask) -> tuple[int
         if cons_mask[k] & ~after_set == 0:
             freed += sub.free_size[k]
     return v, step, step - freed
+
+
+def _free_block(sub: Subproblem, consumer: int, state: int, mem: int, limit: int, cons_mask, lazy_preds) -> bool:
+    """Whether running ``consumer``'s block now (its lazy inputs in index order, then
+    it) ends with no more bytes alive than before and no step above ``limit``."""
+    block = [v for v in range(sub.size) if lazy_preds[consumer] >> v & 1 and not state >> v & 1] + [consumer]
+    live = mem
+    for v in block:
+        _, step, live = _move(sub, v, state, live, cons_mask)
+        if step > limit:
+            return False
+        state |= 1 << v
+    return live <= mem
