@@ -4,10 +4,12 @@
 2. Give every piece an upper bound from the list heuristics, improved by a
    quick beam search (the exact search keeping only the best few states).
 3. Only pieces whose bound is above what the peak of the whole must be anyway
-   need work. For those, exact searches run under a soft budget: first at the
-   lower bound, then higher in growing steps until a search finds an order.
-   The first search that finds one finds the best one (it keeps every partial
-   order within the budget), so the answer is proven optimal.
+   need work. For those, one exact search just below the best known peak
+   either finds the best order or proves the known one optimal. If its state
+   table fills, searches run under a soft budget instead: from the lower bound,
+   higher in growing steps until one finds an order. A search that finds one
+   finds the best one (it keeps every partial order within the budget), so the
+   answer is proven optimal.
 4. On time-out or when the state table is full, the best order found so far is
    returned and marked as not proven. The result is never worse than the
    stored order.
@@ -162,21 +164,36 @@ def _beam(piece: Subproblem, peak: int, engine: Engine, deadline: float) -> Sear
 def _solve_piece(
     piece: Subproblem, low: int, high: int, engine: Engine, max_states: int, deadline: float
 ) -> tuple[SearchResult | None, int]:
-    """Exact search of one piece with a soft budget rising from ``low`` to ``high``
-    (``high`` is known to be reachable). Returns the first search that is not
-    'infeasible', or None if time ran out between searches."""
-    states = 0
+    """Exact search of one piece whose best known order peaks at ``high``.
+
+    Budgets stay below ``high``: when even ``high - 1`` admits no order, the
+    known order is optimal, returned as an 'optimal' result without an order.
+    The first search runs right at ``high - 1`` with a quarter of the state
+    table: the beam's order is usually optimal, and then one search proves it.
+    If that table fills, budgets rise from ``low`` instead, where each search
+    prunes harder (soft budgeting). Returns the first conclusive search, or
+    None if time ran out.
+    """
+    top = engine(piece, high - 1 - piece.offset, floor=low - piece.offset, max_states=max(1, max_states // 4),
+                 deadline=deadline)
+    states = top.states
+    if top.status == "infeasible":
+        return SearchResult("optimal", high - piece.offset, (), states), states
+    if top.status in ("optimal", "timeout"):
+        return top, states
+    if top.order:  # a truncated search may still have found a better order
+        high = top.peak + piece.offset
     budget, step = low, max(1, (high - low) // 16)
     while time.monotonic() < deadline:
-        budget = min(budget, high)
+        budget = min(budget, high - 1)
         # every order of the piece peaks at `low` or more, or does not matter below it
         result = engine(piece, budget - piece.offset, floor=low - piece.offset, max_states=max_states,
                         deadline=deadline)
         states += result.states
         if result.status != "infeasible":
             return result, states
-        if budget >= high:
-            raise AssertionError("no order within the peak of a known order")
+        if budget >= high - 1:
+            return SearchResult("optimal", high - piece.offset, (), states), states
         low = budget + 1  # proven: no order of the piece peaks at or below the budget
         budget, step = budget + step, step * 2
-    return None, states
+    return (top if top.order else None), states
