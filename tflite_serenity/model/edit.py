@@ -41,6 +41,26 @@ def with_metadata(model: "fb.ModelT", name: str, data: bytes) -> "fb.ModelT":
     return new
 
 
+def without_metadata(model: "fb.ModelT", name: str) -> "fb.ModelT":
+    """A model without metadata entry ``name``.
+
+    Its buffer is dropped too when it is the last buffer and nothing else
+    refers to it (where :func:`with_metadata` puts it); otherwise it stays,
+    unreferenced, so no buffer index has to change.
+    """
+    new = copy.copy(model)
+    entries = model.metadata or []
+    new.metadata = [m for m in entries if _text(m.name) != name]
+    buffers = list(model.buffers or [])
+    last = len(buffers) - 1
+    if last > 0 and any(_text(m.name) == name and m.buffer == last for m in entries):
+        used = {m.buffer for m in new.metadata}
+        used.update(t.buffer for sub in model.subgraphs or [] for t in sub.tensors or [])
+        if last not in used:
+            new.buffers = buffers[:last]
+    return new
+
+
 def metadata(model: "fb.ModelT", name: str) -> bytes | None:
     """The bytes of metadata entry ``name``, or None."""
     for entry in model.metadata or []:

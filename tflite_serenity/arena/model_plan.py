@@ -1,0 +1,184 @@
+"""The arena pass: place every tensor of a model, and write the placement as
+TFLite Micro's offline memory plan.
+
+:func:`plan_arena` takes a model and the operator orders it will run in,
+builds the buffers TFLite Micro plans (:mod:`.buffers`: tensors of all
+subgraphs on one timeline of allocation scopes, plus the kernels' scratch
+buffers), places them with :func:`.plan`, and writes the tensors' offsets
+into the ``OfflineMemoryAllocation`` metadata (:mod:`.offline`). Scratch
+buffers cannot be pinned; the plan leaves room for them, and TFLite Micro
+places them there (or lower) itself, which we simulate with
+:func:`.greedy_tflm` to know the head it will use.
+
+The pass preserves everything the model computes: it changes no operator,
+tensor or buffer, only the metadata entry (and the stored order, to the one
+given). Outputs are bit-identical in every runtime; runtimes other than TFLite
+Micro ignore the entry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
+from tflite_serenity.arena.buffers import ModelBuffers, model_buffers
+from tflite_serenity.arena.offline import METADATA_NAME, with_offline_plan
+from tflite_serenity.arena.planner import plan
+from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
+from tflite_serenity.errors import UnsupportedModelError
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import metadata, with_operator_orders, without_metadata
+
+DEFAULT_TIME_LIMIT = 2.0
+"""Budget of the placement search, roughly CPU seconds (see :func:`.plan`)."""
+
+
+@dataclass(frozen=True)
+class ArenaFigures:
+    """What :func:`plan_arena` found and did. Byte counts are of the arena
+    head (TFLite Micro's non-persistent tensor memory), 16-byte aligned.
+
+    Attributes
+    ----------
+    lower_bound : int
+        Peak of the aligned bytes alive at one allocation scope (tensors and
+        scratch buffers): no placement of this order can use less.
+    planned : int
+        End of our placement, scratch buffers included.
+    tflm_greedy : int
+        The head TFLite Micro's own greedy planner gives the same order
+        without a plan (simulated by :func:`.greedy_tflm`).
+    tflm_with_plan : int
+        The head TFLite Micro gives with our plan (simulated: tensors pinned,
+        scratch buffers placed online around them).
+    written : bool
+        Whether the returned model holds our plan. It does only when
+        ``tflm_with_plan < tflm_greedy``.
+    optimal : bool
+        ``planned`` is proven minimal for this order.
+    method : str
+        The placement algorithm that won (see :func:`.plan`).
+    tensors, scratch : int
+        Tensors pinned by the plan; scratch buffers modelled.
+    seconds : float
+        Time spent.
+    note : str
+        Why no plan was written, or what else happened.
+    """
+
+    lower_bound: int
+    planned: int
+    tflm_greedy: int
+    tflm_with_plan: int
+    written: bool
+    optimal: bool
+    method: str
+    tensors: int
+    scratch: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def head(self) -> int:
+        """The head TFLite Micro uses for the returned model (simulated)."""
+        return self.tflm_with_plan if self.written else self.tflm_greedy
+
+
+def plan_arena(
+    model,
+    orders: Mapping[int, Sequence[int]] | None = None,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    scratch: bool = True,
+) -> tuple[object, ArenaFigures | None]:
+    """Place a model's tensors in one arena and write the offline plan.
+
+    Parameters
+    ----------
+    model : ModelT
+        The model (not modified).
+    orders : mapping of int to sequence of int, optional
+        Operator order of subgraph ``s`` (positions in its stored order),
+        for the subgraphs whose order changes. The returned model stores
+        its operators in these orders, so the plan matches what runs.
+    time_limit : float, default 2.0
+        Budget of the placement search (deterministic: the same input gives
+        the same plan on any machine).
+    scratch : bool, default True
+        Model the kernels' scratch buffers (:mod:`.scratch`) so the plan
+        leaves room for them. Without, TFLite Micro still places them
+        safely, possibly above the plan.
+
+    Returns
+    -------
+    model : ModelT
+        The model in the given orders, with our plan when it makes TFLite
+        Micro's head smaller than its own plan, and with no plan otherwise
+        (any plan the input held is replaced or removed: it described
+        another order).
+    figures : ArenaFigures or None
+        None when the model cannot be planned (a subgraph that runs itself,
+        a type TFLite Micro cannot size); the model is then returned
+        without a plan.
+
+    Raises
+    ------
+    ModelFormatError, InfeasibleError
+        If an order is not valid for its subgraph.
+    """
+    start = time.monotonic()
+    if orders:
+        model = with_operator_orders(model, {s: list(o) for s, o in orders.items()})
+    graphs = build_graphs(model)  # checks the orders
+    had_plan = metadata(model, METADATA_NAME) is not None
+    bare = without_metadata(model, METADATA_NAME) if had_plan else model
+    try:
+        buffers = model_buffers(graphs, scratch=scratch)
+    except UnsupportedModelError:
+        return bare, None
+    blocks = buffers.blocks
+    placement = plan(blocks, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
+    offsets, pinned = plan_offsets(buffers, placement.offsets)
+    online = [ONLINE if b.is_scratch else o for b, o in zip(buffers.buffers, placement.offsets)]
+    with_plan = greedy_tflm(blocks, offline_offsets=online)
+    check_placement(blocks, with_plan.offsets)  # TFLite Micro's placement around ours is sound
+    own = greedy_tflm(blocks)
+    written = with_plan.arena_bytes < own.arena_bytes
+    if written:
+        out = with_offline_plan(bare, offsets, buffers=buffers)
+        note = ""
+    else:
+        out = bare
+        note = "TFLite Micro's own plan is as small; no plan written"
+    if had_plan:
+        note = "; ".join(filter(None, [note, "replaced the model's offline plan" if written
+                                        else "removed the model's offline plan"]))
+    figures = ArenaFigures(
+        lower_bound=placement.lower_bound,
+        planned=placement.arena_bytes,
+        tflm_greedy=own.arena_bytes,
+        tflm_with_plan=with_plan.arena_bytes,
+        written=written,
+        optimal=placement.optimal,
+        method=placement.method,
+        tensors=pinned,
+        scratch=sum(1 for b in buffers.buffers if b.is_scratch),
+        seconds=time.monotonic() - start,
+        note=note,
+    )
+    return out, figures
+
+
+def plan_offsets(buffers: ModelBuffers, offsets: Sequence[int]) -> tuple[list[int], int]:
+    """The offline plan's offset list for a placement of ``buffers``: each
+    planned tensor's offset at its position in the concatenated tensor
+    lists, -1 everywhere else. Also returns how many tensors are pinned."""
+    plan_list = [ONLINE] * buffers.total_tensors
+    pinned = 0
+    for buffer, offset in zip(buffers.buffers, offsets):
+        if not buffer.is_scratch:
+            plan_list[buffers.plan_index(buffer)] = int(offset)
+            pinned += 1
+    return plan_list, pinned

@@ -1,0 +1,199 @@
+"""TFLite Micro's offline memory plan: the bytes, and checking them.
+
+The plan is the model metadata entry named ``OfflineMemoryAllocation``; its
+buffer holds little-endian int32 values::
+
+    [version, subgraph, n, offset_0, ..., offset_{n-1}]
+
+TFLite Micro reads only ``n`` and the offsets (``micro_allocation_info.cc``,
+``GetOfflinePlannedOffsets``). ``n`` must equal the number of tensors of all
+subgraphs together, or allocation fails; offset ``k`` belongs to the ``k``-th
+tensor when the subgraphs' tensor lists are concatenated in order. An offset
+is a byte position from the start of the arena head; ``-1`` lets TFLite
+Micro place the tensor itself, around the pinned ones. Offsets of tensors it
+does not plan (constants, zero-byte tensors) are ignored, and a variable
+tensor with an offset is moved from persistent memory into the head. We
+write version 1 and subgraph 0, as TFLite Micro's own tests do.
+
+TFLite Micro checks nothing else: two live tensors given overlapping bytes
+silently corrupt each other. :func:`check_offline_plan` is the check it does
+not make, and :func:`with_offline_plan` never writes a plan that fails it.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Sequence
+
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
+from tflite_serenity.arena.buffers import ModelBuffers, model_buffers
+from tflite_serenity.arena.tflm import ONLINE
+from tflite_serenity.errors import ModelFormatError, PlanError
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import metadata, with_metadata
+
+METADATA_NAME = "OfflineMemoryAllocation"
+"""Name of the model metadata entry TFLite Micro reads the plan from."""
+
+VERSION = 1
+_HEADER = 3
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+@dataclass(frozen=True)
+class OfflinePlan:
+    """A decoded ``OfflineMemoryAllocation`` buffer."""
+
+    version: int
+    subgraph: int
+    offsets: tuple[int, ...]
+
+
+def encode_offline_plan(offsets: Sequence[int], *, version: int = VERSION, subgraph: int = 0) -> bytes:
+    """The metadata buffer for ``offsets`` (one per tensor of all subgraphs).
+
+    Raises
+    ------
+    PlanError
+        If an offset is not an int32 or is negative other than -1.
+
+    Examples
+    --------
+    >>> encode_offline_plan([0, -1, 64]).hex(" ", 4)
+    '01000000 00000000 03000000 00000000 ffffffff 40000000'
+    """
+    values = [version, subgraph, len(offsets)]
+    for k, offset in enumerate(offsets):
+        offset = int(offset)
+        if offset != ONLINE and offset < 0:
+            raise PlanError(f"offline plan entry {k}: offset {offset} is negative")
+        if not _INT32[0] <= offset <= _INT32[1]:
+            raise PlanError(f"offline plan entry {k}: offset {offset} does not fit in 32 bits")
+        values.append(offset)
+    return struct.pack(f"<{len(values)}i", *values)
+
+
+def decode_offline_plan(data: bytes) -> OfflinePlan:
+    """Read an ``OfflineMemoryAllocation`` buffer.
+
+    Raises
+    ------
+    ModelFormatError
+        If the buffer is shorter than its header, not whole int32 values, or
+        holds a different number of offsets than its header says.
+
+    Examples
+    --------
+    >>> decode_offline_plan(encode_offline_plan([0, -1, 64])).offsets
+    (0, -1, 64)
+    """
+    if len(data) % 4 or len(data) < 4 * _HEADER:
+        raise ModelFormatError(
+            f"{METADATA_NAME}: {len(data)} bytes is not a header of 3 int32 values plus whole offsets")
+    values = struct.unpack(f"<{len(data) // 4}i", data)
+    version, subgraph, n = values[:_HEADER]
+    if n != len(values) - _HEADER:
+        raise ModelFormatError(f"{METADATA_NAME}: header says {n} offsets, the buffer holds {len(values) - _HEADER}")
+    return OfflinePlan(version, subgraph, tuple(values[_HEADER:]))
+
+
+def read_offline_plan(model) -> OfflinePlan | None:
+    """The offline plan stored in a ``ModelT``, or None."""
+    data = metadata(model, METADATA_NAME)
+    return None if data is None else decode_offline_plan(data)
+
+
+def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers | None = None,
+                       alignment: int = DEFAULT_ALIGNMENT) -> ModelBuffers:
+    """Raise unless ``offsets`` is a safe offline plan for ``model`` as stored.
+
+    Safe means: one entry per tensor of all subgraphs; ``-1`` for every
+    tensor TFLite Micro does not plan (constants, variables, zero bytes), so
+    an index shifted by a subgraph cannot slip through; pinned offsets
+    aligned; and no two pinned tensors alive at a common allocation scope
+    sharing a byte. Tensors left at ``-1`` and scratch buffers are placed by
+    TFLite Micro around the pinned ones, so they cannot collide with them.
+
+    Parameters
+    ----------
+    model : ModelT
+        The model in the operator order it will be written with.
+    offsets : sequence of int
+        The plan, indexed like the concatenated tensor lists.
+    buffers : ModelBuffers, optional
+        ``model_buffers`` of the model, if already computed.
+    alignment : int, default 16
+
+    Returns
+    -------
+    ModelBuffers
+        The buffers the plan was checked against.
+
+    Raises
+    ------
+    PlanError
+        Naming the first offending tensor (by subgraph and index).
+    """
+    if buffers is None:
+        buffers = model_buffers(build_graphs(model))
+    if len(offsets) != buffers.total_tensors:
+        raise PlanError(
+            f"the plan has {len(offsets)} offsets; the model has {buffers.total_tensors} tensors "
+            f"in {len(buffers.tensor_counts)} subgraph(s), and TFLite Micro refuses any other count")
+    planned = {buffers.plan_index(b): b for b in buffers.buffers if not b.is_scratch}
+    pinned = []
+    for k, offset in enumerate(offsets):
+        if offset == ONLINE:
+            continue
+        if k not in planned:
+            s, t = _locate(buffers.tensor_counts, k)
+            raise PlanError(
+                f"subgraph {s} tensor {t}: TFLite Micro does not plan this tensor (a constant, a variable "
+                f"or zero bytes), so its offset must be -1, not {offset}")
+        pinned.append((planned[k], int(offset)))
+    try:
+        check_placement([b.block for b, _ in pinned], [o for _, o in pinned], alignment)
+    except PlanError as err:
+        raise PlanError(f"unsafe offline plan: {_name_tensors(str(err), pinned)}") from err
+    return buffers
+
+
+def with_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers | None = None):
+    """A model holding ``offsets`` as its offline plan (replacing any plan).
+
+    The plan is checked with :func:`check_offline_plan` first; the input
+    model is left untouched.
+
+    Raises
+    ------
+    PlanError
+        If the plan is not safe for the model.
+    """
+    check_offline_plan(model, offsets, buffers=buffers)
+    return with_metadata(model, METADATA_NAME, encode_offline_plan(offsets))
+
+
+def _locate(counts: Sequence[int], k: int) -> tuple[int, int]:
+    for s, count in enumerate(counts):
+        if k < count:
+            return s, k
+        k -= count
+    return len(counts), k
+
+
+def _name_tensors(message: str, pinned) -> str:
+    """Replace check_placement's positions ("tensor 3") with subgraph and tensor index."""
+    import re
+
+    def name(match: re.Match) -> str:
+        buffer = pinned[int(match.group(1))][0]
+        return f"subgraph {buffer.subgraph} tensor {buffer.tensor}"
+
+    return re.sub(r"tensor (\d+)", name, message)
+
+
+__all__ = [
+    "METADATA_NAME", "OfflinePlan", "check_offline_plan", "decode_offline_plan",
+    "encode_offline_plan", "read_offline_plan", "with_offline_plan",
+]
