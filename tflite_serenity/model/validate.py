@@ -67,3 +67,27 @@ def _check_shape(shape, where: str) -> None:
         elements *= int(dim)
     if elements > MAX_TENSOR_ELEMENTS:
         raise ModelFormatError(f"{where} has an impossible shape {list(shape)} ({elements} elements)")
+
+
+def check_stored_orders(data: bytes) -> None:
+    """Check, straight from serialized bytes, that no operator of any subgraph
+    reads a tensor that a later operator writes.
+
+    Both runtimes execute the stored order without checking it, so a written
+    model must pass this. It reads only the operator index vectors, so it costs
+    a small fraction of a full parse.
+    """
+    root = fb.Model.GetRootAsModel(data, 0)
+    for s in range(root.SubgraphsLength()):
+        sub = root.Subgraphs(s)
+        writer: dict[int, int] = {}
+        operators = [sub.Operators(i) for i in range(sub.OperatorsLength())]
+        for position, op in enumerate(operators):
+            for t in (op.OutputsAsNumpy() if op.OutputsLength() else ()):
+                writer[int(t)] = position
+        for position, op in enumerate(operators):
+            for t in (op.InputsAsNumpy() if op.InputsLength() else ()):
+                if writer.get(int(t), -1) >= position:
+                    raise ModelFormatError(
+                        f"subgraph {s}: operator {position} reads tensor {int(t)} before it is written"
+                    )
