@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
-from .model import read_model, with_operator_orders, write_model
+from .model import metadata, read_model, with_operator_orders, write_model
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
 from .schedule.search import GraphSchedule, pick_engine, schedule_graph
+
+if TYPE_CHECKING:
+    from .arena.model_plan import ArenaFigures
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class OptimizeResult:
     model: bytes = field(repr=False)
     subgraphs: tuple[SubgraphResult, ...]
     seconds: float
+    arena: "ArenaFigures | None" = None  # the arena plan (docs/arena.md); None if not planned
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` whole (temporary file and rename)."""
@@ -65,6 +69,7 @@ def optimize(
     rewrite: bool = True,
     rewrite_approximate: bool = False,
     rewrite_approximate_int8: bool = False,
+    arena_plan: bool = True,
 ) -> OptimizeResult:
     """Reorder the operators of every subgraph for the lowest peak activation memory.
 
@@ -85,6 +90,11 @@ def optimize(
         Also split convolutions and fully connected layers over concat inputs
         (partial sums added by ADD) in float, resp. int8, subgraphs. Outputs
         change in rounding; docs/rewriting.md gives the measured error.
+    arena_plan
+        Also place every tensor in TFLite Micro's arena for the final order
+        and write the placement as its offline memory plan, where it makes
+        the arena smaller than TFLite Micro's own plan (docs/arena.md).
+        Other runtimes ignore the plan.
 
     Returns
     -------
@@ -107,7 +117,17 @@ def optimize(
         tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=deadline, engine=search)
     final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
     changed = {s.subgraph: s.order for s in final if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
-    out = write_model(with_operator_orders(tree, changed)) if changed else bytes(data)
+    final_tree = with_operator_orders(tree, changed) if changed else tree
+    arena = None
+    if arena_plan:
+        from .arena.model_plan import plan_arena
+
+        final_tree, arena = plan_arena(final_tree)
+    elif changed and metadata(final_tree, "OfflineMemoryAllocation") is not None:
+        from .arena.model_plan import drop_stale_plan
+
+        final_tree, _ = drop_stale_plan(final_tree)  # a plan made for the old order is unsafe
+    out = write_model(final_tree) if final_tree is not tree else bytes(data)
     build_graphs(read_model(out))  # self-check: the written file reads back with valid orders
     results = tuple(
         SubgraphResult(s.subgraph, len(s.order), s.peak_before, f.peak, f.lower_bound, f.optimal,
@@ -115,4 +135,4 @@ def optimize(
                        peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else ())
         for s, f in zip(schedules, final)
     )
-    return OptimizeResult(out, results, time.monotonic() - start)
+    return OptimizeResult(out, results, time.monotonic() - start, arena)

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rewrite-approximate-int8", action="store_true",
                    help="also split convolutions over concat inputs in int8 subgraphs; changes rounding, "
                         "measured up to 3 quantization steps of the output")
+    p.add_argument("--no-arena-plan", action="store_true",
+                   help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
+                        "in the arena and the plan is written where it beats TFLite Micro's own)")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
 
@@ -47,11 +50,13 @@ def run_optimize(argv: Sequence[str]) -> int:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
     result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
                       rewrite_approximate=args.rewrite_approximate,
-                      rewrite_approximate_int8=args.rewrite_approximate_int8)
+                      rewrite_approximate_int8=args.rewrite_approximate_int8,
+                      arena_plan=not args.no_arena_plan)
     result.save(args.output)
     if args.json:
         payload = {"output": args.output, "seconds": result.seconds,
-                   "subgraphs": [{**asdict(s), "status": s.status, "ratio": s.ratio} for s in result.subgraphs]}
+                   "subgraphs": [{**asdict(s), "status": s.status, "ratio": s.ratio} for s in result.subgraphs],
+                   "arena": asdict(result.arena) if result.arena else None}
         print(json.dumps(payload, indent=2))
         return 0
     for s in result.subgraphs:
@@ -63,6 +68,10 @@ def run_optimize(argv: Sequence[str]) -> int:
             + f" ({s.ratio:.2f}x lower), {s.status}, {s.seconds:.2f} s"
             + (f" [{s.note}]" if s.note else "") + "\n"
         )
+    if not args.no_arena_plan:
+        from .arena.model_plan import summary
+
+        sys.stdout.write(summary(result.arena) + "\n")
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
 

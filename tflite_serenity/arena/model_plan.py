@@ -182,3 +182,47 @@ def plan_offsets(buffers: ModelBuffers, offsets: Sequence[int]) -> tuple[list[in
             plan_list[buffers.plan_index(buffer)] = int(offset)
             pinned += 1
     return plan_list, pinned
+
+
+def drop_stale_plan(model) -> tuple[object, str]:
+    """The model without its offline plan if that plan is not safe for the
+    model as it now stands (another order, added tensors), with a note.
+
+    For callers that change a model without planning it again: TFLite Micro
+    trusts any plan it finds, and a stale one corrupts outputs or, with a
+    wrong tensor count, stops the model from loading.
+    """
+    from tflite_serenity.arena.offline import check_offline_plan, read_offline_plan
+    from tflite_serenity.errors import SerenityError
+
+    try:
+        stored = read_offline_plan(model)
+        if stored is None:
+            return model, ""
+        check_offline_plan(model, stored.offsets)
+    except SerenityError as err:
+        return without_metadata(model, METADATA_NAME), f"removed the model's offline plan ({err})"
+    return model, ""
+
+
+def summary(figures: ArenaFigures | None) -> str:
+    """One line for the command's summary: the arena TFLite Micro will use."""
+    from tflite_serenity.report.render import format_bytes
+
+    if figures is None:
+        return "arena: not planned (a subgraph or type TFLite Micro cannot plan)"
+
+    def against_bound(head: int) -> str:
+        if head == figures.lower_bound:
+            return "at the lower bound"
+        return f"lower bound {format_bytes(figures.lower_bound)}, +{head / figures.lower_bound - 1:.1%}"
+
+    if figures.written:
+        line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan ({against_bound(figures.tflm_with_plan)}); "
+                f"TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; plan written")
+        extra = figures.note
+    else:
+        line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan "
+                f"({against_bound(figures.tflm_greedy)}); ours is no smaller, not written")
+        extra = figures.note.replace("TFLite Micro's own plan is as small; no plan written", "").strip("; ")
+    return line + (f" [{extra}]" if extra else "")
