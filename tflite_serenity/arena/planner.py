@@ -23,7 +23,6 @@ from typing import Sequence
 from tflite_serenity.arena.blocks import (
     DEFAULT_ALIGNMENT, Block, Placement, aligned_sizes, check_alignment,
     check_placement, conflict_lists)
-from tflite_serenity.arena.cpsat import FitModel, SolveResult, Status, grid_unit, minimize
 from tflite_serenity.arena.heuristics import (
     Candidate, Instance, best_heuristic, make_instance, orders)
 from tflite_serenity.arena.tflm import greedy_tflm
@@ -70,10 +69,12 @@ def _check_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
     return blocks
 
 
-def _fit_at_bound(inst: Instance, work: float) -> tuple[SolveResult | None, float]:
+def _fit_at_bound(inst: Instance, work: float) -> tuple["SolveResult | None", float]:
     """Take turns between the search orders, doubling the turns, until the
     bound is decided or ``work`` is spent. Returns the deciding result (None
     if undecided) and the work spent."""
+    from tflite_serenity.arena.cpsat import FitModel, Status
+
     model = FitModel(inst, inst.bound)
     named = orders(inst)
     spent = 0.0
@@ -93,6 +94,9 @@ def _fit_at_bound(inst: Instance, work: float) -> tuple[SolveResult | None, floa
 
 def _exact(inst: Instance, best: Candidate, work: float) -> tuple[Candidate, bool]:
     """Run the CP-SAT stage; return the best candidate and whether it is optimal."""
+    # OR-Tools takes about a second to import: only when the heuristics fall short
+    from tflite_serenity.arena.cpsat import Status, grid_unit, minimize
+
     floor = inst.bound
     fit, spent = _fit_at_bound(inst, work * _FIT_SHARE)
     if fit is not None and fit.offsets is not None and fit.arena is not None:
