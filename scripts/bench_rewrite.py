@@ -1,0 +1,207 @@
+"""Benchmark graph rewriting on the irregular networks of the zoo.
+
+For each model (float32 and int8) it prints the peak of live activation bytes
+in the converter's order, after scheduling alone, after exact rewriting
+(the default of the main command) and after rewriting with the channel-wise
+split too (``--rewrite-approximate``, resp. ``--rewrite-approximate-int8``),
+each with its ratio to the converter order. With ``--verify`` every rewritten
+model is run in LiteRT (and with ``--tflm`` in TFLite Micro) against the
+original: exact rewrites must be bit-identical, approximate ones show their
+largest error relative to the output range (int8: in quantization steps).
+
+The geometric means at the end are over the models that have a concat
+reaching a CONV_2D or FULLY_CONNECTED through per-channel operators (the
+sites SERENITY's channel-wise partitioning is for).
+
+Usage::
+
+    python scripts/make_zoo.py                      # once, builds .zoo/
+    python scripts/bench_rewrite.py --verify --tflm # about 15 minutes on 2 cores
+    python scripts/bench_rewrite.py --models darts,unet --time-limit 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tflite_serenity import memory  # noqa: E402
+from tflite_serenity.graph import Graph, build_graph  # noqa: E402
+from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
+from tflite_serenity.rewrite.search import rewrite_subgraph  # noqa: E402
+from tflite_serenity.rewrite.sites import Options, classify  # noqa: E402
+from tflite_serenity.schedule.search import schedule_graph  # noqa: E402
+
+IRREGULAR = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile", "densenet121", "inceptionv3", "unet")
+DEFAULT_ZOO = Path(__file__).resolve().parents[1] / ".zoo"
+
+
+@dataclass
+class Mode:
+    """One rewriting mode of one model: its peak and what it cost."""
+
+    peak: int
+    sites: int
+    seconds: float
+    optimal: bool
+    operators: int
+    check: str = ""  # verification verdict
+    rewrites: list = field(default_factory=list)  # one dict per rewritten site
+
+
+@dataclass
+class Row:
+    name: str
+    variant: str
+    operators: int
+    converter: int
+    scheduled: int
+    scheduled_optimal: bool
+    concat_to_conv: bool
+    modes: dict[str, Mode] = field(default_factory=dict)
+
+
+def concat_reaches_conv(tree, graph: Graph) -> bool:
+    """Whether some channel concat reaches a CONV_2D/FULLY_CONNECTED through per-channel operators."""
+    lenient = Options(approximate=True, approximate_quantized=True)
+    for op in graph.operators:
+        if op.kind != "CONCATENATION":
+            continue
+        frontier, seen = list(op.outputs), set()
+        while frontier:
+            t = frontier.pop()
+            for c in graph.consumers[t]:
+                if c in seen:
+                    continue
+                seen.add(c)
+                split = classify(tree, graph, c, t, lenient)
+                if split is None:
+                    continue
+                if split.how == "channel":
+                    return True
+                frontier.extend(graph.operators[c].outputs)
+    return False
+
+
+def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: bool, int8: bool) -> str:
+    from tflite_serenity.verify import compare_models
+
+    verdicts = []
+    for runtime in runtimes:
+        c = compare_models(original, candidate, runtime=runtime, trials=2)
+        if c.error:
+            verdicts.append(f"{runtime}: {c.error}")
+        elif c.bit_identical:
+            verdicts.append(f"{runtime}: bit-identical")
+        elif exact:
+            verdicts.append(f"{runtime}: NOT bit-identical")
+        elif int8:
+            verdicts.append(f"{runtime}: max {c.max_abs_diff:.0f} steps")
+        else:
+            verdicts.append(f"{runtime}: max rel {c.max_rel_diff:.1e}")
+    return "; ".join(verdicts)
+
+
+def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes: tuple[str, ...]) -> Row:
+    data = path.read_bytes()
+    tree = read_model(data)
+    graph = build_graph(tree, 0)
+    schedule = schedule_graph(graph, time_limit=time_limit)
+    row = Row(name, variant, graph.num_operators, memory.peak_bytes(graph), schedule.peak, schedule.optimal,
+              concat_reaches_conv(tree, graph))
+    int8 = variant == "int8"
+    modes = {"exact": Options(), "approximate": Options(approximate=not int8, approximate_quantized=int8)}
+    for label, options in modes.items():
+        start = time.monotonic()
+        new, report = rewrite_subgraph(tree, 0, options=options, baseline=schedule, time_limit=time_limit)
+        mode = Mode(report.peak, len(report.sites), time.monotonic() - start, report.schedule.optimal,
+                    len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites])
+        if runtimes and report.sites:
+            out = write_model(with_operator_orders(new, {0: report.schedule.order}))
+            mode.check = verify(data, out, runtimes, report.exact, int8)
+        row.modes[label] = mode
+        print(f"  {name} {variant} {label}: {row.converter} -> {schedule.peak} -> {report.peak} "
+              f"({len(report.sites)} sites, {mode.seconds:.1f} s) {mode.check}", file=sys.stderr, flush=True)
+    return row
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f}"
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}x"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("| model | ops | peak in converter order (KiB) | after scheduling | after rewriting (exact) "
+            "| after rewriting (+approximate) | ratio vs converter order: scheduling / exact / +approximate "
+            "| sites exact / approx | check (approximate) |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        e, a = r.modes["exact"], r.modes["approximate"]
+        lines.append(
+            f"| {r.name} {r.variant}{'' if r.concat_to_conv else ' (no concat->conv)'} | {r.operators} "
+            f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(e.peak)} | {_kib(a.peak)} "
+            f"| {_ratio(r.converter, r.scheduled)} / {_ratio(r.converter, e.peak)} / {_ratio(r.converter, a.peak)} "
+            f"| {e.sites} / {a.sites} | {a.check or e.check or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def summary(rows: list[Row]) -> str:
+    out = []
+    for subset in ("with concat->conv sites", "all"):
+        for variant in ("float", "int8"):
+            chosen = [r for r in rows if r.variant == variant and (subset == "all" or r.concat_to_conv)]
+            if not chosen:
+                continue
+            g = [geomean([r.converter / x(r) for r in chosen]) for x in (
+                lambda r: r.scheduled, lambda r: r.modes["exact"].peak, lambda r: r.modes["approximate"].peak)]
+            out.append(f"geometric mean reduction vs converter order, {variant} models, {subset} ({len(chosen)}): "
+                       f"scheduling {g[0]:.2f}x, exact rewriting {g[1]:.2f}x, +approximate {g[2]:.2f}x")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--zoo", type=Path, default=DEFAULT_ZOO)
+    p.add_argument("--models", default=",".join(IRREGULAR), help="comma-separated zoo names")
+    p.add_argument("--variants", default="float,int8")
+    p.add_argument("--time-limit", type=float, default=300.0, help="seconds per schedule and per rewriting run")
+    p.add_argument("--verify", action="store_true", help="run rewritten models in LiteRT against the original")
+    p.add_argument("--tflm", action="store_true", help="with --verify, also in TFLite Micro")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args(argv)
+    index = json.loads((args.zoo / "zoo.json").read_text())["models"]
+    files = {(m["name"], m["variant"]): args.zoo / m["file"] for m in index}
+    runtimes = (("litert", "tflm") if args.tflm else ("litert",)) if args.verify else ()
+    rows = []
+    for name in args.models.split(","):
+        for variant in args.variants.split(","):
+            path = files.get((name, variant))
+            if path is None or not path.is_file():
+                print(f"  {name} {variant}: not in {args.zoo} (run scripts/make_zoo.py)", file=sys.stderr)
+                continue
+            rows.append(bench_file(path, name, variant, args.time_limit, runtimes))
+    print(table(rows))
+    print()
+    print(summary(rows))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
