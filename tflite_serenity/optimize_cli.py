@@ -33,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="also split convolutions over concat inputs in float subgraphs; not bit-exact "
                         "(summation order), measured max error below 1e-6 of the output range")
     p.add_argument("--rewrite-approximate-int8", action="store_true",
-                   help="also split convolutions over concat inputs in int8 subgraphs; changes rounding, "
-                        "measured up to 3 quantization steps of the output")
+                   help="also split convolutions over concat inputs in int8 subgraphs; changes rounding: "
+                        "measured 1-3 quantization steps next to a split, up to 69 at the output of a "
+                        "network with several (docs/rewriting.md); check the outputs")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
