@@ -31,7 +31,7 @@ from tflite_serenity.arena.buffers import ModelBuffers, model_buffers
 from tflite_serenity.arena.tflm import ONLINE
 from tflite_serenity.errors import ModelFormatError, PlanError
 from tflite_serenity.graph import build_graphs
-from tflite_serenity.model import metadata, with_metadata
+from tflite_serenity.model import metadata, with_metadata, without_metadata
 
 METADATA_NAME = "OfflineMemoryAllocation"
 """Name of the model metadata entry TFLite Micro reads the plan from."""
@@ -171,7 +171,7 @@ def with_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers | 
         If the plan is not safe for the model.
     """
     check_offline_plan(model, offsets, buffers=buffers)
-    return with_metadata(model, METADATA_NAME, encode_offline_plan(offsets))
+    return with_metadata(without_metadata(model, METADATA_NAME), METADATA_NAME, encode_offline_plan(offsets))
 
 
 def _locate(counts: Sequence[int], k: int) -> tuple[int, int]:

@@ -4,6 +4,6 @@ from .build import Report, SubgraphReport, TensorSummary, TflmArena, build_repor
 from .render import format_bytes, report_json, report_text
 
 __all__ = [
-    "Report", "SubgraphReport", "TensorSummary", "TflmArena",
+    "ArenaReport", "Report", "SubgraphReport", "TensorSummary", "TflmArena",
     "build_report", "report", "subgraph_report", "format_bytes", "report_json", "report_text",
 ]

@@ -47,12 +47,29 @@ class TflmArena:
 
 
 @dataclass(frozen=True)
+class ArenaReport:
+    """TFLite Micro's arena head for the stored order, all subgraphs together
+    (docs/arena.md): what no placement can beat, what ours reaches, and what
+    TFLite Micro's own greedy planner gives, simulated and measured."""
+
+    lower_bound_bytes: int
+    planned_bytes: int  # our placement, scratch buffers included
+    optimal: bool  # planned_bytes is proven minimal
+    tflm_greedy_bytes: int  # TFLite Micro's own plan, simulated (greedy_tflm)
+    tflm_with_plan_bytes: int  # TFLite Micro's head with our plan, simulated
+    has_offline_plan: bool  # the model already holds an OfflineMemoryAllocation entry
+    measured_greedy_bytes: int | None = None  # head measured without any offline plan
+    measured_with_plan_bytes: int | None = None  # head measured with our plan
+
+
+@dataclass(frozen=True)
 class Report:
     model_bytes: int
     description: str
     subgraphs: tuple[SubgraphReport, ...]
     tflm: TflmArena | None = None
     tflm_error: str | None = None
+    arena: ArenaReport | None = None
 
 
 def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
@@ -81,16 +98,49 @@ def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
     )
 
 
-def build_report(data: bytes, *, tflm: bool = True) -> Report:
+def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Report:
     """Read a model and compute its report; with ``tflm``, also measure the real
-    TFLite Micro arena when the ``tflite-micro`` package is installed."""
+    TFLite Micro arena when the ``tflite-micro`` package is installed; with
+    ``arena``, also plan the arena for the stored order (and, with ``tflm``,
+    measure TFLite Micro's head without and with our plan)."""
     model = read_model(data)
     subgraphs = tuple(subgraph_report(g) for g in build_graphs(model))
-    arena, error = None, None
+    measured, error = None, None
     if tflm:
-        arena, error = _measure_tflm(data)
+        measured, error = _measure_tflm(data)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
-    return Report(len(data), description, subgraphs, arena, error)
+    plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
+    return Report(len(data), description, subgraphs, measured, error, plan)
+
+
+#: Placement budget of the report, roughly CPU seconds (deterministic work).
+ARENA_TIME_LIMIT = 1.0
+
+
+def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) -> ArenaReport | None:
+    from ..arena.model_plan import plan_arena
+    from ..arena.offline import METADATA_NAME
+    from ..model import metadata, without_metadata, write_model
+
+    planned, figures = plan_arena(model, time_limit=ARENA_TIME_LIMIT)
+    if figures is None:
+        return None
+    has_plan = metadata(model, METADATA_NAME) is not None
+    greedy = with_plan = None
+    if tflm and measured is not None:
+        # The model as given was measured above; without its own plan, if it
+        # has one, that is TFLite Micro's greedy plan.
+        greedy = measured.head_bytes
+        if has_plan:
+            greedy = _head(write_model(without_metadata(model, METADATA_NAME)))
+        with_plan = _head(write_model(planned)) if figures.written else greedy
+    return ArenaReport(figures.lower_bound, figures.planned, figures.optimal, figures.tflm_greedy,
+                       figures.tflm_with_plan, has_plan, greedy, with_plan)
+
+
+def _head(data: bytes) -> int | None:
+    arena, _ = _measure_tflm(data)
+    return None if arena is None else arena.head_bytes
 
 
 def report(model: "bytes | str | os.PathLike", *, tflm: bool = True) -> Report:

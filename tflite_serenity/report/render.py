@@ -14,6 +14,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "model_bytes": report.model_bytes,
         "subgraphs": [asdict(s) for s in report.subgraphs],
         "tflm": asdict(report.tflm) if report.tflm else None,
+        "arena": asdict(report.arena) if report.arena else None,
     }
     if report.tflm_error:
         out["tflm_error"] = report.tflm_error
@@ -54,6 +55,9 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
             if len(s.alive_at_peak) > top:
                 rest = sum(t.bytes for t in s.alive_at_peak[top:])
                 lines.append(f"    {rest:>12,} B  in {len(s.alive_at_peak) - top} more tensor(s)")
+    if report.arena:
+        lines.append("")
+        lines.extend(_arena_lines(report))
     lines.append("")
     if report.tflm:
         lines.append(
@@ -64,3 +68,29 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
     elif report.tflm_error:
         lines.append(f"TFLite Micro arena: not measured ({report.tflm_error})")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _arena_lines(report: Report) -> list[str]:
+    """The TFLite Micro arena head (all subgraphs, stored order): bound, our plan, its own plan."""
+    a = report.arena
+
+    def versus(n: int) -> str:
+        return "at the lower bound" if n == a.lower_bound_bytes else f"{n / a.lower_bound_bytes:.2f}x the bound"
+
+    def measured(n: int | None) -> str:
+        return f", measured {format_bytes(n)}" if n is not None else ""
+
+    proven = " (proven minimal)" if a.optimal and a.planned_bytes > a.lower_bound_bytes else ""
+    lines = [
+        "TFLite Micro arena head (all subgraphs, stored order):",
+        f"  lower bound          {format_bytes(a.lower_bound_bytes)}",
+        f"  our plan             {format_bytes(a.planned_bytes)}  ({versus(a.planned_bytes)}){proven}",
+        f"  TFLite Micro greedy  {format_bytes(a.tflm_greedy_bytes)}  ({versus(a.tflm_greedy_bytes)}), "
+        f"simulated{measured(a.measured_greedy_bytes)}",
+    ]
+    if a.tflm_with_plan_bytes < a.tflm_greedy_bytes:
+        lines.append(f"  with our plan        {format_bytes(a.tflm_with_plan_bytes)}, simulated"
+                     f"{measured(a.measured_with_plan_bytes)}")
+    if a.has_offline_plan:
+        lines.append("  note: the model holds an offline plan; the figures above are without it")
+    return lines

@@ -1,0 +1,121 @@
+"""The buffers TFLite Micro plans for a model, on its allocation-scope timeline."""
+
+from __future__ import annotations
+
+from tflite_serenity.arena.buffers import NEVER, model_buffers
+from tflite_serenity.arena.model_plan import plan_arena
+from tflite_serenity.arena.scratch import scratch_requests
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import read_model
+from tests.models import load
+
+
+def buffers_of(name: str, model=None):
+    model = model if model is not None else read_model(load(name))
+    graphs = build_graphs(model)
+    return graphs, model_buffers(graphs)
+
+
+def spans(buffers, subgraph: int) -> dict[int, tuple[int, int, int]]:
+    return {b.tensor: (b.block.size, b.block.start, b.block.end)
+            for b in buffers.buffers if b.subgraph == subgraph and not b.is_scratch}
+
+
+def test_one_subgraph_lifetimes_are_steps_shifted_by_the_input_scope():
+    # docs/memory-model.md's worked example: x -> a, b -> c -> y. TFLite Micro
+    # creates the input at scope 0 and runs operator i at scope i + 1.
+    _, buffers = buffers_of("tiny_branch_float.tflite")
+    assert spans(buffers, 0) == {
+        0: (1024, 0, 2),   # x, read by the two convolutions (steps 0 and 1)
+        7: (1536, 1, 3),   # a
+        8: (512, 2, 3),    # b
+        9: (2048, 3, 4),   # c
+        10: (768, 4, 4),   # y, a graph output: to the end
+    }
+    assert buffers.tensor_counts == (11,)
+
+
+def test_while_subgraphs_live_inside_the_while_operator_and_apart_from_each_other():
+    graphs, buffers = buffers_of("while_float.tflite")
+    (while_op,) = graphs[0].operators
+    cond, body = while_op.calls
+    outer = spans(buffers, 0)
+    first, last = min(s for _, s, _ in outer.values() if s > 0), max(e for _, _, e in outer.values())
+    inner = {s: spans(buffers, s) for s in (cond, body)}
+    for tensors in inner.values():
+        assert all(first < start <= end <= last for _, start, end in tensors.values())
+    cond_end = max(e for _, _, e in inner[cond].values())
+    body_start = min(s for _, s, _ in inner[body].values())
+    assert cond_end < body_start  # TFLite Micro walks cond, then body: never alive together
+    # The WHILE operator's own inputs and outputs stay alive across both.
+    own = [t for t in while_op.inputs + while_op.outputs if t in outer]  # constants are not planned
+    assert own
+    for t in own:
+        assert outer[t][1] <= first and outer[t][2] == last
+
+
+def test_if_branches_are_walked_then_first():
+    graphs, buffers = buffers_of("if_float.tflite")
+    if_op = next(op for op in graphs[0].operators if op.kind == "IF")
+    then_, else_ = if_op.calls
+    then_start = min(s for _, s, _ in spans(buffers, then_).values())
+    else_start = min(s for _, s, _ in spans(buffers, else_).values())
+    assert then_start < else_start
+
+
+def test_offsets_index_the_concatenated_tensor_lists():
+    _, buffers = buffers_of("while_int8.tflite")
+    counts = buffers.tensor_counts
+    for b in buffers.buffers:
+        if not b.is_scratch:
+            assert buffers.plan_index(b) == sum(counts[:b.subgraph]) + b.tensor
+
+
+def test_var_handle_outputs_and_variables_are_not_planned():
+    graphs, buffers = buffers_of("resource_variable_float.tflite")
+    handles = {(g.subgraph, t) for g in graphs for op in g.operators if op.kind == "VAR_HANDLE" for t in op.outputs}
+    planned = {(b.subgraph, b.tensor) for b in buffers.buffers}
+    assert handles and not handles & planned
+
+
+def test_int8_transpose_conv_asks_for_an_int32_accumulator_per_output_element():
+    graphs, buffers = buffers_of("unet_tiny_int8.tflite")
+    graph = graphs[0]
+    scratch = [b for b in buffers.buffers if b.is_scratch]
+    convs = [op for op in graph.operators if op.kind == "TRANSPOSE_CONV"]
+    assert len(scratch) == len(convs) == 2
+    for b, op in zip(scratch, convs):
+        shape = graph.tensors[op.outputs[0]].shape
+        assert b.operator == op.index and b.block.size == 4 * shape[0] * shape[1] * shape[2] * shape[3]
+        assert b.block.start == b.block.end == op.index + 1  # alive at its operator's scope only
+
+
+def test_int8_mean_asks_for_an_accumulator_and_two_index_arrays():
+    graphs, _ = buffers_of("transformer_tiny_int8.tflite")
+    graph = graphs[0]
+    mean = next(op for op in graph.operators if op.kind == "MEAN")
+    data, axis, out = mean.inputs[0], mean.inputs[1], mean.outputs[0]
+    elements = 1
+    for d in graph.tensors[out].shape:
+        elements *= d
+    axes = 1
+    for d in graph.tensors[axis].shape:
+        axes *= d
+    assert scratch_requests(graph, mean.index) == [4 * elements, 4 * len(graph.tensors[data].shape), 4 * axes]
+
+
+def test_a_subgraph_nothing_runs_is_never_alive():
+    model = read_model(load("if_float.tflite"))
+    options = next(op for op in model.subgraphs[0].operators if op.builtinOptions is not None
+                   and hasattr(op.builtinOptions, "elseSubgraphIndex")).builtinOptions
+    orphan = options.elseSubgraphIndex
+    options.elseSubgraphIndex = options.thenSubgraphIndex  # both branches run the same subgraph
+    _, buffers = buffers_of("", model)
+    assert all((s, e) == (NEVER, NEVER) for _, s, e in spans(buffers, orphan).values())
+
+
+def test_a_subgraph_that_runs_itself_is_left_unplanned():
+    model = read_model(load("while_float.tflite"))
+    model.subgraphs[0].operators[0].builtinOptions.bodySubgraphIndex = 0
+    out, figures = plan_arena(model)
+    assert figures is None and out is model

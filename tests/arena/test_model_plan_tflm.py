@@ -1,0 +1,121 @@
+"""Offline plans in the real TFLite Micro interpreter (child processes).
+
+Every committed model TFLite Micro runs: the plan loads, outputs stay
+bit-identical, and the head TFLite Micro measures is the one we predicted,
+with our plan and without it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tflite_serenity import optimize
+from tflite_serenity.arena import plan
+from tflite_serenity.arena.buffers import model_buffers
+from tflite_serenity.arena.model_plan import plan_arena, plan_offsets
+from tflite_serenity.arena.offline import check_offline_plan, encode_offline_plan, read_offline_plan, with_offline_plan
+from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import read_model, with_metadata, write_model
+from tests.models import load, manifest, runs_in
+
+pytest.importorskip("tflite_micro")
+from tflite_serenity.verify import compare_models, measure_tflm_arena  # noqa: E402
+
+TFLM_MODELS = sorted(name for name in manifest() if runs_in(name, "tflm"))
+MULTI_SUBGRAPH = ["if_float.tflite", "if_int8.tflite", "while_float.tflite", "while_int8.tflite",
+                  "resource_variable_float.tflite"]
+
+
+def forced_plan(model, scratch: bool = True) -> bytes:
+    """Our placement written as the plan whether or not it beats TFLite Micro's."""
+    graphs = build_graphs(model)
+    buffers = model_buffers(graphs, scratch=scratch)
+    offsets, _ = plan_offsets(buffers, plan(buffers.blocks).offsets)
+    return write_model(with_offline_plan(model, offsets))
+
+
+@pytest.mark.parametrize("name", TFLM_MODELS)
+def test_plan_runs_bit_identical_and_tflite_micro_measures_the_predicted_head(name):
+    data = load(name)
+    out, figures = plan_arena(read_model(data))
+    assert figures is not None
+    assert figures.lower_bound <= figures.planned <= figures.tflm_with_plan
+    if not figures.written:
+        assert figures.tflm_with_plan >= figures.tflm_greedy
+        assert measure_tflm_arena(data).head_bytes == figures.tflm_greedy
+        return
+    planned = write_model(out)
+    assert read_offline_plan(read_model(planned)) is not None
+    comparison = compare_models(data, planned, runtime="tflm", trials=1)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.original_tflm.head_bytes == figures.tflm_greedy
+    assert comparison.candidate_tflm.head_bytes == figures.tflm_with_plan == figures.planned
+    assert figures.tflm_with_plan < figures.tflm_greedy
+
+
+@pytest.mark.parametrize("name", MULTI_SUBGRAPH)
+def test_multi_subgraph_plans_run_bit_identical_at_the_planned_head(name):
+    # Written even where TFLite Micro's own plan is as small: every tensor of
+    # every subgraph pinned, control-flow subgraphs inside their operators' scopes.
+    data = load(name)
+    model = read_model(data)
+    planned = forced_plan(model)
+    comparison = compare_models(data, planned, runtime="tflm", trials=2)
+    assert comparison.bit_identical, comparison.describe()
+    buffers = model_buffers(build_graphs(model))
+    assert comparison.candidate_tflm.head_bytes == plan(buffers.blocks).arena_bytes
+
+
+def test_offsets_of_later_subgraphs_are_read_from_the_concatenated_list():
+    # Pin one tensor of the WHILE body (subgraph 2) far out: if TFLite Micro
+    # indexed offsets per subgraph, the head would not move.
+    model = read_model(load("while_int8.tflite"))
+    buffers = model_buffers(build_graphs(model))
+    body = [b for b in buffers.buffers if b.subgraph == 2 and not b.is_scratch][-1]
+    offsets = [ONLINE] * buffers.total_tensors
+    offsets[buffers.plan_index(body)] = 1 << 20
+    data = write_model(with_metadata(model, "OfflineMemoryAllocation", encode_offline_plan(offsets)))
+    assert measure_tflm_arena(data).head_bytes == (1 << 20) + 32
+
+
+def test_scratch_buffers_get_the_room_the_plan_leaves_for_them():
+    # unet_tiny_int8's TRANSPOSE_CONVs ask for int32 scratch buffers that an
+    # offline plan cannot pin. Packed without them, TFLite Micro puts them
+    # above the plan; planned with them, they land in the room left.
+    data = load("unet_tiny_int8.tflite")
+    model = read_model(data)
+    buffers = model_buffers(build_graphs(model))
+    blind = measure_tflm_arena(forced_plan(model, scratch=False))
+    aware = measure_tflm_arena(forced_plan(model, scratch=True))
+    own = measure_tflm_arena(data)
+    bound = plan(buffers.blocks).lower_bound
+    assert aware.head_bytes == bound <= own.head_bytes < blind.head_bytes
+    # The simulation predicted the blind plan's head too.
+    bare = model_buffers(build_graphs(model), scratch=False)
+    pinned = dict(zip(((b.subgraph, b.tensor) for b in bare.buffers), plan(bare.blocks).offsets))
+    online = [ONLINE if b.is_scratch else pinned[(b.subgraph, b.tensor)] for b in buffers.buffers]
+    assert greedy_tflm(buffers.blocks, offline_offsets=online).arena_bytes == blind.head_bytes
+
+
+def test_main_command_plans_the_scheduled_order():
+    data = load("darts_tiny_int8.tflite")
+    result = optimize(data, time_limit=10)
+    assert result.arena is not None and result.arena.written
+    assert result.arena.planned == result.arena.lower_bound
+    comparison = compare_models(data, result.model, runtime="tflm", trials=2)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == result.arena.head < comparison.original_tflm.head_bytes
+
+
+def test_no_arena_plan_leaves_no_stale_plan_behind():
+    # A plan made for the stored order, then a reorder without planning again.
+    model = read_model(load("irregular_int8.tflite"))
+    with_plan = forced_plan(model)
+    result = optimize(with_plan, time_limit=10, arena_plan=False, rewrite=False)
+    assert result.arena is None
+    out = read_model(result.model)
+    stored = read_offline_plan(out)
+    if stored is not None:
+        check_offline_plan(out, stored.offsets)  # still safe for the new order
+    assert measure_tflm_arena(result.model).error is None

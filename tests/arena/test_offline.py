@@ -1,0 +1,119 @@
+"""The OfflineMemoryAllocation bytes, and the check that guards every plan we write."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from tflite_serenity.arena.buffers import model_buffers
+from tflite_serenity.arena.model_plan import plan_offsets
+from tflite_serenity.arena.offline import (
+    METADATA_NAME, check_offline_plan, decode_offline_plan, encode_offline_plan, read_offline_plan,
+    with_offline_plan)
+from tflite_serenity.arena import plan
+from tflite_serenity.errors import ModelFormatError, PlanError
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import read_model, write_model
+from tests.models import load
+
+
+def tree(name):
+    return read_model(load(name))
+
+
+def safe_plan(model):
+    """Our placement of every planned tensor, as the offline plan's offset list."""
+    buffers = model_buffers(build_graphs(model))
+    placement = plan(buffers.blocks)
+    return plan_offsets(buffers, placement.offsets)[0], buffers
+
+
+def test_encoding_is_little_endian_int32_with_a_three_value_header():
+    data = encode_offline_plan([0, -1, 4096])
+    assert struct.unpack("<6i", data) == (1, 0, 3, 0, -1, 4096)
+
+
+def test_decoding_gives_back_what_was_encoded():
+    decoded = decode_offline_plan(encode_offline_plan([16, -1, 0, 32]))
+    assert (decoded.version, decoded.subgraph, decoded.offsets) == (1, 0, (16, -1, 0, 32))
+
+
+@pytest.mark.parametrize("data", [b"", b"\x01\x00\x00\x00" * 2, struct.pack("<4i", 1, 0, 2, 0), b"\x00" * 13])
+def test_decoding_rejects_a_truncated_or_inconsistent_buffer(data):
+    with pytest.raises(ModelFormatError):
+        decode_offline_plan(data)
+
+
+@pytest.mark.parametrize("offset", [-2, 1 << 31])
+def test_encoding_rejects_offsets_tflite_micro_cannot_read(offset):
+    with pytest.raises(PlanError):
+        encode_offline_plan([0, offset])
+
+
+def test_a_safe_plan_is_written_and_reads_back_from_the_file():
+    model = tree("small_cnn_int8.tflite")
+    offsets, _ = safe_plan(model)
+    written = read_model(write_model(with_offline_plan(model, offsets)))
+    assert read_offline_plan(written).offsets == tuple(offsets)
+    assert len(offsets) == len(model.subgraphs[0].tensors)
+
+
+def test_a_corrupted_plan_is_caught_before_writing():
+    model = tree("darts_tiny_int8.tflite")
+    offsets, buffers = safe_plan(model)
+    # Give a tensor the offset of another tensor alive at the same scope.
+    a, b = next((a, b) for a in buffers.buffers for b in buffers.buffers
+                if a.tensor < b.tensor and not a.is_scratch and not b.is_scratch
+                and a.block.start <= b.block.end and b.block.start <= a.block.end)
+    corrupt = list(offsets)
+    corrupt[buffers.plan_index(b)] = corrupt[buffers.plan_index(a)]
+    with pytest.raises(PlanError, match=rf"subgraph 0 tensor {a.tensor} .* overlaps subgraph 0 tensor {b.tensor}"):
+        with_offline_plan(model, corrupt)
+
+
+def test_a_plan_with_the_wrong_tensor_count_is_caught():
+    model = tree("while_int8.tflite")
+    offsets, _ = safe_plan(model)
+    # One entry per tensor of subgraph 0 only: TFLite Micro would refuse to allocate.
+    with pytest.raises(PlanError, match="the model has 19 tensors in 3 subgraph"):
+        check_offline_plan(model, offsets[:len(model.subgraphs[0].tensors)])
+
+
+def test_an_offset_for_a_tensor_tflite_micro_does_not_plan_is_caught():
+    model = tree("small_cnn_float.tflite")
+    offsets, buffers = safe_plan(model)
+    planned = {buffers.plan_index(b) for b in buffers.buffers if not b.is_scratch}
+    constant = next(k for k in range(len(offsets)) if k not in planned)
+    offsets[constant] = 0
+    with pytest.raises(PlanError, match=f"subgraph 0 tensor {constant}: TFLite Micro does not plan"):
+        with_offline_plan(model, offsets)
+
+
+def test_a_misaligned_offset_is_caught():
+    model = tree("small_cnn_float.tflite")
+    offsets, buffers = safe_plan(model)
+    first = next(b for b in buffers.buffers if not b.is_scratch)
+    offsets[buffers.plan_index(first)] += 8
+    with pytest.raises(PlanError, match="not a multiple of 16"):
+        with_offline_plan(model, offsets)
+
+
+def test_writing_a_plan_replaces_the_previous_one():
+    model = tree("small_cnn_int8.tflite")
+    offsets, _ = safe_plan(model)
+    once = with_offline_plan(model, offsets)
+    twice = with_offline_plan(once, offsets)
+    names = [m.name for m in twice.metadata]
+    assert sum(1 for n in names if (n.decode() if isinstance(n, bytes) else n) == METADATA_NAME) == 1
+    assert len(twice.buffers) == len(once.buffers)  # the old plan's buffer is not left behind
+
+
+def test_the_plan_buffer_is_four_byte_aligned_in_the_file():
+    # TFLite Micro reads the buffer through a uint32 pointer.
+    model = tree("small_cnn_int8.tflite")
+    offsets, _ = safe_plan(model)
+    data = write_model(with_offline_plan(model, offsets))
+    payload = encode_offline_plan(offsets)
+    position = data.find(payload)
+    assert position > 0 and position % 4 == 0
