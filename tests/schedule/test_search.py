@@ -103,3 +103,21 @@ def test_peak_equals_exhaustive_search_on_randwire_like_graphs(chunk):
         for engine in (compiled, reference.search):
             assert schedule_graph(graph, engine=engine).peak == exhaustive_min_peak(graph), f"seed {seed}"
     assert checked > 50
+
+
+def test_warm_start_never_changes_the_answer():
+    from tflite_serenity.schedule.baselines import reverse_postorder
+
+    for seed in range(600, 640):
+        graph = random_graph(seed, max_ops=18)
+        plain = schedule_graph(graph)
+        warm = schedule_graph(graph, warm_start=[reverse_postorder(graph), plain.order])
+        assert (warm.peak, warm.optimal) == (plain.peak, plain.optimal)
+
+
+def test_warm_start_rejects_an_invalid_order():
+    from tflite_serenity.errors import InfeasibleError
+
+    graph = random_graph(3, max_ops=8)
+    with pytest.raises(InfeasibleError):
+        schedule_graph(graph, warm_start=[tuple(reversed(range(graph.num_operators)))])

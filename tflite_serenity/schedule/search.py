@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 from .. import memory
 from ..errors import SerenityError
 from ..graph import Graph
 from . import reference
 from .heuristic import best_heuristic
-from .problem import Subproblem, split
+from .problem import Subproblem, evaluate, split
 from .result import SearchResult
 
 Engine = Callable[..., SearchResult]
@@ -95,8 +95,13 @@ def schedule_graph(
     time_limit: float = 30.0,
     engine: Engine | None = None,
     max_states: int = MAX_STATES,
+    warm_start: Sequence[Sequence[int]] = (),
 ) -> GraphSchedule:
-    """Find an operator order of ``graph`` with the lowest peak of live activation bytes."""
+    """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
+
+    ``warm_start`` orders (e.g. a learned policy's) join the heuristics as
+    upper bounds; they can make the search faster, never change its answer.
+    """
     start = time.monotonic()
     deadline = start + time_limit
     engine = engine or pick_engine()
@@ -106,6 +111,12 @@ def schedule_graph(
     candidates = [best_heuristic(p) for p in pieces]
     orders = [c.order for c in candidates]
     peaks = [c.peak for c in candidates]
+    for given in warm_start:
+        memory.check_order(graph, given)
+        for i, local in enumerate(_restrict(pieces, given)):
+            peak = evaluate(pieces[i], local)
+            if peak < peaks[i]:
+                orders[i], peaks[i] = local, peak
 
     proven, states, notes = True, 0, set()
     settled = bound  # the peak of the whole is at least this
@@ -147,6 +158,16 @@ def schedule_graph(
         states=states,
         note=", ".join(sorted(notes)) if not (proven or peak == bound) else "",
     )
+
+
+def _restrict(pieces: Sequence[Subproblem], order: Sequence[int]) -> list[tuple[int, ...]]:
+    """A whole-graph order as one local order per piece (forced cuts keep pieces contiguous)."""
+    where = {op: (i, v) for i, p in enumerate(pieces) for v, op in enumerate(p.ops)}
+    local: list[list[int]] = [[] for _ in pieces]
+    for op in order:
+        i, v = where[op]
+        local[i].append(v)
+    return [tuple(o) for o in local]
 
 
 #: Partial schedules a beam search keeps per level, by piece size.
