@@ -53,11 +53,65 @@ def read_model(data: bytes) -> "fb.ModelT":
     return model
 
 
-def write_model(model: "fb.ModelT") -> bytes:
-    """Serialize a ``ModelT`` to TFLite flatbuffer bytes (identifier ``TFL3``)."""
+#: Constant data beyond this many bytes is stored after the flatbuffer, which
+#: cannot address more than 2 GiB (the converter's own rule for large models).
+EXTERNAL_DATA_BYTES = (1 << 31) - (64 << 20)
+
+#: Alignment of buffers stored after the flatbuffer.
+EXTERNAL_ALIGNMENT = 16
+
+
+def write_model(model: "fb.ModelT", *, external_over: int = EXTERNAL_DATA_BYTES) -> bytes:
+    """Serialize a ``ModelT`` to TFLite flatbuffer bytes (identifier ``TFL3``).
+
+    When the buffers hold more than ``external_over`` bytes, their data goes
+    after the flatbuffer, each buffer pointing at it with ``offset``/``size``
+    (16-byte aligned), as TFLite does for models over 2 GiB. The model object
+    is left as it was.
+    """
+    total = sum(len(b.data) for b in model.buffers or [] if b.data is not None)
+    if total <= external_over:
+        return _pack(model)
+    return _pack_external(model)
+
+
+def _pack(model: "fb.ModelT") -> bytes:
     builder = flatbuffers.Builder(1 << 16)
     builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
     return bytes(builder.Output())
+
+
+def _pack_external(model: "fb.ModelT") -> bytes:
+    import copy
+
+    shell = copy.copy(model)
+    moved = []  # (buffer in shell, data)
+    shell.buffers = []
+    for buffer in model.buffers or []:
+        if buffer.data is not None and len(buffer.data) > 0:
+            placeholder = fb.BufferT()
+            placeholder.offset, placeholder.size = 1 << 62, len(buffer.data)  # same encoded size as the real value
+            moved.append((placeholder, buffer.data))
+            shell.buffers.append(placeholder)
+        else:
+            shell.buffers.append(buffer)
+    head = len(_pack(shell))
+    position = _align(head)
+    for placeholder, data in moved:
+        placeholder.offset = position
+        position = _align(position + len(data))
+    flat = _pack(shell)
+    if len(flat) != head:
+        raise AssertionError("buffer offsets changed the flatbuffer's size")
+    out = bytearray(flat)
+    for placeholder, data in moved:
+        out.extend(b"\0" * (placeholder.offset - len(out)))
+        out.extend(bytes(bytearray(data)))
+    return bytes(out)
+
+
+def _align(n: int) -> int:
+    return -(-n // EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT
 
 
 def _load_external_buffers(model: "fb.ModelT", data: bytes) -> None:
