@@ -56,6 +56,8 @@ def test_externally_stored_buffers_run_bit_identical_in_litert():
 
     data = load("small_cnn_int8.tflite")
     written = write_model(read_model(data), external_over=0)
-    raw = read_model.__globals__["fb"].Model.GetRootAsModel(written, 0)
+    from tflite_serenity.model.schema import fb
+
+    raw = fb.Model.GetRootAsModel(written, 0)
     assert any(raw.Buffers(i).Offset() > 1 for i in range(raw.BuffersLength()))
     assert compare_models(data, written, runtime="litert").bit_identical
