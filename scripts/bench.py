@@ -1,16 +1,19 @@
-"""Benchmark the scheduler on the model zoo against the baselines, in one run.
+"""Benchmark every stage on the model zoo against the baselines, in one run.
 
 For every model of the zoo (``scripts/make_zoo.py``; float and int8):
-operators, the peak of live activation bytes in the converter's order, in a
-reverse post-order, in a greedy memory-aware list schedule, and in our order;
-the lower bound; whether ours is proven optimal; the scheduler's seconds
-(file I/O excluded). With ``--verify``, the reordered model is run in LiteRT
-and TFLite Micro against the original (bit-identical outputs), and TFLite
-Micro's measured arena head is recorded before and after.
+operators and weights; the peak of live activation bytes in the converter's
+order, in a reverse post-order, in a greedy memory-aware list schedule, and in
+our order (with whether it is proven optimal and the scheduler's seconds, file
+I/O excluded); the lower bound; the peak after graph rewriting; the arena:
+TFLite Micro's own greedy placement of our order (simulated) and our plan.
+With ``--verify``, the final model of the whole command (reorder, rewrite,
+arena plan) is run in LiteRT and TFLite Micro against the original
+(bit-identical outputs), and TFLite Micro's measured arena head is recorded
+for the original and the final model.
 
 Examples
 --------
-python scripts/make_zoo.py && python scripts/bench.py --verify
+python scripts/make_zoo.py && python scripts/bench.py --verify --png docs/benchmarks.png
 python scripts/bench.py --quick
 python scripts/bench.py --only nasnetmobile,darts --csv /tmp/bench.csv
 """
@@ -30,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tflite_serenity import memory  # noqa: E402
+from tflite_serenity import memory, optimize  # noqa: E402
 from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
+from tflite_serenity.model import read_model  # noqa: E402
 from tflite_serenity.schedule.baselines import greedy_order, reverse_postorder  # noqa: E402
 from tflite_serenity.schedule.search import schedule_graph  # noqa: E402
 
@@ -42,7 +45,14 @@ COLUMNS = [
     ("greedy", "greedy (B)"), ("ours", "ours (B)"), ("ratio", "converter / ours"), ("bound", "lower bound (B)"),
     ("status", "status"), ("seconds", "scheduler s"),
 ]
-VERIFY_COLUMNS = [("tflm_before", "TFLM head before (B)"), ("tflm_after", "TFLM head after (B)"),
+#: The whole command (schedule + rewrite + arena plan) per model.
+FULL_COLUMNS = [
+    ("model", "model"), ("weights", "weights (B)"), ("converter", "converter order (B)"), ("ours", "scheduled (B)"),
+    ("rewritten", "rewritten (B)"), ("rewrite_ratio", "converter / rewritten"), ("sites", "sites"),
+    ("arena_bound", "arena bound (B)"), ("tflm_greedy", "TFLM greedy, our order (B)"), ("planned", "our plan (B)"),
+    ("plan_ratio", "plan / bound"), ("total_seconds", "command s"),
+]
+VERIFY_COLUMNS = [("tflm_before", "TFLM head, input (B)"), ("tflm_after", "TFLM head, output (B)"),
                   ("bit_identical", "bit-identical (LiteRT, TFLM)")]
 
 
@@ -63,15 +73,54 @@ def bench_model(path: Path, time_limit: float, verify: bool) -> dict:
         "status": result.status,
         "seconds": round(result.seconds, 3),
     }
+    full = optimize(data, time_limit=time_limit)
+    main = full.subgraphs[0]
+    arena = full.arena
+    row.update(
+        weights=memory.weights_bytes(graph),
+        rewritten=main.peak_after,
+        rewrite_ratio=round(main.peak_before / main.peak_after, 3),
+        sites=len(main.rewrites),
+        arena_bound=arena.lower_bound if arena else "",
+        tflm_greedy=arena.tflm_greedy if arena else "",
+        planned=min(arena.tflm_with_plan, arena.tflm_greedy) if arena else "",
+        plan_ratio=round(min(arena.tflm_with_plan, arena.tflm_greedy) / arena.lower_bound, 4) if arena else "",
+        total_seconds=round(full.seconds, 2),
+    )
     if verify:
         from tflite_serenity.verify import compare_models, measure_tflm_arena
 
-        out = write_model(with_operator_orders(model, {0: result.order}))
+        out = full.model
         same = [compare_models(data, out, runtime=rt).bit_identical for rt in ("litert", "tflm")]
         row["bit_identical"] = "yes" if all(same) else f"NO {same}"
         row["tflm_before"] = measure_tflm_arena(data).head_bytes
         row["tflm_after"] = measure_tflm_arena(out).head_bytes
     return row
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    """Grouped bars: each method's peak relative to the converter's order, per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [("converter", "converter order"), ("rpo", "reverse post-order"), ("greedy", "greedy list schedule"),
+               ("ours", "ours: optimal order"), ("rewritten", "ours: + rewriting"),
+               ("tflm_after", "TFLite Micro head, our model (measured)")]
+    methods = [(k, label) for k, label in methods if all(isinstance(r.get(k), int) for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(rows) * len(methods) / 3), 5))
+    width = 0.8 / len(methods)
+    for i, (key, label) in enumerate(methods):
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [r[key] / r["converter"] for r in rows], width, label=label)
+    ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("peak activation memory / converter order")
+    ax.set_title("Peak activation memory per model and method (lower is better)")
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def markdown(rows: list[dict], columns) -> str:
@@ -100,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="run outputs and TFLite Micro arenas")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--csv", type=Path, help="also write the rows as CSV")
+    parser.add_argument("--png", type=Path, help="also draw the peaks as a bar chart (needs matplotlib)")
     args = parser.parse_args(argv)
     if not (args.zoo / "zoo.json").exists():
         parser.error(f"no zoo at {args.zoo}; run: python scripts/make_zoo.py")
@@ -108,21 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     for path in zoo_files(args.zoo, names):
         row = bench_model(path, args.time_limit, args.verify)
         rows.append(row)
-        print(f"{row['model']:<28} {row['ops']:>4} ops  {row['converter']:>10,} -> {row['ours']:>10,} B "
-              f"({row['ratio']:.2f}x)  bound {row['bound']:>10,}  {row['status']}, {row['seconds']:.3f} s", flush=True)
-    columns = COLUMNS + (VERIFY_COLUMNS if args.verify else [])
+        print(f"{row['model']:<22} {row['ops']:>4} ops  {row['converter']:>10,} -> {row['ours']:>10,} B "
+              f"({row['ratio']:.2f}x) -> rewritten {row['rewritten']:>10,} B; bound {row['bound']:>10,}; "
+              f"{row['status']}, {row['seconds']:.3f} s; command {row['total_seconds']:.1f} s", flush=True)
     print()
-    print(markdown(rows, columns))
+    print(markdown(rows, COLUMNS))
+    print()
+    print(markdown(rows, FULL_COLUMNS + (VERIFY_COLUMNS if args.verify else [])))
+    columns = COLUMNS + FULL_COLUMNS[1:] + (VERIFY_COLUMNS if args.verify else [])
     seconds = [r["seconds"] for r in rows]
     if rows:
         ratios = [r["ratio"] for r in rows]
         geo = statistics.geometric_mean(ratios)
+        geo_rw = statistics.geometric_mean([r["rewrite_ratio"] for r in rows])
         print(f"\n{len(rows)} models; proven optimal: {sum(r['status'] == 'optimal' for r in rows)}; "
               f"scheduler seconds: median {statistics.median(seconds):.3f}, max {max(seconds):.3f}; "
-              f"geometric mean converter/ours {geo:.3f}x")
+              f"geometric mean converter/ours {geo:.3f}x, converter/rewritten {geo_rw:.3f}x")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}, {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    if args.png and rows:
+        chart(rows, args.png)
     if args.csv:
         with args.csv.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=[k for k, _ in columns])
