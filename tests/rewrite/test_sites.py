@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tflite_serenity.graph import build_graph
+from tflite_serenity.model.schema import fb
 from tflite_serenity.rewrite.sites import Options, _lanes_match, classify, find_sites
 from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph, with_kind
 
@@ -83,3 +84,40 @@ def test_concat_that_is_a_graph_output_stays_when_its_consumer_is_split():
     edited.subgraphs[0].outputs = list(tree.subgraphs[0].outputs) + [site.output]
     edited_graph = build_graph(edited, 0)
     assert site_feeding(edited, edited_graph, "MAX_POOL_2D").keeps_concat
+
+
+def _with_tensor_change(tree, tensor: int, change):
+    edited = copy.copy(tree)
+    edited.subgraphs = [copy.copy(tree.subgraphs[0])]
+    tensors = list(tree.subgraphs[0].tensors)
+    tensors[tensor] = copy.deepcopy(tensors[tensor])
+    change(tensors[tensor])
+    edited.subgraphs[0].tensors = tensors
+    return edited
+
+
+def test_concat_with_a_fused_activation_is_not_a_site():
+    tree, graph = tree_and_graph("rewrite_depthwise_float.tflite")
+    site = site_feeding(tree, graph, "DEPTHWISE_CONV_2D")
+    edited = copy.copy(tree)
+    edited.subgraphs = [copy.copy(tree.subgraphs[0])]
+    ops = list(tree.subgraphs[0].operators)
+    ops[site.concat] = copy.copy(ops[site.concat])
+    ops[site.concat].builtinOptions = copy.copy(ops[site.concat].builtinOptions)
+    ops[site.concat].builtinOptions.fusedActivationFunction = 1
+    edited.subgraphs[0].operators = ops
+    assert find_sites(edited, build_graph(edited, 0)) == []
+
+
+def test_hybrid_depthwise_with_int8_weights_on_float_activations_is_not_split():
+    tree, graph = tree_and_graph("rewrite_depthwise_float.tflite")
+    dw = graph.operators[site_feeding(tree, graph, "DEPTHWISE_CONV_2D").splits[0].op]
+    edited = _with_tensor_change(tree, dw.inputs[1], lambda t: setattr(t, "type", fb.TensorType.INT8))
+    assert find_sites(edited, build_graph(edited, 0)) == []
+
+
+def test_sparse_weights_are_not_split():
+    tree, graph = tree_and_graph("rewrite_depthwise_float.tflite")
+    dw = graph.operators[site_feeding(tree, graph, "DEPTHWISE_CONV_2D").splits[0].op]
+    edited = _with_tensor_change(tree, dw.inputs[1], lambda t: setattr(t, "sparsity", fb.SparsityParametersT()))
+    assert find_sites(edited, build_graph(edited, 0)) == []
