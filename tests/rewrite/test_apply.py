@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, write_model
 from tflite_serenity.model.rewrite_ops import constant_array, operator_options, tensor_quantization
 from tflite_serenity.rewrite.apply import push_concat
+from tflite_serenity.rewrite.quantize import partial_quantization
 from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph
 
 
@@ -98,3 +101,10 @@ def test_int8_partial_sums_get_a_symmetric_range_of_the_output():
     q = tensor_quantization(new_tree, 0, first_add.inputs[0])
     largest = max(abs((-128 - q_out.zero_point[0]) * q_out.scale[0]), abs((127 - q_out.zero_point[0]) * q_out.scale[0]))
     assert q.zero_point == (0,) and np.isclose(q.scale[0] * 127, largest, rtol=1e-6)
+
+
+def test_partial_sums_of_a_float_output_cannot_be_requantized():
+    tree, graph = tree_and_graph("rewrite_dense_float.tflite")
+    site = site_feeding(tree, graph, "FULLY_CONNECTED", APPROXIMATE)
+    with pytest.raises(UnsupportedModelError, match="cannot requantize FLOAT32"):
+        partial_quantization(tree, graph, site.splits[0], site)

@@ -18,7 +18,6 @@ from ..model.rewrite_ops import Quantization, tensor_quantization
 #: Range of the partial sums, as a multiple of the output's largest magnitude.
 HEADROOM = 1.0
 
-_LIMITS = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
 
 
 def partial_quantization(model, graph: Graph, split, site, headroom: float = HEADROOM) -> Quantization:
@@ -26,11 +25,8 @@ def partial_quantization(model, graph: Graph, split, site, headroom: float = HEA
     out = graph.operators[split.op].outputs[0]
     dtype = graph.tensors[out].dtype
     q = tensor_quantization(model, graph.subgraph, out)
-    if q is None or q.per_channel or dtype not in _LIMITS:
+    if q is None or q.per_channel or dtype != "INT8":
         raise UnsupportedModelError(f"subgraph {graph.subgraph}: cannot requantize {dtype} output tensor {out}")
-    qmin, qmax = _LIMITS[dtype]
     scale, zero = q.scale[0], q.zero_point[0]
-    magnitude = max(abs((qmin - zero) * scale), abs((qmax - zero) * scale))
-    if dtype == "UINT8":
-        return Quantization((2 * headroom * magnitude / 255,), (128,), 0)
-    return Quantization((headroom * magnitude / qmax,), (0,), 0)
+    magnitude = max(abs((-128 - zero) * scale), abs((127 - zero) * scale))
+    return Quantization((headroom * magnitude / 127,), (0,), 0)
