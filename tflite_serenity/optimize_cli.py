@@ -63,9 +63,9 @@ def run_optimize(argv: Sequence[str]) -> int:
     for s in result.subgraphs:
         sys.stdout.write(
             f"subgraph {s.index}: {s.operators} ops, peak {format_bytes(s.peak_before)} -> "
-            + (f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} rewritten "
-               f"({len(s.rewrites)} site(s){'' if all(r.exact for r in s.rewrites) else ', approximate'})"
-               if s.rewrites else format_bytes(s.peak_after))
+            + (format_bytes(s.peak_after) if args.no_rewrite else
+               f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} rewritten "
+               f"({len(s.rewrites)} site(s){'' if all(r.exact for r in s.rewrites) else ', approximate'})")
             + f" ({s.ratio:.2f}x lower), {s.status}, {s.seconds:.2f} s"
             + (f" [{s.note}]" if s.note else "") + "\n"
         )

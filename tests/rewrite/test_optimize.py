@@ -68,3 +68,9 @@ def test_json_lists_rewritten_sites(tmp_path, capsys):
     assert sub["peak_scheduled"] > sub["peak_after"]
     assert [r["exact"] for r in sub["rewrites"]] == [False, False]
     assert sub["rewrites"][-1]["consumers"] == ["RELU", "CONV_2D"]
+
+
+def test_summary_line_shows_all_three_peaks_even_when_no_rewrite_pays(tmp_path, capsys):
+    assert main([str(DATA / "rewrite_depthwise_flat_float.tflite"), str(tmp_path / "o.tflite")]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "scheduled -> " in line and "rewritten (0 site(s))" in line
