@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tflite_serenity.arena.buffers import NEVER, model_buffers
+from tflite_serenity.arena import lower_bound
+from tflite_serenity.arena.buffers import NEVER, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.model_plan import plan_arena
 from tflite_serenity.arena.scratch import scratch_requests
-from tflite_serenity.graph import build_graphs
+from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graphs
 from tflite_serenity.model import read_model
 from tests.models import load
 
@@ -119,3 +120,37 @@ def test_a_subgraph_that_runs_itself_is_left_unplanned():
     model.subgraphs[0].operators[0].builtinOptions.bodySubgraphIndex = 0
     out, figures = plan_arena(model)
     assert figures is None and out is model
+
+
+def test_a_reshape_whose_input_dies_there_may_share_its_bytes():
+    graphs, buffers = buffers_of("transformer_tiny_int8.tflite")
+    graph = graphs[0]
+    groups = alias_groups(graphs, buffers)
+    reshapes = [op for op in graph.operators if op.kind == "RESHAPE"]
+    assert len(groups) == len(reshapes) == 4
+    for group, op in zip(groups, reshapes):
+        assert sorted(buffers.buffers[i].tensor for i in group) == sorted([op.inputs[0], op.outputs[0]])
+
+
+def test_sharing_lowers_the_bound_where_the_reshape_is_the_peak():
+    # x (256 B) -> RESHAPE -> y (256 B) -> FULLY_CONNECTED -> z (16 B): x and y
+    # are alive together only at the reshape.
+    tensors = [Tensor(0, "x", (1, 64), "FLOAT32", False, False), Tensor(1, "shape", (1,), "INT32", True, False),
+               Tensor(2, "y", (64,), "FLOAT32", False, False), Tensor(3, "w", (4, 64), "FLOAT32", True, False),
+               Tensor(4, "z", (1, 4), "FLOAT32", False, False)]
+    operators = [Operator(0, "RESHAPE", (0, 1), (2,)), Operator(1, "FULLY_CONNECTED", (2, 3, -1), (4,))]
+    graph = assemble_graph(0, "g", tensors, operators, (0,), (4,))
+    buffers = model_buffers([graph])
+    groups = alias_groups([graph], buffers)
+    assert groups == [[0, 1]]
+    merged, unit_of = merge_aliases(buffers.blocks, groups)
+    assert unit_of == [0, 0, 1]
+    assert lower_bound(buffers.blocks) == 512 and lower_bound(merged) == 256 + 16
+
+
+def test_a_reshape_input_read_again_later_is_not_shared():
+    tensors = [Tensor(0, "x", (1, 64), "FLOAT32", False, False), Tensor(1, "shape", (1,), "INT32", True, False),
+               Tensor(2, "y", (64,), "FLOAT32", False, False), Tensor(3, "z", (1, 64), "FLOAT32", False, False)]
+    operators = [Operator(0, "RESHAPE", (0, 1), (2,)), Operator(1, "ADD", (0, 0), (3,))]
+    graph = assemble_graph(0, "g", tensors, operators, (0,), (2, 3))
+    assert alias_groups([graph], model_buffers([graph])) == []

@@ -11,7 +11,7 @@ import pytest
 
 from tflite_serenity import optimize
 from tflite_serenity.arena import plan
-from tflite_serenity.arena.buffers import model_buffers
+from tflite_serenity.arena.buffers import alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.model_plan import plan_arena, plan_offsets
 from tflite_serenity.arena.offline import check_offline_plan, encode_offline_plan, read_offline_plan, with_offline_plan
 from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
@@ -119,3 +119,20 @@ def test_no_arena_plan_leaves_no_stale_plan_behind():
     if stored is not None:
         check_offline_plan(out, stored.offsets)  # still safe for the new order
     assert measure_tflm_arena(result.model).error is None
+
+
+@pytest.mark.parametrize("name", ["small_cnn_float.tflite", "transformer_tiny_int8.tflite"])
+def test_reshapes_sharing_their_input_bytes_run_bit_identical(name):
+    data = load(name)
+    model = read_model(data)
+    graphs = build_graphs(model)
+    buffers = model_buffers(graphs)
+    groups = alias_groups(graphs, buffers)
+    units, unit_of = merge_aliases(buffers.blocks, groups)
+    offsets, _ = plan_offsets(buffers, [plan(units).offsets[u] for u in unit_of])
+    for group in groups:  # the plan really shares
+        assert len({offsets[buffers.plan_index(buffers.buffers[i])] for i in group}) == 1
+    planned = write_model(with_offline_plan(model, offsets))
+    comparison = compare_models(data, planned, runtime="tflm", trials=2)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == plan(units).arena_bytes

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from tflite_serenity.arena.buffers import model_buffers
-from tflite_serenity.arena.model_plan import plan_offsets
+from tflite_serenity.arena.buffers import alias_groups, model_buffers
+from tflite_serenity.arena.model_plan import plan_arena, plan_offsets
 from tflite_serenity.arena.offline import (
     METADATA_NAME, check_offline_plan, decode_offline_plan, encode_offline_plan, read_offline_plan,
     with_offline_plan)
@@ -117,3 +117,17 @@ def test_the_plan_buffer_is_four_byte_aligned_in_the_file():
     payload = encode_offline_plan(offsets)
     position = data.find(payload)
     assert position > 0 and position % 4 == 0
+
+
+def test_a_reshape_sharing_its_dying_input_passes_and_a_shifted_one_does_not():
+    model = tree("transformer_tiny_int8.tflite")
+    out, figures = plan_arena(model, alias_reshapes=True)
+    offsets = list(read_offline_plan(out).offsets) if figures.written else safe_plan(model)[0]
+    buffers = model_buffers(build_graphs(model))
+    group = alias_groups(build_graphs(model), buffers)[0]
+    first, second = (buffers.plan_index(buffers.buffers[i]) for i in group)
+    offsets[second] = offsets[first]  # share
+    check_offline_plan(model, offsets)
+    offsets[second] = offsets[first] + 16  # overlap by all but 16 bytes: unsafe
+    with pytest.raises(PlanError, match="overlaps"):
+        check_offline_plan(model, offsets)

@@ -294,3 +294,69 @@ def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True) -> ModelBuff
                     buffers.append(ArenaBuffer(graph.subgraph, -1, op, Block(size, *span)))
     return ModelBuffers(tuple(buffers), tuple(len(g.tensors) for g in graphs))
 
+
+
+#: Operators whose output may share its input's bytes in TFLite Micro:
+#: RESHAPE skips its copy when the two pointers are equal (``reshape.cc``),
+#: and that was run on every model here. SQUEEZE (a ``memcpy``) and
+#: EXPAND_DIMS (an element loop) would copy each byte onto itself, but the
+#: converter turns both into RESHAPE on static shapes, so no model here runs
+#: them and they are left out.
+ALIAS_KINDS = frozenset({"RESHAPE"})
+
+
+def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers) -> list[list[int]]:
+    """Groups of tensor buffers (positions in ``buffers.buffers``) that may
+    share one offset: a reshape-like operator's output and its input, when
+    that input dies there (the operator is its last reader, it is no
+    subgraph output) and both have the same byte count. Chains of such
+    operators form one group. Groups are sorted, ascending."""
+    position = {(b.subgraph, b.tensor): i for i, b in enumerate(buffers.buffers) if not b.is_scratch}
+    parent = list(range(len(buffers.buffers)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for graph in graphs:
+        outputs = set(graph.outputs)
+        for op in graph.operators:
+            if op.kind not in ALIAS_KINDS or not op.inputs or len(op.outputs) != 1:
+                continue
+            source, target = op.inputs[0], op.outputs[0]
+            a, b = position.get((graph.subgraph, source)), position.get((graph.subgraph, target))
+            if a is None or b is None or source in outputs or source in op.inputs[1:]:
+                continue
+            if max(graph.consumers[source]) != op.index:
+                continue  # read again later
+            if buffers.buffers[a].block.size != buffers.buffers[b].block.size:
+                continue
+            parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for i in position.values():
+        groups.setdefault(root(i), []).append(i)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def merge_aliases(blocks: Sequence[Block], groups: Sequence[Sequence[int]]) -> tuple[list[Block], list[int]]:
+    """One block per alias group (the union of its lifetimes, its largest
+    size) in place of its first member, the other blocks as they are.
+
+    Returns the merged blocks and, per input block, the index of the merged
+    block that holds it.
+    """
+    leader = {i: group[0] for group in groups for i in group}
+    members_of = {group[0]: group for group in groups}
+    merged: list[Block] = []
+    index_of_leader: dict[int, int] = {}
+    for i, block in enumerate(blocks):
+        if leader.get(i, i) != i:
+            continue
+        if i in members_of:
+            members = [blocks[j] for j in members_of[i]]
+            block = Block(max(m.size for m in members), min(m.start for m in members), max(m.end for m in members))
+        index_of_leader[i] = len(merged)
+        merged.append(block)
+    return merged, [index_of_leader[leader.get(i, i)] for i in range(len(blocks))]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
-from tflite_serenity.arena.buffers import ModelBuffers, model_buffers
+from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.offline import METADATA_NAME, with_offline_plan
 from tflite_serenity.arena.planner import plan
 from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
@@ -33,6 +33,9 @@ from tflite_serenity.model import metadata, with_operator_orders, without_metada
 
 DEFAULT_TIME_LIMIT = 2.0
 """Budget of the placement search, roughly CPU seconds (see :func:`.plan`)."""
+
+MAX_OFFSET = (1 << 31) - 1
+"""Offsets are int32 in the plan; a larger arena is left to TFLite Micro."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def plan_arena(
     *,
     time_limit: float = DEFAULT_TIME_LIMIT,
     scratch: bool = True,
+    alias_reshapes: bool = False,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -110,6 +114,12 @@ def plan_arena(
         Model the kernels' scratch buffers (:mod:`.scratch`) so the plan
         leaves room for them. Without, TFLite Micro still places them
         safely, possibly above the plan.
+    alias_reshapes : bool, default False
+        Let a RESHAPE output share its input's bytes
+        where the input dies there (:func:`.alias_groups`), which TFLite
+        Micro's own planner never does. Its reference kernels tolerate it
+        (docs/arena.md gives what was run); the figures then count each
+        shared pair once, the lower bound included.
 
     Returns
     -------
@@ -139,19 +149,31 @@ def plan_arena(
     except UnsupportedModelError:
         return bare, None
     blocks = buffers.blocks
-    placement = plan(blocks, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
-    offsets, pinned = plan_offsets(buffers, placement.offsets)
-    online = [ONLINE if b.is_scratch else o for b, o in zip(buffers.buffers, placement.offsets)]
-    with_plan = greedy_tflm(blocks, offline_offsets=online)
-    check_placement(blocks, with_plan.offsets)  # TFLite Micro's placement around ours is sound
+    groups = alias_groups(graphs, buffers) if alias_reshapes else []
+    units, unit_of = merge_aliases(blocks, groups)
+    placement = plan(units, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
+    offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
+    scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
+    if scratch_count:
+        # TFLite Micro places the scratch buffers itself, around the pinned tensors.
+        is_scratch = [False] * len(units)
+        for b, u in zip(buffers.buffers, unit_of):
+            is_scratch[u] = b.is_scratch
+        online = [ONLINE if s else o for s, o in zip(is_scratch, placement.offsets)]
+        simulated = greedy_tflm(units, offline_offsets=online)
+        check_placement(units, simulated.offsets)
+        head = simulated.arena_bytes
+    else:
+        head = placement.arena_bytes  # every buffer pinned
     own = greedy_tflm(blocks)
-    written = with_plan.arena_bytes < own.arena_bytes
+    written = head < own.arena_bytes and head <= MAX_OFFSET
     if written:
         out = with_offline_plan(bare, offsets, buffers=buffers)
         note = ""
     else:
         out = bare
-        note = "TFLite Micro's own plan is as small; no plan written"
+        note = ("TFLite Micro's own plan is as small; no plan written" if head >= own.arena_bytes
+                else "the arena is too large for the plan's 32-bit offsets; no plan written")
     if had_plan:
         note = "; ".join(filter(None, [note, "replaced the model's offline plan" if written
                                         else "removed the model's offline plan"]))
@@ -159,12 +181,12 @@ def plan_arena(
         lower_bound=placement.lower_bound,
         planned=placement.arena_bytes,
         tflm_greedy=own.arena_bytes,
-        tflm_with_plan=with_plan.arena_bytes,
+        tflm_with_plan=head,
         written=written,
         optimal=placement.optimal,
         method=placement.method,
         tensors=pinned,
-        scratch=sum(1 for b in buffers.buffers if b.is_scratch),
+        scratch=scratch_count,
         seconds=time.monotonic() - start,
         note=note,
     )

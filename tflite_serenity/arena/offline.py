@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
-from tflite_serenity.arena.buffers import ModelBuffers, model_buffers
+from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.tflm import ONLINE
 from tflite_serenity.errors import ModelFormatError, PlanError
 from tflite_serenity.graph import build_graphs
@@ -112,8 +112,10 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     tensor TFLite Micro does not plan (constants, variables, zero bytes), so
     an index shifted by a subgraph cannot slip through; pinned offsets
     aligned; and no two pinned tensors alive at a common allocation scope
-    sharing a byte. Tensors left at ``-1`` and scratch buffers are placed by
-    TFLite Micro around the pinned ones, so they cannot collide with them.
+    sharing a byte, except a reshape-like operator's output sharing exactly
+    its dying input's bytes (:func:`.alias_groups`). Tensors left at ``-1``
+    and scratch buffers are placed by TFLite Micro around the pinned ones,
+    so they cannot collide with them.
 
     Parameters
     ----------
@@ -135,14 +137,15 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     PlanError
         Naming the first offending tensor (by subgraph and index).
     """
+    graphs = build_graphs(model)
     if buffers is None:
-        buffers = model_buffers(build_graphs(model))
+        buffers = model_buffers(graphs)
     if len(offsets) != buffers.total_tensors:
         raise PlanError(
             f"the plan has {len(offsets)} offsets; the model has {buffers.total_tensors} tensors "
             f"in {len(buffers.tensor_counts)} subgraph(s), and TFLite Micro refuses any other count")
-    planned = {buffers.plan_index(b): b for b in buffers.buffers if not b.is_scratch}
-    pinned = []
+    planned = {buffers.plan_index(b): i for i, b in enumerate(buffers.buffers) if not b.is_scratch}
+    offset_of: dict[int, int] = {}
     for k, offset in enumerate(offsets):
         if offset == ONLINE:
             continue
@@ -151,11 +154,21 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
             raise PlanError(
                 f"subgraph {s} tensor {t}: TFLite Micro does not plan this tensor (a constant, a variable "
                 f"or zero bytes), so its offset must be -1, not {offset}")
-        pinned.append((planned[k], int(offset)))
+        offset_of[planned[k]] = int(offset)
+    # A reshape's output may share its dying input's bytes (buffers.alias_groups):
+    # such a pair, given one offset, is checked as one block over both lifetimes.
+    groups = [g for g in alias_groups(graphs, buffers)
+              if all(i in offset_of for i in g) and len({offset_of[i] for i in g}) == 1]
+    blocks, unit_of = merge_aliases([b.block for b in buffers.buffers], groups)
+    pinned: dict[int, tuple[int, int]] = {}  # merged block -> (first buffer, offset)
+    for i, offset in offset_of.items():
+        pinned.setdefault(unit_of[i], (i, offset))
+    units = sorted(pinned)
     try:
-        check_placement([b.block for b, _ in pinned], [o for _, o in pinned], alignment)
+        check_placement([blocks[u] for u in units], [pinned[u][1] for u in units], alignment)
     except PlanError as err:
-        raise PlanError(f"unsafe offline plan: {_name_tensors(str(err), pinned)}") from err
+        named = [buffers.buffers[pinned[u][0]] for u in units]
+        raise PlanError(f"unsafe offline plan: {_name_tensors(str(err), named)}") from err
     return buffers
 
 
@@ -187,7 +200,7 @@ def _name_tensors(message: str, pinned) -> str:
     import re
 
     def name(match: re.Match) -> str:
-        buffer = pinned[int(match.group(1))][0]
+        buffer = pinned[int(match.group(1))]
         return f"subgraph {buffer.subgraph} tensor {buffer.tensor}"
 
     return re.sub(r"tensor (\d+)", name, message)
