@@ -13,6 +13,7 @@ from .errors import (
 )
 
 from .converter import convert
+from .micro import TflmArenaSize, tflm_arena_size
 from .optimize import OptimizeResult, SubgraphResult, optimize
 from .report import Report, SubgraphReport, report
 
@@ -32,4 +33,6 @@ __all__ = [
     "Report",
     "SubgraphReport",
     "convert",
+    "tflm_arena_size",
+    "TflmArenaSize",
 ]

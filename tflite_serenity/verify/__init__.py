@@ -27,16 +27,19 @@ from tflite_serenity.verify.inputs import random_inputs
 from tflite_serenity.verify.litert import run_litert, run_litert_trials
 from tflite_serenity.verify.tflm import (
     DEFAULT_ARENA_SIZES,
+    TflmArenaSearch,
     TflmRun,
     measure_tflm_arena,
     run_tflm,
     run_tflm_trials,
+    smallest_tflm_arena,
 )
 
 __all__ = [
     "Comparison",
     "DEFAULT_ARENA_SIZES",
     "OutputDiff",
+    "TflmArenaSearch",
     "TflmRun",
     "assert_equivalent",
     "compare_models",
@@ -47,4 +50,5 @@ __all__ = [
     "run_litert_trials",
     "run_tflm",
     "run_tflm_trials",
+    "smallest_tflm_arena",
 ]

@@ -194,6 +194,128 @@ def run_tflm_trials(
     """
     if importlib.util.find_spec("tflite_micro") is None:
         raise RuntimeUnavailableError("TFLite Micro is not installed: pip install tflite-micro")
+    run, outputs, _ = _run_child(model, input_sets, arena_size=arena_size, timeout=timeout)
+    return run, outputs
+
+
+@dataclass(frozen=True, eq=False)
+class TflmArenaSearch:
+    """The smallest arena TFLite Micro works with, found by trying sizes.
+
+    Attributes
+    ----------
+    smallest : int or None
+        The smallest ``arena_size`` (bytes) with which the interpreter
+        allocates, and invokes when ``invoked``; every larger size works
+        too. None if the model never allocated.
+    invoked : bool
+        Whether ``smallest`` was checked by invoking the model, not only by
+        allocating it. False when invoking was not asked for or failed at
+        every size (``invoke_error`` says why).
+    total_bytes, head_bytes, tail_bytes : int or None
+        What TFLite Micro's recording allocator reported with a large arena;
+        ``total_bytes`` is a lower bound of ``smallest``, short of it when
+        kernels' temporary memory while preparing exceeds a small head.
+    probes : int
+        Arena sizes tried.
+    error : str or None
+        Why no size could be found, or None.
+    invoke_error : str or None
+        Why invoking failed even with a large arena (the model allocates
+        but does not run in TFLite Micro), or None.
+    log : str
+        What TFLite Micro printed (the last 64 KiB).
+    """
+
+    smallest: int | None
+    invoked: bool
+    total_bytes: int | None
+    head_bytes: int | None
+    tail_bytes: int | None
+    probes: int
+    error: str | None
+    invoke_error: str | None = None
+    log: str = ""
+
+
+def smallest_tflm_arena(
+    model: bytes,
+    inputs: Sequence[np.ndarray] | None = None,
+    *,
+    invoke: bool = True,
+    timeout: float = 300,
+) -> TflmArenaSearch:
+    """Find the smallest ``arena_size`` with which TFLite Micro runs a model.
+
+    One child process allocates the model with a large arena (reading the
+    sizes TFLite Micro reports), invokes it once, then tries arena sizes
+    around the reported total and bisects to the byte, each try in a forked
+    process so that a kernel crashing on a too small arena costs only that
+    try. First on allocation alone, then invoking at the size found (and
+    bisecting upwards in the rare case invoking needs more).
+
+    Parameters
+    ----------
+    model : bytes
+        A .tflite flatbuffer.
+    inputs : sequence of numpy.ndarray, optional
+        Inputs for invoking. Default: ``random_inputs(model, seed=0)``.
+    invoke : bool, default True
+        Require the model to invoke at the size found, not only to allocate.
+    timeout : float, default 300
+        Seconds before the child is killed and the search reported as failed.
+
+    Returns
+    -------
+    TflmArenaSearch
+        Failures of the runtime are in ``error``, not raised.
+
+    Raises
+    ------
+    RuntimeUnavailableError, ModelFormatError, ValueError
+        As for :func:`run_tflm`.
+
+    Examples
+    --------
+    >>> import pathlib, tflite_micro
+    >>> path = pathlib.Path(tflite_micro.__file__).parent / "python/tflite_micro/sine_float.tflite"
+    >>> found = smallest_tflm_arena(path.read_bytes())
+    >>> found.invoked, found.smallest >= found.total_bytes
+    (True, True)
+    """
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise RuntimeUnavailableError("TFLite Micro is not installed: pip install tflite-micro")
+    input_sets = []
+    if invoke:
+        input_sets = [random_inputs(model, seed=0) if inputs is None else inputs]
+    run, _, result = _run_child(model, input_sets, arena_size=None, timeout=timeout,
+                                search={"invoke": invoke})
+    found = (result or {}).get("search") or {}
+    error = run.error
+    if error is None and not found:
+        error = "TFLite Micro child ended without a search result"
+    return TflmArenaSearch(
+        smallest=found.get("smallest") if error is None else None,
+        invoked=bool(found.get("invoked")),
+        total_bytes=run.total_bytes,
+        head_bytes=run.head_bytes,
+        tail_bytes=run.tail_bytes,
+        probes=int(found.get("probes", 0)),
+        error=error,
+        invoke_error=found.get("invoke_error"),
+        log=run.log,
+    )
+
+
+def _run_child(
+    model: bytes,
+    input_sets: Sequence[Sequence[np.ndarray]],
+    *,
+    arena_size: int | None,
+    timeout: float,
+    search: dict | None = None,
+) -> tuple[TflmRun, list[list[np.ndarray]] | None, dict | None]:
+    """Run the child on a request; the run, every set's outputs, and the raw result."""
     input_specs, output_specs = read_io(model)
     for inputs in input_sets:
         if len(inputs) != len(input_specs):
@@ -205,6 +327,8 @@ def run_tflm_trials(
         "n_sets": len(input_sets),
         "n_inputs": len(input_specs),
     }
+    if search is not None:
+        request["search"] = search
     with tempfile.TemporaryDirectory(prefix="serenity-tflm-") as tmp:
         work = Path(tmp)
         (work / "model.tflite").write_bytes(bytes(model))
@@ -240,7 +364,7 @@ def run_tflm_trials(
         arena_size=attempts[-1] if attempts else None,
         log=log[-_LOG_LIMIT:],
     )
-    return run, outputs
+    return run, outputs, result
 
 
 def _spawn(work: Path, timeout: float) -> str | None:
@@ -290,7 +414,7 @@ def _with_detail(error: str, log: str) -> str:
         for line in log.splitlines()
         if line.strip()
         and not line.startswith("[RecordingMicroAllocator]")
-        and not _ATTEMPT.match(line)
+        and not line.startswith("serenity-tflm:")
     ]
     if not lines:
         return error

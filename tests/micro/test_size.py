@@ -1,0 +1,49 @@
+"""tflm_arena_size: the arena_size to give MicroInterpreter, measured or estimated."""
+
+import importlib.util
+
+import pytest
+
+import tflite_serenity
+from tflite_serenity.micro import size as size_module
+from tflite_serenity.micro.size import estimate_tflm_arena, tflm_arena_size
+from tests.models import DATA, load
+
+needs_tflm = pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None,
+                                reason="tflite-micro is not installed")
+
+
+@needs_tflm
+def test_measured_size_is_the_need_plus_the_margin_rounded_to_16():
+    size = tflite_serenity.tflm_arena_size(DATA / "transformer_tiny_int8.tflite")
+    assert size.measured and size.invoked
+    assert (size.needed, size.lower_bound) == (15088, 10336)
+    assert size.arena_size == 15104 and size.arena_size % 16 == 0
+
+
+@needs_tflm
+@pytest.mark.parametrize("name", ["while_float.tflite", "darts_tiny_int8.tflite", "irregular_int8.tflite"])
+def test_estimate_is_not_below_the_measured_need(name):
+    model = load(name)
+    measured, estimated = tflm_arena_size(model), estimate_tflm_arena(model)
+    assert not estimated.measured
+    assert estimated.head == measured.head  # the planner simulation is exact
+    assert measured.needed <= estimated.needed <= 2 * measured.needed
+
+
+def test_without_tflite_micro_the_size_is_estimated_and_says_so(monkeypatch):
+    monkeypatch.setattr(size_module.importlib.util, "find_spec", lambda name, *a: None)
+    size = tflm_arena_size(load("small_cnn_int8.tflite"))
+    assert (size.measured, size.how, size.tflm_version) == (False, "estimated", None)
+    assert size.arena_size >= size.needed >= size.lower_bound == size.head + size.tail
+
+
+def test_a_negative_margin_is_refused():
+    with pytest.raises(tflite_serenity.SerenityError, match="margin"):
+        tflm_arena_size(load("small_cnn_int8.tflite"), margin=-1, measure=False)
+
+
+@needs_tflm
+def test_a_model_tflite_micro_cannot_allocate_raises_unsupported():
+    with pytest.raises(tflite_serenity.UnsupportedModelError, match="cannot allocate"):
+        tflm_arena_size(load("custom_op_float.tflite"))
