@@ -70,3 +70,16 @@ def test_summary_names_the_arena_and_the_bound():
     _, kept = plan_arena(tree("tiny_branch_float.tflite"))
     assert "TFLite Micro's own plan" in summary(kept) and "not written" in summary(kept)
     assert summary(None).startswith("arena: not planned")
+
+
+def test_a_model_past_32_bit_offsets_is_left_unplanned():
+    model = tree("tiny_branch_float.tflite")
+    model.subgraphs[0].tensors[9].shape = [1, 1 << 15, 1 << 15, 8]  # 32 GiB
+    out, figures = plan_arena(model)
+    assert figures is None and out is model
+
+
+def test_a_type_tflite_micro_cannot_size_leaves_the_model_unplanned():
+    model = tree("tiny_branch_float.tflite")
+    model.subgraphs[0].tensors[9].type = 5  # STRING
+    assert plan_arena(model)[1] is None

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, lower_bound
 from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.offline import METADATA_NAME, with_offline_plan
 from tflite_serenity.arena.planner import plan
@@ -35,7 +35,7 @@ DEFAULT_TIME_LIMIT = 2.0
 """Budget of the placement search, roughly CPU seconds (see :func:`.plan`)."""
 
 MAX_OFFSET = (1 << 31) - 1
-"""Offsets are int32 in the plan; a larger arena is left to TFLite Micro."""
+"""Offsets are int32 in the plan; a model needing a larger arena is not planned."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def plan_arena(
         another order).
     figures : ArenaFigures or None
         None when the model cannot be planned (a subgraph that runs itself,
-        a type TFLite Micro cannot size); the model is then returned
-        without a plan.
+        a type TFLite Micro cannot size, an arena past 32-bit offsets); the
+        model is then returned without a plan.
 
     Raises
     ------
@@ -149,6 +149,8 @@ def plan_arena(
     except UnsupportedModelError:
         return bare, None
     blocks = buffers.blocks
+    if lower_bound(blocks) > MAX_OFFSET:
+        return bare, None  # no 32-bit offset reaches that far
     groups = alias_groups(graphs, buffers) if alias_reshapes else []
     units, unit_of = merge_aliases(blocks, groups)
     placement = plan(units, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
@@ -166,14 +168,13 @@ def plan_arena(
     else:
         head = placement.arena_bytes  # every buffer pinned
     own = greedy_tflm(blocks)
-    written = head < own.arena_bytes and head <= MAX_OFFSET
+    written = head < own.arena_bytes
     if written:
         out = with_offline_plan(bare, offsets, buffers=buffers)
         note = ""
     else:
         out = bare
-        note = ("TFLite Micro's own plan is as small; no plan written" if head >= own.arena_bytes
-                else "the arena is too large for the plan's 32-bit offsets; no plan written")
+        note = "TFLite Micro's own plan is as small; no plan written"
     if had_plan:
         note = "; ".join(filter(None, [note, "replaced the model's offline plan" if written
                                         else "removed the model's offline plan"]))
@@ -232,7 +233,7 @@ def summary(figures: ArenaFigures | None) -> str:
     from tflite_serenity.report.render import format_bytes
 
     if figures is None:
-        return "arena: not planned (a subgraph or type TFLite Micro cannot plan)"
+        return "arena: not planned (a subgraph or type TFLite Micro cannot plan, or over 2 GiB)"
 
     def against_bound(head: int) -> str:
         if head == figures.lower_bound:

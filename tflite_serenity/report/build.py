@@ -113,16 +113,12 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Repor
     return Report(len(data), description, subgraphs, measured, error, plan)
 
 
-#: Placement budget of the report, roughly CPU seconds (deterministic work).
-ARENA_TIME_LIMIT = 1.0
-
-
 def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) -> ArenaReport | None:
     from ..arena.model_plan import plan_arena
     from ..arena.offline import METADATA_NAME
     from ..model import metadata, without_metadata, write_model
 
-    planned, figures = plan_arena(model, time_limit=ARENA_TIME_LIMIT)
+    planned, figures = plan_arena(model)  # the budget the main command uses: the same plan
     if figures is None:
         return None
     has_plan = metadata(model, METADATA_NAME) is not None
