@@ -68,6 +68,22 @@ class GraphSchedule:
         return "optimal" if self.optimal else "best found"
 
 
+@dataclass(frozen=True)
+class ProgressInfo:
+    """Where a running :func:`schedule_graph` is, given to its ``progress`` callback
+    after the heuristics and after each beam or exact search of a piece."""
+
+    subgraph: int
+    phase: Literal["heuristic", "beam", "exact"]
+    piece: int  # the piece just searched (-1 after the heuristics)
+    pieces: int
+    states: int  # partial schedules the exact searches expanded so far
+    best_peak: int  # bytes: the peak of the best whole order known now
+    lower_bound: int
+    peak_before: int  # bytes, stored order
+    seconds: float  # since the call began
+
+
 def compiled_engine() -> Engine | None:
     """The Cython search, or None when the extension is not built."""
     try:
@@ -96,11 +112,14 @@ def schedule_graph(
     engine: Engine | None = None,
     max_states: int = MAX_STATES,
     warm_start: Sequence[Sequence[int]] = (),
+    progress: Callable[[ProgressInfo], None] | None = None,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
 
     ``warm_start`` orders (e.g. a learned policy's) join the heuristics as
     upper bounds; they can make the search faster, never change its answer.
+    ``progress``, if given, is called with a :class:`ProgressInfo` between
+    searches (never during one); it must not raise.
     """
     start = time.monotonic()
     deadline = start + time_limit
@@ -118,7 +137,13 @@ def schedule_graph(
             if peak < peaks[i]:
                 orders[i], peaks[i] = local, peak
 
+    def tell(phase: str, piece: int) -> None:
+        if progress is not None:
+            progress(ProgressInfo(graph.subgraph, phase, piece, len(pieces), states, max(peaks, default=0),
+                                  bound, peak_before, time.monotonic() - start))
+
     proven, states, notes = True, 0, set()
+    tell("heuristic", -1)
     settled = bound  # the peak of the whole is at least this
     for i in sorted(range(len(pieces)), key=lambda i: (-peaks[i], i)):
         if peaks[i] <= settled:
@@ -127,8 +152,9 @@ def schedule_graph(
         beam = _beam(pieces[i], peaks[i], engine, deadline)
         if beam is not None:
             orders[i], peaks[i] = beam.order, beam.peak + pieces[i].offset
-            if peaks[i] <= settled:
-                continue
+        tell("beam", i)
+        if beam is not None and peaks[i] <= settled:
+            continue
         cap = state_cap(pieces[i].size, max_states)
         result, spent = _solve_piece(pieces[i], low, peaks[i], engine, cap, deadline)
         states += spent
@@ -138,6 +164,7 @@ def schedule_graph(
                       else "state table full")
         if result is not None and result.order and result.peak + pieces[i].offset <= peaks[i]:
             orders[i], peaks[i] = result.order, result.peak + pieces[i].offset
+        tell("exact", i)
         settled = max(settled, peaks[i])
 
     order = tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o)
