@@ -187,17 +187,41 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated model names: " + ",".join(MODELS))
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--manifest-only", action="store_true", help="only (re)describe existing files in MANIFEST.json")
     args = p.parse_args(argv)
     names = args.only.split(",") if args.only else list(MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         p.error(f"unknown model(s) {unknown}")
     args.out.mkdir(parents=True, exist_ok=True)
+    written = []
     for name in names:
+        if args.manifest_only:
+            written += [args.out / f"rewrite_{name}_{v}.tflite" for v in ("float", "int8")]
+            continue
         for path in make(name, args.out):
+            written.append(path)
             print(f"wrote {path.relative_to(args.out.parent.parent) if args.out == OUT else path} "
                   f"({path.stat().st_size} B)")
+    record(written, args.out / "MANIFEST.json")
     return 0
+
+
+def record(paths: list[Path], index: Path) -> None:
+    """Describe the files in the shared MANIFEST.json (structure and which runtimes
+    run them, checked in child processes), as make_test_models.py does for its own."""
+    import json
+
+    import modelcheck
+
+    manifest = json.loads(index.read_text()) if index.exists() else {}
+    for path in paths:
+        checks = {rt: {k: v for k, v in r.items() if k != "seconds"} for rt, r in modelcheck.check_all(path).items()}
+        manifest[path.name] = {"description": f"rewrite site: {path.stem}", **modelcheck.describe(path.read_bytes()),
+                               "runs_in": modelcheck.runs_in(checks), "checks": checks,
+                               "expected_runtimes": ["litert", "tflm"]}
+        print(f"{path.name}: runs in {manifest[path.name]['runs_in']}")
+    index.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
 
 
 if __name__ == "__main__":
