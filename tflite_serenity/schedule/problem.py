@@ -107,7 +107,14 @@ def split(flow: ActivationFlow, cuts: Sequence[int] | None = None) -> list[Subpr
             elif j != first:  # passes through untouched
                 piece.offset += size
             # j == first < last: written here and alive to the piece's end
-    return [piece.freeze(flow) for piece in pieces]
+    out_bytes, floor = [0] * n, [0] * n  # per operator: bytes written; working set
+    for k, size in enumerate(flow.size):
+        if flow.producer[k] >= 0:
+            out_bytes[flow.producer[k]] += size
+            floor[flow.producer[k]] += size
+        for c in flow.consumers[k]:
+            floor[c] += size
+    return [piece.freeze(flow, out_bytes, floor) for piece in pieces]
 
 
 class _Piece:
@@ -129,17 +136,9 @@ class _Piece:
         self.free_size.append(size)
         self.free_consumers.append(local)
 
-    def freeze(self, flow: ActivationFlow) -> Subproblem:
+    def freeze(self, flow: ActivationFlow, all_out_bytes: list[int], all_floor: list[int]) -> Subproblem:
         a, b = self.start, self.stop
-        out_bytes = [0] * (b - a)
-        for k, p in enumerate(flow.producer):
-            if a <= p < b:
-                out_bytes[p - a] += flow.size[k]
-        op_floor = list(out_bytes)
-        for k, consumers in enumerate(flow.consumers):
-            for c in consumers:
-                if a <= c < b:
-                    op_floor[c - a] += flow.size[k]
+        out_bytes, op_floor = all_out_bytes[a:b], all_floor[a:b]
         op_frees: list[list[int]] = [[] for _ in range(b - a)]
         for k, consumers in enumerate(self.free_consumers):
             for c in consumers:
