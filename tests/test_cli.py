@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -107,3 +108,18 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path):
 def test_help_lists_both_commands():
     proc = run("--help")
     assert proc.returncode == 0 and "report" in proc.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")
+def test_report_tflm_prints_the_arena_size_and_writes_the_header(tmp_path):
+    proc = run("report", DATA / "transformer_tiny_int8.tflite", "--tflm", "--emit-header", tmp_path / "arena.h")
+    assert proc.returncode == 0, proc.stderr
+    assert "arena_size for MicroInterpreter: 15,104 B (14.8 KiB) (measured)" in proc.stdout
+    assert "constexpr size_t kTensorArenaSize = 15104;" in (tmp_path / "arena.h").read_text()
+
+
+def test_report_html_writes_one_page_and_keeps_stderr_clean(tmp_path):
+    proc = run("report", DATA / "darts_tiny_float.tflite", "--no-tflm", "--html", tmp_path / "m.html", "--json")
+    assert proc.returncode == 0 and proc.stderr == ""  # no progress line when stderr is not a terminal
+    assert json.loads(proc.stdout)["written"] == [str(tmp_path / "m.html")]
+    assert "<svg" in (tmp_path / "m.html").read_text(encoding="utf-8")

@@ -31,7 +31,22 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="the .tflite file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--no-tflm", action="store_true",
-                   help="do not measure the arena with the TFLite Micro interpreter")
+                   help="do not run the TFLite Micro interpreter (with --tflm, the arena size is then estimated)")
+    p.add_argument("--tflm", action="store_true",
+                   help="print the arena_size to give TFLite Micro's MicroInterpreter: the smallest arena with "
+                        "which the real interpreter allocates and invokes the model, plus a 16-byte margin")
+    p.add_argument("--emit-header", metavar="PATH",
+                   help="write a C/C++ header defining kTensorArenaSize, with the figures as comments "
+                        "(implies --tflm)")
+    p.add_argument("--plot", metavar="PNG",
+                   help="draw live activation memory per step and the arena layout, converter order against "
+                        "ours, into a PNG (needs matplotlib: pip install 'tflite-serenity[plot]')")
+    p.add_argument("--html", metavar="PATH",
+                   help="the same picture as one self-contained HTML page (inline SVG, no matplotlib needed)")
+    p.add_argument("--subgraph", type=int, default=0, metavar="N", help="the subgraph the pictures show (default: 0)")
+    p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
+                   help="time for finding our order for the pictures (default: 30)")
+    p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     return p
 
 
@@ -39,12 +54,60 @@ def _cmd_report(argv: Sequence[str]) -> int:
     from .report import build_report, report_json, report_text
 
     args = _report_parser().parse_args(argv)
-    report = build_report(read_bytes(args.model), tflm=not args.no_tflm)
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:  # fail before any work
+            raise SerenityError("--plot needs matplotlib: pip install 'tflite-serenity[plot]' (or use --html)")
+    data, name = read_bytes(args.model), Path(args.model).name
+    report = build_report(data, tflm=not args.no_tflm)
+    size, written = None, []
+    if args.tflm or args.emit_header:
+        from .micro import tflm_arena_size, write_arena_header
+
+        size = tflm_arena_size(data, measure=not args.no_tflm)
+        if args.emit_header:
+            write_arena_header(args.emit_header, size, model_name=name, model=data)
+            written.append(args.emit_header)
+    if args.plot or args.html:
+        written += _pictures(args, data, name)
     if args.json:
-        print(json.dumps(report_json(report), indent=2))
+        payload = report_json(report)
+        if size is not None:
+            from dataclasses import asdict
+
+            payload["tflm_arena_size"] = asdict(size)
+        if written:
+            payload["written"] = written
+        print(json.dumps(payload, indent=2))
     else:
-        sys.stdout.write(report_text(report, name=Path(args.model).name))
+        sys.stdout.write(report_text(report, name=name))
+        if size is not None:
+            from .micro import size_text
+
+            sys.stdout.write("\n" + size_text(size))
+        sys.stdout.writelines(f"wrote {path}\n" for path in written)
     return 0
+
+
+def _pictures(args, data: bytes, name: str) -> list[str]:
+    """Draw the memory picture into the files --plot and --html ask for."""
+    from .plot import memory_picture, write_html, write_png
+    from .progress import progress_for
+
+    if args.time_limit < 0:
+        raise SerenityError("--time-limit must be 0 or more seconds")
+    with progress_for(args.quiet) as progress:
+        picture = memory_picture(data, subgraph=args.subgraph, time_limit=args.time_limit, name=name,
+                                 progress=progress)
+    written = []
+    if args.plot:
+        write_png(picture, args.plot)
+        written.append(args.plot)
+    if args.html:
+        write_html(picture, args.html)
+        written.append(args.html)
+    return written
 
 
 def _cmd_pipeline(argv: Sequence[str]) -> int:
@@ -56,7 +119,7 @@ def _cmd_pipeline(argv: Sequence[str]) -> int:
 COMMANDS = {"report": _cmd_report, "pipeline": _cmd_pipeline}
 
 USAGE = """usage: python -m tflite_serenity IN.tflite OUT.tflite [options]            optimize a model
-       python -m tflite_serenity report MODEL.tflite [--json]                  where the memory goes
+       python -m tflite_serenity report MODEL.tflite [--tflm] [--html F]       where the memory goes
        python -m tflite_serenity pipeline IN.tflite --segments K --out-dir D   split for K Edge TPUs
 
 Run 'python -m tflite_serenity COMMAND --help' for a command's options.

@@ -258,3 +258,17 @@ def _tflm_version() -> str | None:
         return version("tflite-micro")
     except Exception:  # not installed as a distribution
         return None
+
+
+def size_text(size: TflmArenaSize) -> str:
+    """A few lines for the report: the size to use, then where it comes from."""
+    from ..report.render import format_bytes
+
+    source = "TFLite Micro reports them" if size.measured else "estimated"
+    return "\n".join([
+        f"TFLite Micro arena_size for MicroInterpreter: {format_bytes(size.arena_size)} ({size.how})",
+        f"  needed       {format_bytes(size.needed)}: {size.method}",
+        f"  lower bound  {format_bytes(size.lower_bound)}: head {format_bytes(size.head)} + tail "
+        f"{format_bytes(size.tail)} as {source}; kernels also take temporary memory while preparing",
+        f"  margin       {size.margin:,} B for an arena not declared alignas(16), then rounded up to 16 bytes",
+    ]) + "\n"

@@ -1,0 +1,47 @@
+"""The terminal progress line: only on a terminal, after a second, rate-limited, erased at the end."""
+
+import io
+
+from tflite_serenity.progress import TerminalProgress, progress_for
+from tflite_serenity.schedule.search import ProgressInfo
+
+
+def info(states: int = 10, best: int = 4096) -> ProgressInfo:
+    return ProgressInfo(subgraph=0, phase="exact", piece=0, pieces=2, states=states, best_peak=best,
+                        lower_bound=2048, peak_before=8192, seconds=0.0)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_nothing_is_written_when_the_stream_is_not_a_terminal():
+    stream = io.StringIO()
+    progress = TerminalProgress(stream, delay=0)
+    progress(info())
+    progress.close()
+    assert stream.getvalue() == ""
+
+
+def test_shows_after_the_delay_at_most_every_interval_and_erases_itself():
+    stream, clock = io.StringIO(), Clock()
+    progress = TerminalProgress(stream, enabled=True, delay=1.0, interval=0.2, clock=clock)
+    progress(info(states=1))
+    assert stream.getvalue() == ""  # the first second stays quiet
+    clock.now = 1.0
+    progress(info(states=1234, best=3072))
+    clock.now = 1.1
+    progress(info(states=5678))  # too soon: skipped
+    shown = stream.getvalue()
+    assert shown.count("\r") == 1 and "1,234 states" in shown and "best peak 3.0 KiB" in shown
+    assert "5,678" not in shown
+    progress.close()
+    assert stream.getvalue().endswith("\r" + " " * len(shown.strip("\r")) + "\r")
+
+
+def test_quiet_turns_the_display_off():
+    assert progress_for(quiet=True).enabled is False
