@@ -87,8 +87,9 @@ def arena_header(
         f"//   head              {n(size.head)} (planned tensors{'' if size.measured else ', simulated'})",
         f"//   tail              {n(size.tail)} (persistent interpreter and kernel data"
         + ("" if size.measured else ", estimated") + ")",
-        f"//   lower bound       {n(size.lower_bound)} (head + tail; kernels also take temporary",
-        "//                     memory while preparing, so a working arena can need more)",
+        f"//   lower bound       {n(size.lower_bound)} (head + tail, to within 16 bytes of alignment;",
+        "//                     kernels also take temporary memory while preparing, so a",
+        "//                     working arena can need more)",
     ]
     needed = _wrap(f"{n(size.needed)}, {how}", "//                     ")
     lines += ["//   needed            " + needed[0].lstrip("/ ")] + needed[1:]

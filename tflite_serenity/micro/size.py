@@ -70,7 +70,10 @@ class TflmArenaSize:
         The smallest arena that works: measured to the byte, or estimated.
     lower_bound : int
         Head plus tail, as TFLite Micro reports them after allocating (or as
-        estimated); no arena below it can work.
+        estimated). No arena much below it works (TFLite Micro counts some
+        alignment padding in it: the smallest working arena was up to 8
+        bytes below it on our models); kernels' temporary memory while
+        preparing can make the need much larger.
     head, tail : int
         Planned tensors and persistent data, bytes.
     margin : int
@@ -164,7 +167,8 @@ def _measured(data: bytes, margin: int, timeout: float) -> TflmArenaSize:
 
     found = smallest_tflm_arena(data, timeout=timeout)
     if found.error is not None or found.smallest is None:
-        raise UnsupportedModelError(f"TFLite Micro cannot allocate the model: {found.error}")
+        raise UnsupportedModelError(f"TFLite Micro cannot allocate the model ({found.error}); "
+                                    "without running it (--no-tflm, measure=False) the size is estimated")
     if found.invoked:
         method = ("smallest arena_size with which TFLite Micro allocates and invokes the model, "
                   f"found by bisection in {found.probes} tries")
@@ -268,7 +272,8 @@ def size_text(size: TflmArenaSize) -> str:
     return "\n".join([
         f"TFLite Micro arena_size for MicroInterpreter: {format_bytes(size.arena_size)} ({size.how})",
         f"  needed       {format_bytes(size.needed)}: {size.method}",
-        f"  lower bound  {format_bytes(size.lower_bound)}: head {format_bytes(size.head)} + tail "
-        f"{format_bytes(size.tail)} as {source}; kernels also take temporary memory while preparing",
+        f"  reported     {format_bytes(size.lower_bound)}: head {format_bytes(size.head)} + tail "
+        f"{format_bytes(size.tail)} as {source}, a lower bound up to alignment; kernels also take "
+        "temporary memory while preparing",
         f"  margin       {size.margin:,} B for an arena not declared alignas(16), then rounded up to 16 bytes",
     ]) + "\n"
