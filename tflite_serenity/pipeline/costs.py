@@ -10,7 +10,7 @@ from math import prod
 
 from ..errors import UnsupportedModelError
 from ..graph import Graph, Operator
-from ..memory import is_activation, tensor_bytes
+from ..memory import activation_flow, is_activation, tensor_bytes
 from .device import EdgeTpu
 from .problem import PS_PER_S, Flow, PipelineProblem
 
@@ -125,15 +125,15 @@ def build_problem(graph: Graph, device: EdgeTpu) -> PipelineProblem:
                 used.append(constant_index[t])
         op_params.append(tuple(used))
 
-    inputs, outputs = set(graph.inputs), set(graph.outputs)
-    flows = []
-    for t in graph.tensors:
-        if not is_activation(t):
-            continue
-        producer = graph.producer[t.index]
-        consumers = graph.consumers[t.index]
-        if t.index in inputs or (producer >= 0 and (consumers or t.index in outputs)):
-            flows.append(Flow(t.index, tensor_bytes(t), producer, consumers, t.index in outputs))
+    # the memory model's activation tensors; those nothing reads and no one
+    # needs after the model carry no transfer
+    flow = activation_flow(graph)
+    flows = [
+        Flow(t, size, producer, consumers, pinned)
+        for t, size, producer, consumers, pinned in zip(flow.tensor, flow.size, flow.producer, flow.consumers,
+                                                         flow.pinned)
+        if producer < 0 or consumers or pinned
+    ]
     return PipelineProblem(
         preds=graph.preds,
         compute_ps=compute,
