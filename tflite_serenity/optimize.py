@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
 from .model import metadata, read_model, with_operator_orders, write_model
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
-from .schedule.search import GraphSchedule, pick_engine, schedule_graph
+from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph
 
 if TYPE_CHECKING:
     from .arena.model_plan import ArenaFigures
@@ -70,6 +70,7 @@ def optimize(
     rewrite_approximate: bool = False,
     rewrite_approximate_int8: bool = False,
     arena_plan: bool = True,
+    progress: Callable[[ProgressInfo], None] | None = None,
 ) -> OptimizeResult:
     """Reorder the operators of every subgraph for the lowest peak activation memory.
 
@@ -95,6 +96,10 @@ def optimize(
         and write the placement as its offline memory plan, where it makes
         the arena smaller than TFLite Micro's own plan (docs/arena.md).
         Other runtimes ignore the plan.
+    progress
+        Called with a :class:`~tflite_serenity.schedule.search.ProgressInfo`
+        between the scheduler's searches (the command line shows it on a
+        terminal: :class:`tflite_serenity.progress.TerminalProgress`).
 
     Returns
     -------
@@ -110,7 +115,7 @@ def optimize(
     schedules: list[GraphSchedule] = []
     for graph in build_graphs(tree):
         remaining = max(0.0, deadline - time.monotonic())
-        schedules.append(schedule_graph(graph, time_limit=remaining, engine=search))
+        schedules.append(schedule_graph(graph, time_limit=remaining, engine=search, progress=progress))
     rewritten = {}
     if rewrite:
         options = RewriteOptions(approximate=rewrite_approximate, approximate_quantized=rewrite_approximate_int8)

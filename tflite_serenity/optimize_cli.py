@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
+    p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
 
@@ -49,10 +50,13 @@ def run_optimize(argv: Sequence[str]) -> int:
         raise SerenityError("--time-limit must be 0 or more seconds")
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
-    result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
-                      rewrite_approximate=args.rewrite_approximate,
-                      rewrite_approximate_int8=args.rewrite_approximate_int8,
-                      arena_plan=not args.no_arena_plan)
+    from .progress import progress_for
+
+    with progress_for(args.quiet) as progress:  # on stderr, only on a terminal
+        result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
+                          rewrite_approximate=args.rewrite_approximate,
+                          rewrite_approximate_int8=args.rewrite_approximate_int8,
+                          arena_plan=not args.no_arena_plan, progress=progress)
     result.save(args.output)
     if args.json:
         payload = {"output": args.output, "seconds": result.seconds,

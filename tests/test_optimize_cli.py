@@ -1,0 +1,34 @@
+"""The optimize command's progress display: wired to the scheduler, erased before the summary."""
+
+from __future__ import annotations
+
+import io
+
+import tflite_serenity.progress as progress_module
+from tflite_serenity.optimize_cli import run_optimize
+from tflite_serenity.progress import TerminalProgress
+from tests.models import DATA
+
+
+def test_progress_is_shown_while_scheduling_and_erased_after(tmp_path, monkeypatch, capsys):
+    screen = io.StringIO()
+    made = []
+
+    def terminal(quiet):
+        made.append(TerminalProgress(screen, enabled=not quiet, delay=0, interval=0))
+        return made[-1]
+
+    monkeypatch.setattr(progress_module, "progress_for", terminal)
+    assert run_optimize([str(DATA / "darts_tiny_float.tflite"), str(tmp_path / "out.tflite")]) == 0
+    shown = screen.getvalue()
+    assert "scheduling subgraph 0" in shown and "best peak" in shown
+    assert shown.endswith("\r") and made[0].width == 0  # the line is erased
+    assert "scheduling" not in capsys.readouterr().out  # the summary on stdout stays clean
+
+
+def test_quiet_shows_nothing(tmp_path, monkeypatch):
+    screen = io.StringIO()
+    monkeypatch.setattr(progress_module, "progress_for",
+                        lambda quiet: TerminalProgress(screen, enabled=not quiet, delay=0, interval=0))
+    assert run_optimize([str(DATA / "darts_tiny_float.tflite"), str(tmp_path / "out.tflite"), "--quiet"]) == 0
+    assert screen.getvalue() == ""
