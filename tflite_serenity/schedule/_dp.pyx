@@ -37,6 +37,15 @@ cdef inline uint64_t _key_hash(const word* w, int W, int pending) noexcept nogil
     return h
 
 
+cdef inline bint _subset(const word* a, const word* b, int W) noexcept nogil:
+    """Whether bitset ``a`` is contained in bitset ``b``."""
+    cdef int i
+    for i in range(W):
+        if a[i] & ~b[i]:
+            return False
+    return True
+
+
 cdef inline bint _equal(const word* a, const word* b, int W) noexcept nogil:
     cdef int i
     for i in range(W):
@@ -225,7 +234,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
 
     cdef _Level cur = _Level(W, 16)
     cdef _Level nxt
-    cdef bint added, ok, forced, allowed, truncated = False
+    cdef bint added, forced, allowed, truncated = False
     cdef int i, j, s, v, w, k, idx, nm, m, depth, pend, c, block
     cdef int hard_cap = 2 * max_states
     cdef int64_t mem, pk, step, freed, after, newpk
@@ -284,12 +293,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                     freed = dead[v] + (init_dead if depth == 0 else 0)
                     for j in range(fptr[v], fptr[v + 1]):
                         k = fidx[j]
-                        ok = True
-                        for m in range(W):
-                            if cons[k * W + m] & ~T[m]:
-                                ok = False
-                                break
-                        if ok:
+                        if _subset(cons + k * W, T, W):
                             freed += fsize[k]
                     after = step - freed
                     if pend < 0 and after <= mem and step <= (pk if pk > floor else floor):
@@ -347,12 +351,7 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                     nr[v >> 6] &= ~((<word> 1) << (v & 63))
                     for i in range(sptr[v], sptr[v + 1]):
                         w = sidx[i]
-                        ok = True
-                        for m in range(W):
-                            if pred[w * W + m] & ~T[m]:
-                                ok = False
-                                break
-                        if ok:
+                        if _subset(pred + w * W, T, W):
                             nr[w >> 6] |= (<word> 1) << (w & 63)
         if nxt.count == 0:
             return ("truncated" if truncated else "infeasible", -1, (), explored)
@@ -380,9 +379,9 @@ cdef bint _free_block(int c, const word* S, int W, int64_t mem, int64_t limit, b
                       word* T) noexcept nogil:
     """Whether ``c``'s block (its unscheduled lazy inputs in index order, then ``c``)
     run from state ``S`` ends with no more bytes alive and no step above ``limit``."""
-    cdef int m, j, jj, k, v, idx
+    cdef int m, j, k, v, idx
     cdef int64_t live = mem, step
-    cdef bint ok, started = False
+    cdef bint started = False
     for m in range(W):
         T[m] = S[m]
     for idx in range(lpp[c], lpp[c + 1] + 1):
@@ -399,12 +398,7 @@ cdef bint _free_block(int c, const word* S, int W, int64_t mem, int64_t limit, b
         started = True
         for j in range(fptr[v], fptr[v + 1]):
             k = fidx[j]
-            ok = True
-            for m in range(W):
-                if cons[k * W + m] & ~T[m]:
-                    ok = False
-                    break
-            if ok:
+            if _subset(cons + k * W, T, W):
                 live -= fsize[k]
     return live <= mem
 
