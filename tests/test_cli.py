@@ -123,3 +123,22 @@ def test_report_html_writes_one_page_and_keeps_stderr_clean(tmp_path):
     assert proc.returncode == 0 and proc.stderr == ""  # no progress line when stderr is not a terminal
     assert json.loads(proc.stdout)["written"] == [str(tmp_path / "m.html")]
     assert "<svg" in (tmp_path / "m.html").read_text(encoding="utf-8")
+
+
+def test_report_plot_without_matplotlib_fails_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    import importlib.util as util
+
+    from tflite_serenity.cli import main
+
+    real = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["report", str(DATA / "small_cnn_float.tflite"), "--plot", str(tmp_path / "m.png")]) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib" in err and "--html" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.png").exists()
+
+
+def test_report_pictures_refuse_a_negative_time_limit(tmp_path):
+    proc = run("report", DATA / "small_cnn_float.tflite", "--no-tflm", "--html", tmp_path / "m.html",
+               "--time-limit", "-1")
+    assert proc.returncode == 2 and "--time-limit" in proc.stderr
