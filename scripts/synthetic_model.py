@@ -16,9 +16,23 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 from tflite_serenity.model import write_model
 
 
-def random_add_dag(num_operators: int, *, width: int = 16, seed: int = 0, window: int = 8) -> bytes:
+def random_add_dag(num_operators: int, *, width: int = 16, seed: int = 0, window: int = 8, reach: int = 64) -> bytes:
     """A model of ``num_operators`` ADDs, each reading two earlier tensors (mostly
-    recent ones, sometimes far back) and writing ``[1, width]`` float32."""
+    among the last ``window``, sometimes up to ``reach`` back, like skip
+    connections) and writing ``[1, width]`` float32.
+
+    Like a real network it has one output: tensors nothing else reads are summed
+    into it at the end, so no part of the graph is dead."""
+    dangling = 0
+    for _ in range(8):  # the summing ADDs count too: shrink the random part until the total fits
+        model, dangling_now = _build(num_operators - dangling, width, seed, window, reach)
+        if num_operators - dangling + dangling_now == num_operators or dangling_now == dangling:
+            break
+        dangling = dangling_now
+    return model
+
+
+def _build(random_ops: int, width: int, seed: int, window: int, reach: int) -> tuple[bytes, int]:
     rng = random.Random(seed)
     model = fb.ModelT()
     model.version = 3
@@ -44,21 +58,33 @@ def random_add_dag(num_operators: int, *, width: int = 16, seed: int = 0, window
     available = [tensor("input_0"), tensor("input_1")]
     sub.inputs = list(available)
     read = set()
-    for i in range(num_operators):
+    unread = list(available)  # oldest first: each tensor is read before it leaves the window
+    for i in range(random_ops):
         recent = available[-window:]
-        a = rng.choice(recent)
-        b = rng.choice(available if rng.random() < 0.1 else recent)
+        a = unread[0] if unread and unread[0] not in recent else rng.choice(recent)
+        b = rng.choice(available[-reach:] if rng.random() < 0.1 else recent)
         op = fb.OperatorT()
         op.opcodeIndex = 0
         op.inputs = [a, b]
         out = tensor(f"add_{i}")
         op.outputs = [out]
-        options = fb.AddOptionsT()
         op.builtinOptionsType = fb.BuiltinOptions.AddOptions
-        op.builtinOptions = options
+        op.builtinOptions = fb.AddOptionsT()
         sub.operators.append(op)
         read.update((a, b))
+        unread = [t for t in unread if t not in (a, b)] + [out]
         available.append(out)
-    sub.outputs = [t for t in available[2:] if t not in read] or [available[-1]]
+    dangling = [t for t in available[2:-1] if t not in read]
+    total = available[-1]
+    for t in dangling:  # fold dead ends into the output, two at a time like the rest
+        op = fb.OperatorT()
+        op.opcodeIndex = 0
+        op.inputs = [total, t]
+        total = tensor(f"sum_{t}")
+        op.outputs = [total]
+        op.builtinOptionsType = fb.BuiltinOptions.AddOptions
+        op.builtinOptions = fb.AddOptionsT()
+        sub.operators.append(op)
+    sub.outputs = [total]
     model.subgraphs = [sub]
-    return write_model(model)
+    return write_model(model), len(dangling)

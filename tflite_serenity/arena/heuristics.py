@@ -215,15 +215,21 @@ def heuristic_runs(inst: Instance) -> list[tuple[str, Callable[[], list[int]]]]:
     return runs
 
 
-def best_heuristic(inst: Instance, incumbent: Candidate | None = None) -> Candidate:
+def best_heuristic(inst: Instance, incumbent: Candidate | None = None, deadline: float | None = None) -> Candidate:
     """Run every heuristic and return the lowest arena (first one on ties).
 
-    Stops as soon as one reaches ``inst.bound``. An ``incumbent`` (e.g. the
-    TFLite Micro plan) is returned unless something beats it.
+    Stops as soon as one reaches ``inst.bound``, or after the run that passes
+    ``deadline`` (``time.monotonic()`` seconds; large instances take seconds a
+    run). An ``incumbent`` (e.g. the TFLite Micro plan) is returned unless
+    something beats it.
     """
+    import time
+
     best = incumbent
-    for method, run in heuristic_runs(inst):
+    for i, (method, run) in enumerate(heuristic_runs(inst)):
         if best is not None and best.arena <= inst.bound:
+            break
+        if i and deadline is not None and time.monotonic() > deadline:
             break
         offsets = run()
         arena = arena_end(inst.sizes, offsets)

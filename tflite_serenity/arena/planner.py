@@ -18,6 +18,7 @@ change a plan.
 from __future__ import annotations
 
 import math
+import time
 from typing import Sequence
 
 from tflite_serenity.arena.blocks import (
@@ -51,6 +52,10 @@ _FIRST_TURN = 1 / 40
 _FIRST_TURN_UNBOUNDED = 0.005
 # Fraction of the budget for the fit questions; minimize gets the rest.
 _FIT_SHARE = 0.75
+
+
+#: The heuristics stop starting new runs after this many times ``time_limit``.
+HEURISTIC_TIME_FACTOR = 5.0
 
 
 def _check_time_limit(time_limit: float) -> float:
@@ -151,11 +156,15 @@ def plan(blocks: Sequence[Block], *, alignment: int = DEFAULT_ALIGNMENT,
     """
     alignment = check_alignment(alignment)
     time_limit = _check_time_limit(time_limit)
+    # The heuristics are cut by wall clock only far past the budget (pathological
+    # instances with millions of overlapping pairs), so results do not depend on
+    # the machine in practice; CP-SAT counts deterministic work instead.
+    deadline = time.monotonic() + HEURISTIC_TIME_FACTOR * time_limit if time_limit > 0 else None
     blocks = _check_blocks(blocks)
     sizes = aligned_sizes(blocks, alignment)
     inst = make_instance(blocks, sizes, conflict_lists(blocks))
     tflm = greedy_tflm(blocks, alignment)
-    best = best_heuristic(inst, Candidate(tflm.offsets, tflm.arena_bytes, tflm.method))
+    best = best_heuristic(inst, Candidate(tflm.offsets, tflm.arena_bytes, tflm.method), deadline)
     optimal = best.arena <= inst.bound
     if not optimal and time_limit > 0:
         best, optimal = _exact(inst, best, work_budget(time_limit, len(blocks)))
