@@ -31,6 +31,11 @@ def format_bytes(n: int) -> str:
     return f"{n:,} B"
 
 
+def _row(label: str, value: str) -> str:
+    """One labelled figure, values aligned in a column."""
+    return f"  {label:<25}{value}"
+
+
 def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
     """A page a person reads at a glance: per subgraph, the peak, the bound, and what fills the peak."""
     lines = [f"{name}: {format_bytes(report.model_bytes)}, {len(report.subgraphs)} subgraph(s)"]
@@ -38,13 +43,13 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
         title = f' "{s.name}"' if s.name else ""
         lines.append("")
         lines.append(f"subgraph {s.index}{title}: {s.operators} operators, {s.activation_tensors} activation tensors")
-        lines.append(f"  weights              {format_bytes(s.weights_bytes)}")
+        lines.append(_row("weights", format_bytes(s.weights_bytes)))
         if s.variables_bytes:
-            lines.append(f"  variables            {format_bytes(s.variables_bytes)}")
+            lines.append(_row("variables", format_bytes(s.variables_bytes)))
         at = f"at step {s.peak_step} ({s.peak_operator})" if s.operators else "(no operators)"
-        lines.append(f"  peak (stored order)  {format_bytes(s.peak_bytes)} {at}")
+        lines.append(_row("peak, stored order", f"{format_bytes(s.peak_bytes)} {at}"))
         ratio = s.peak_bytes / s.lower_bound_bytes if s.lower_bound_bytes else 1.0
-        lines.append(f"  lower bound          {format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)")
+        lines.append(_row("lower bound, any order", f"{format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)"))
         if s.dynamic_tensors:
             lines.append(f"  note: {s.dynamic_tensors} tensor(s) have dynamic shapes; sized with their static shape")
         if s.alive_at_peak:
@@ -83,14 +88,14 @@ def _arena_lines(report: Report) -> list[str]:
     proven = " (proven minimal)" if a.optimal and a.planned_bytes > a.lower_bound_bytes else ""
     lines = [
         "TFLite Micro arena head (all subgraphs, stored order):",
-        f"  lower bound          {format_bytes(a.lower_bound_bytes)}",
-        f"  our plan             {format_bytes(a.planned_bytes)}  ({versus(a.planned_bytes)}){proven}",
-        f"  TFLite Micro greedy  {format_bytes(a.tflm_greedy_bytes)}  ({versus(a.tflm_greedy_bytes)}), "
-        f"simulated{measured(a.measured_greedy_bytes)}",
+        _row("lower bound, this order", format_bytes(a.lower_bound_bytes)),
+        _row("our plan", f"{format_bytes(a.planned_bytes)}  ({versus(a.planned_bytes)}){proven}"),
+        _row("TFLite Micro greedy", f"{format_bytes(a.tflm_greedy_bytes)}  ({versus(a.tflm_greedy_bytes)}), "
+                                    f"simulated{measured(a.measured_greedy_bytes)}"),
     ]
     if a.tflm_with_plan_bytes < a.tflm_greedy_bytes:
-        lines.append(f"  with our plan        {format_bytes(a.tflm_with_plan_bytes)}, simulated"
-                     f"{measured(a.measured_with_plan_bytes)}")
+        lines.append(_row("with our plan", f"{format_bytes(a.tflm_with_plan_bytes)}, simulated"
+                                          f"{measured(a.measured_with_plan_bytes)}"))
     if a.has_offline_plan:
         lines.append("  note: the model holds an offline plan; the figures above are without it")
     return lines
