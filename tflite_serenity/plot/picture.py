@@ -12,7 +12,7 @@ and from our planner for ours. Lifetimes and peaks come from
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .. import memory
@@ -72,7 +72,6 @@ class MemoryPicture:
     optimized: Timeline
     optimal: bool  # the optimized order is proven to have the lowest peak
     named: tuple[Named, ...]
-    operator_kinds: tuple[str, ...] = field(repr=False, default=())
 
     @property
     def ratio(self) -> float:
@@ -185,4 +184,4 @@ def memory_picture(
     named = tuple(Named(t, graph.tensors[t].name or f"tensor {t}", graph.tensors[t].shape, graph.tensors[t].dtype,
                         sizes[t], PALETTE[k]) for k, t in enumerate(chosen))
     return MemoryPicture(name or default_name, subgraph, graph.name, schedule.lower_bound, converter, optimized,
-                         schedule.optimal, named, tuple(op.kind for op in graph.operators))
+                         schedule.optimal, named)

@@ -65,7 +65,7 @@ def _axes(out: list[str], p: _Panel, title: str, ylabel: str) -> None:
         value = k * step * 1024
         y = p.y(value)
         out.append(f"<line x1='{p.x0}' y1='{y:.1f}' x2='{p.x0 + PANEL_W}' y2='{y:.1f}' stroke='#e6e6e6'/>")
-        label = f"{k * step:,.{0 if step >= 1 else 2 if step < 0.1 else 1}f}"
+        label = f"{k * step:.6g}"
         out.append(f"<text x='{p.x0 - 6}' y='{y + 4:.1f}' font-size='11' text-anchor='end'>{label}</text>")
         k += 1
     xstep = max(1, int(nice_step(p.steps, 8)))
@@ -124,7 +124,7 @@ def _arena_panel(out: list[str], pic: MemoryPicture, t: Timeline, p: _Panel) -> 
         y, h = p.y(offset + life.size), p.y(offset) - p.y(offset + life.size)
         color = pic.color(life.tensor)
         stroke = "#8a8a8a" if color == OTHER else "#ffffff"
-        name = pic_name(pic, life.tensor)
+        name = _tensor_name(pic, life.tensor)
         out.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{w:.1f}' height='{max(h, 0.5):.1f}' fill='{color}' "
                    f"stroke='{stroke}' stroke-width='0.6'><title>{e(name)}: {life.size:,} B at offset "
                    f"{offset:,}, steps {life.start}-{life.end}</title></rect>")
@@ -133,7 +133,7 @@ def _arena_panel(out: list[str], pic: MemoryPicture, t: Timeline, p: _Panel) -> 
                f"stroke-dasharray='5,3'/>")
 
 
-def pic_name(pic: MemoryPicture, tensor: int) -> str:
+def _tensor_name(pic: MemoryPicture, tensor: int) -> str:
     for n in pic.named:
         if n.tensor == tensor:
             return n.name
