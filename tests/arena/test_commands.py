@@ -43,5 +43,5 @@ def test_report_shows_the_bound_our_plan_and_tflite_micros_own():
     assert (arena["lower_bound_bytes"], arena["planned_bytes"], arena["tflm_greedy_bytes"]) == (6144, 6144, 8192)
     assert (arena["measured_greedy_bytes"], arena["measured_with_plan_bytes"]) == (8192, 6144)
     text = run("report", DATA / "small_cnn_int8.tflite").stdout
-    assert "our plan             6,144 B (6.0 KiB)  (at the lower bound)" in text
-    assert "TFLite Micro greedy  8,192 B (8.0 KiB)  (1.33x the bound), simulated, measured 8,192 B" in text
+    assert "our plan                 6,144 B (6.0 KiB)  (at the lower bound)" in text
+    assert "TFLite Micro greedy      8,192 B (8.0 KiB)  (1.33x the bound), simulated, measured 8,192 B" in text
