@@ -107,9 +107,10 @@ def chart(rows: list[dict], path: Path) -> None:
 
     methods = [("converter", "converter order"), ("rpo", "reverse post-order"), ("greedy", "greedy list schedule"),
                ("ours", "ours: optimal order"), ("rewritten", "ours: + rewriting"),
+               ("tflm_before", "TFLite Micro head, input model (measured)"),
                ("tflm_after", "TFLite Micro head, our model (measured)")]
     methods = [(k, label) for k, label in methods if all(isinstance(r.get(k), int) for r in rows)]
-    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(rows) * len(methods) / 3), 5))
+    fig, ax = plt.subplots(figsize=(min(16, max(8, 0.6 * len(rows))), 5.5))
     width = 0.8 / len(methods)
     for i, (key, label) in enumerate(methods):
         xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(rows))]
