@@ -55,6 +55,16 @@ def _build(random_ops: int, width: int, seed: int, window: int, reach: int) -> t
         sub.tensors.append(t)
         return len(sub.tensors) - 1
 
+    def add(a: int, b: int, name: str) -> int:
+        op = fb.OperatorT()
+        op.opcodeIndex = 0
+        op.inputs = [a, b]
+        op.outputs = [tensor(name)]
+        op.builtinOptionsType = fb.BuiltinOptions.AddOptions
+        op.builtinOptions = fb.AddOptionsT()
+        sub.operators.append(op)
+        return op.outputs[0]
+
     available = [tensor("input_0"), tensor("input_1")]
     sub.inputs = list(available)
     read = set()
@@ -63,28 +73,14 @@ def _build(random_ops: int, width: int, seed: int, window: int, reach: int) -> t
         recent = available[-window:]
         a = unread[0] if unread and unread[0] not in recent else rng.choice(recent)
         b = rng.choice(available[-reach:] if rng.random() < 0.1 else recent)
-        op = fb.OperatorT()
-        op.opcodeIndex = 0
-        op.inputs = [a, b]
-        out = tensor(f"add_{i}")
-        op.outputs = [out]
-        op.builtinOptionsType = fb.BuiltinOptions.AddOptions
-        op.builtinOptions = fb.AddOptionsT()
-        sub.operators.append(op)
+        out = add(a, b, f"add_{i}")
         read.update((a, b))
         unread = [t for t in unread if t not in (a, b)] + [out]
         available.append(out)
     dangling = [t for t in available[2:-1] if t not in read]
     total = available[-1]
     for t in dangling:  # fold dead ends into the output, two at a time like the rest
-        op = fb.OperatorT()
-        op.opcodeIndex = 0
-        op.inputs = [total, t]
-        total = tensor(f"sum_{t}")
-        op.outputs = [total]
-        op.builtinOptionsType = fb.BuiltinOptions.AddOptions
-        op.builtinOptions = fb.AddOptionsT()
-        sub.operators.append(op)
+        total = add(total, t, f"sum_{t}")
     sub.outputs = [total]
     model.subgraphs = [sub]
     return write_model(model), len(dangling)

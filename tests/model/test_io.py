@@ -21,25 +21,15 @@ def test_round_trip_is_byte_stable(name):
     assert write_model(read_model(once)) == once
 
 
+@pytest.mark.parametrize("runtime", ["litert", "tflm"])
 @pytest.mark.parametrize("name", model_names())
-def test_round_trip_runs_bit_identical_in_litert(name):
-    if not runs_in(name, "litert"):
-        pytest.skip("does not run in LiteRT")
+def test_round_trip_runs_bit_identical(name, runtime):
+    if not runs_in(name, runtime):
+        pytest.skip(f"does not run in {runtime}")
     from tflite_serenity.verify import compare_models
 
     data = load(name)
-    result = compare_models(data, write_model(read_model(data)), runtime="litert")
-    assert result.bit_identical, result
-
-
-@pytest.mark.parametrize("name", model_names())
-def test_round_trip_runs_bit_identical_in_tflite_micro(name):
-    if not runs_in(name, "tflm"):
-        pytest.skip("does not run in TFLite Micro")
-    from tflite_serenity.verify import compare_models
-
-    data = load(name)
-    result = compare_models(data, write_model(read_model(data)), runtime="tflm")
+    result = compare_models(data, write_model(read_model(data)), runtime=runtime)
     assert result.bit_identical, result
 
 

@@ -37,23 +37,14 @@ def test_reported_peaks_are_the_memory_model_of_the_written_file(name, optimized
     assert [memory.peak_bytes(g) for g in graphs] == [s.peak_after for s in result.subgraphs]
 
 
+@pytest.mark.parametrize("runtime", ["litert", "tflm"])
 @pytest.mark.parametrize("name", model_names())
-def test_reordered_model_is_bit_identical_in_litert(name, optimized):
-    if not runs_in(name, "litert"):
-        pytest.skip("does not run in LiteRT")
+def test_reordered_model_is_bit_identical(name, runtime, optimized):
+    if not runs_in(name, runtime):
+        pytest.skip(f"does not run in {runtime}")
     from tflite_serenity.verify import compare_models
 
-    result = compare_models(load(name), optimized(name).model, runtime="litert", trials=2)
-    assert result.bit_identical, result
-
-
-@pytest.mark.parametrize("name", model_names())
-def test_reordered_model_is_bit_identical_in_tflite_micro(name, optimized):
-    if not runs_in(name, "tflm"):
-        pytest.skip("does not run in TFLite Micro")
-    from tflite_serenity.verify import compare_models
-
-    result = compare_models(load(name), optimized(name).model, runtime="tflm", trials=2)
+    result = compare_models(load(name), optimized(name).model, runtime=runtime, trials=2)
     assert result.bit_identical, result
 
 
