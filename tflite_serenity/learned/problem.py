@@ -1,0 +1,330 @@
+"""What the policy sees: a graph as feature arrays, and the state of a partial order.
+
+Two objectives share one formulation. The policy builds a topological order
+one operator at a time; the *flows* are the activation tensors (size,
+producer, consumers, whether they stay to the end), and the state tracks the
+bytes alive between steps (for ``"memory"``: the arena; for ``"pipeline"``:
+the bytes a cut at this position would send over the link), the highest step
+so far, and the share of work and parameters already placed (for
+``"pipeline"``: where the order stands relative to the ``k`` balanced cut
+points).
+
+* :func:`pipeline_instance` prepares a
+  :class:`~tflite_serenity.pipeline.problem.PipelineProblem` for ``k``
+  segments; its byte scale is the link time of a byte, in and out, over the
+  ideal segment time, so a feature of 1 means "crossing here costs a whole
+  segment".
+* :func:`memory_instance` prepares a graph's activation flow
+  (:func:`~tflite_serenity.memory.activation_flow`); its byte scale is one
+  over the graph's lower bound on the peak.
+
+:class:`OrderState` is immutable; :meth:`OrderState.update` returns the state
+after one more operator. The batched PyTorch twin in :mod:`.network` computes
+the same features; ``tests/learned`` checks both agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .. import memory
+from ..errors import InfeasibleError
+from ..graph import Graph
+
+#: Static per-operator features (see :func:`_node_features`).
+NODE_FEATURES = 12
+#: Per-step features of the whole state (see :meth:`OrderState.context`).
+CONTEXT_FEATURES = 11
+#: Per-step features of each ready operator (see :meth:`OrderState.candidates`).
+CANDIDATE_FEATURES = 4
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One graph prepared for the policy (all sizes already multiplied by ``byte_scale``).
+
+    Attributes
+    ----------
+    objective : str
+        ``"pipeline"`` or ``"memory"``.
+    k : int
+        Segments (1 for memory).
+    preds, succs : tuple of tuple of int
+        Per operator, ascending.
+    node_features : ndarray, shape (n, NODE_FEATURES)
+    flow_size : ndarray, shape (F,)
+        Scaled bytes of each flow.
+    flow_pinned : ndarray of bool, shape (F,)
+        Alive to the end (a graph output).
+    flow_consumers : tuple of tuple of int
+    flow_producer : tuple of int
+        ``-1``: a graph input, alive from the start.
+    op_inputs : tuple of tuple of int
+        Per operator, the flows it reads.
+    op_reads : tuple of tuple of int
+        Of those, the ones that are not pinned (it may free them).
+    op_add : ndarray, shape (n,)
+        Scaled bytes of the flows an operator writes.
+    op_dead : ndarray, shape (n,)
+        Of those, the bytes nothing reads (freed right after the step).
+    init_live, init_dead : float
+        Scaled bytes alive before the first step; of those, bytes nothing
+        reads (freed after the first step).
+    op_work, op_param : ndarray, shape (n,)
+        Each operator's share of the compute and of the parameter bytes
+        (all zeros when there are none).
+    params_load : float
+        Parameter bytes over ``k`` times the cache: above 1, some segment must stream.
+    byte_scale : float
+        What one byte counts in the features.
+    """
+
+    objective: str
+    k: int
+    preds: tuple[tuple[int, ...], ...]
+    succs: tuple[tuple[int, ...], ...]
+    node_features: np.ndarray
+    flow_size: np.ndarray
+    flow_pinned: np.ndarray
+    flow_consumers: tuple[tuple[int, ...], ...]
+    flow_producer: tuple[int, ...]
+    op_inputs: tuple[tuple[int, ...], ...]
+    op_reads: tuple[tuple[int, ...], ...]
+    op_add: np.ndarray
+    op_dead: np.ndarray
+    init_live: float
+    init_dead: float
+    op_work: np.ndarray
+    op_param: np.ndarray
+    params_load: float
+    byte_scale: float
+
+    @property
+    def num_operators(self) -> int:
+        return len(self.preds)
+
+
+def pipeline_instance(problem, k: int) -> Instance:
+    """The policy's view of a pipeline problem split into ``k`` segments.
+
+    Raises
+    ------
+    InfeasibleError
+        If ``k`` is not in ``1..n``.
+    """
+    n = problem.num_operators
+    if not 1 <= k <= n:
+        raise InfeasibleError(f"cannot split {n} operators into {k} non-empty segments")
+    compute = np.asarray(problem.compute_ps, dtype=np.float64)
+    segment = problem.segment_overhead_ps + compute.sum() / k
+    scale = 2.0 * problem.link_ps_per_byte / max(segment, 1.0)
+    own = np.zeros(n)
+    seen: set[int] = set()
+    for v, ws in enumerate(problem.op_params):  # each constant counted at its first user
+        fresh = [w for w in ws if w not in seen]
+        seen.update(fresh)
+        own[v] = sum(problem.param_bytes[w] for w in fresh)
+    flows = [(f.size, f.producer, f.consumers, f.is_output) for f in problem.flows]
+    cache = max(problem.cache_bytes, 1)
+    return _instance("pipeline", k, problem.preds, flows, compute, own, cache, scale)
+
+
+def memory_instance(graph: Graph) -> Instance:
+    """The policy's view of a graph for the lowest peak of activation memory."""
+    flow = memory.activation_flow(graph)
+    n = graph.num_operators
+    scale = 1.0 / max(memory.lower_bound(graph), 1)
+    flows = list(zip(flow.size, flow.producer, flow.consumers, flow.pinned))
+    # every operator counts as one unit of work; no parameters (their features are 0)
+    return _instance("memory", 1, graph.preds, flows, np.ones(n), np.zeros(n), 1, scale)
+
+
+def _instance(objective, k, preds, flows, work, params, cache, scale) -> Instance:
+    n = len(preds)
+    preds = tuple(tuple(sorted(p)) for p in preds)
+    succ_lists: list[list[int]] = [[] for _ in range(n)]
+    for v, ps in enumerate(preds):
+        for u in ps:
+            succ_lists[u].append(v)
+    succs = tuple(tuple(s) for s in succ_lists)
+    size = np.array([f[0] for f in flows], dtype=np.float64) * scale
+    producer = tuple(int(f[1]) for f in flows)
+    consumers = tuple(tuple(int(c) for c in f[2]) for f in flows)
+    pinned = np.array([bool(f[3]) for f in flows], dtype=bool)
+    op_add, op_dead = np.zeros(n), np.zeros(n)
+    inputs: list[list[int]] = [[] for _ in range(n)]
+    reads: list[list[int]] = [[] for _ in range(n)]
+    op_in = np.zeros(n)
+    init_live = init_dead = 0.0
+    for f in range(len(flows)):
+        if producer[f] >= 0:
+            op_add[producer[f]] += size[f]
+            if not consumers[f] and not pinned[f]:
+                op_dead[producer[f]] += size[f]
+        else:
+            init_live += size[f]
+            if not consumers[f] and not pinned[f]:
+                init_dead += size[f]
+        for c in consumers[f]:
+            op_in[c] += size[f]
+            inputs[c].append(f)
+            if not pinned[f]:
+                reads[c].append(f)
+    work = np.asarray(work, dtype=np.float64)
+    params = np.asarray(params, dtype=np.float64)
+    op_work = work / work.sum() if work.sum() > 0 else np.zeros(n)
+    op_param = params / params.sum() if params.sum() > 0 else np.zeros(n)
+    features = _node_features(preds, succs, op_add, op_in, op_work, params / cache, op_param)
+    return Instance(
+        objective=objective, k=int(k), preds=preds, succs=succs, node_features=features,
+        flow_size=size, flow_pinned=pinned, flow_consumers=consumers, flow_producer=producer,
+        op_inputs=tuple(tuple(r) for r in inputs), op_reads=tuple(tuple(r) for r in reads),
+        op_add=op_add, op_dead=op_dead,
+        init_live=float(init_live), init_dead=float(init_dead), op_work=op_work, op_param=op_param,
+        params_load=float(params.sum() / (k * cache)), byte_scale=float(scale),
+    )
+
+
+def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_share) -> np.ndarray:
+    """Per operator: scaled output and input bytes, work relative to the mean operator,
+    parameters over the cache, in- and out-degree, depth and height over the longest
+    path, ancestors and descendants over ``n``, and the shares of work and of
+    parameters its ancestors hold."""
+    n = len(preds)
+    depth = np.zeros(n)
+    for v in range(n):  # preds are earlier in the stored order, which is topological
+        if preds[v]:
+            depth[v] = 1 + max(depth[u] for u in preds[v])
+    height = np.zeros(n)
+    for v in range(n - 1, -1, -1):
+        if succs[v]:
+            height[v] = 1 + max(height[w] for w in succs[v])
+    ancestors = _reach(preds, range(n))
+    descendants = _reach(succs, range(n - 1, -1, -1))
+    x = np.zeros((n, NODE_FEATURES))
+    x[:, 0] = np.log1p(out_bytes)
+    x[:, 1] = np.log1p(in_bytes)
+    x[:, 2] = np.log1p(work * n)
+    x[:, 3] = np.log1p(params_cache)
+    x[:, 4] = np.log1p([len(p) for p in preds])
+    x[:, 5] = np.log1p([len(s) for s in succs])
+    x[:, 6] = depth / max(depth.max(initial=0), 1)
+    x[:, 7] = height / max(height.max(initial=0), 1)
+    x[:, 8] = ancestors.sum(axis=1) / n
+    x[:, 9] = descendants.sum(axis=1) / n
+    x[:, 10] = ancestors @ work
+    x[:, 11] = ancestors @ param_share
+    return x
+
+
+def _reach(edges, order) -> np.ndarray:
+    """Boolean matrix: ``R[v, u]`` when ``u`` reaches ``v`` along ``edges`` (``edges[v]``
+    lists the neighbours ``v`` is reached from), visiting ``order`` so that those come first."""
+    n = len(edges)
+    masks = [0] * n
+    for v in order:
+        m = 0
+        for u in edges[v]:
+            m |= masks[u] | (1 << u)
+        masks[v] = m
+    nbytes = (n + 7) // 8
+    packed = np.frombuffer(b"".join(m.to_bytes(nbytes, "little") for m in masks), dtype=np.uint8)
+    return np.unpackbits(packed.reshape(n, nbytes), axis=1, bitorder="little")[:, :n].astype(np.float64)
+
+
+class OrderState(NamedTuple):
+    """A partial order and what it leaves alive. Build with :meth:`start`."""
+
+    step: int
+    last: int  # operator run last, -1 before the first
+    ready: tuple[int, ...]  # operators that may run next, ascending
+    waiting: np.ndarray  # per operator: predecessors not yet run
+    remaining: np.ndarray  # per flow: consumers not yet run
+    live: float  # scaled bytes alive between steps
+    peak: float  # highest step so far (live before it plus its outputs)
+    work: float  # share of the work run
+    param: float  # share of the parameters placed
+
+    @staticmethod
+    def start(inst: Instance) -> "OrderState":
+        return OrderState(
+            step=0, last=-1, ready=tuple(v for v, p in enumerate(inst.preds) if not p),
+            waiting=np.array([len(p) for p in inst.preds], dtype=np.int64),
+            remaining=np.array([len(c) for c in inst.flow_consumers], dtype=np.int64),
+            live=inst.init_live, peak=0.0, work=0.0, param=0.0,
+        )
+
+    def freed(self, inst: Instance, v: int) -> float:
+        """Scaled bytes that die once ``v`` has run (``v`` must be ready)."""
+        total = inst.op_dead[v] + (inst.init_dead if self.step == 0 else 0.0)
+        for f in inst.op_reads[v]:
+            if self.remaining[f] == 1:
+                total += inst.flow_size[f]
+        return float(total)
+
+    def candidates(self, inst: Instance, ready: Sequence[int]) -> np.ndarray:
+        """Features of each of ``ready``: its outputs, what it frees, whether it
+        follows the last operator directly, and how far it would raise the peak."""
+        add = inst.op_add[np.asarray(ready, dtype=np.int64)]
+        out = np.empty((len(ready), CANDIDATE_FEATURES))
+        out[:, 0] = np.log1p(add)
+        out[:, 1] = np.log1p([self.freed(inst, v) for v in ready])
+        out[:, 2] = [1.0 if self.last in inst.preds[v] else 0.0 for v in ready]
+        out[:, 3] = np.log1p(np.maximum(self.live + add - self.peak, 0.0))
+        return out
+
+    def context(self, inst: Instance) -> np.ndarray:
+        """Features of the state: progress, bytes alive and peak, where the work and
+        the parameters placed stand relative to the ``k`` balanced cuts, ``1/k``,
+        and the parameter load."""
+        k, n = inst.k, inst.num_operators
+        turn_w, turn_p = 2 * math.pi * k * self.work, 2 * math.pi * k * self.param
+        return np.array([
+            self.step / n, math.log1p(self.live), math.log1p(self.peak),
+            self.work, math.sin(turn_w), math.cos(turn_w),
+            self.param, math.sin(turn_p), math.cos(turn_p),
+            1.0 / k, math.log1p(inst.params_load),
+        ])
+
+    def update(self, inst: Instance, v: int) -> "OrderState":
+        """The state after running ready operator ``v``.
+
+        Raises
+        ------
+        InfeasibleError
+            If ``v`` is not ready.
+        """
+        if v not in self.ready:
+            raise InfeasibleError(f"operator {v} is not ready: it waits on predecessors or has run")
+        freed = self.freed(inst, v)
+        waiting = self.waiting.copy()
+        ready = [u for u in self.ready if u != v]
+        for w in inst.succs[v]:
+            waiting[w] -= 1
+            if waiting[w] == 0:
+                ready.append(w)
+        remaining = self.remaining.copy()
+        for f in inst.op_inputs[v]:
+            remaining[f] -= 1
+        step_bytes = self.live + inst.op_add[v]
+        return OrderState(
+            step=self.step + 1, last=int(v), ready=tuple(sorted(ready)), waiting=waiting, remaining=remaining,
+            live=step_bytes - freed, peak=max(self.peak, step_bytes),
+            work=self.work + float(inst.op_work[v]), param=self.param + float(inst.op_param[v]),
+        )
+
+
+def check_instance_order(inst: Instance, order: Sequence[int]) -> None:
+    """Raise InfeasibleError unless ``order`` is a topological order of the instance."""
+    n = inst.num_operators
+    if sorted(order) != list(range(n)):
+        raise InfeasibleError(f"the order must list each of the {n} operators once")
+    position = {v: i for i, v in enumerate(order)}
+    for v, ps in enumerate(inst.preds):
+        for u in ps:
+            if position[u] > position[v]:
+                raise InfeasibleError(f"the order runs operator {v} before operator {u}, which it depends on")
