@@ -229,8 +229,9 @@ def _solve_piece(
         return SearchResult("optimal", high - piece.offset, (), states), states
     if top.status in ("optimal", "timeout"):
         return top, states
-    if top.order:  # a truncated search may still have found a better order
-        high = top.peak + piece.offset
+    known = ()  # the order reaching `high`: the caller's, unless the truncated search found a better one
+    if top.order:
+        high, known = top.peak + piece.offset, top.order
     budget, step = low, max(1, (high - low) // 16)
     while time.monotonic() < deadline:
         budget = min(budget, high - 1)
@@ -241,7 +242,7 @@ def _solve_piece(
         if result.status != "infeasible":
             return result, states
         if budget >= high - 1:
-            return SearchResult("optimal", high - piece.offset, (), states), states
+            return SearchResult("optimal", high - piece.offset, known, states), states
         low = budget + 1  # proven: no order of the piece peaks at or below the budget
         budget, step = budget + step, step * 2
     return (top if top.order else None), states
