@@ -32,3 +32,12 @@ def test_quiet_shows_nothing(tmp_path, monkeypatch):
                         lambda quiet: TerminalProgress(screen, enabled=not quiet, delay=0, interval=0))
     assert run_optimize([str(DATA / "darts_tiny_float.tflite"), str(tmp_path / "out.tflite"), "--quiet"]) == 0
     assert screen.getvalue() == ""
+
+
+def test_learned_warm_start_gives_the_same_answer(tmp_path):
+    from tflite_serenity import optimize
+    from tests.models import load
+
+    data = load("randwire_tiny_float.tflite")
+    plain, warm = optimize(data), optimize(data, warm_start="learned")
+    assert [(s.peak_after, s.optimal) for s in warm.subgraphs] == [(s.peak_after, s.optimal) for s in plain.subgraphs]

@@ -71,6 +71,7 @@ def optimize(
     rewrite_approximate: bool = False,
     rewrite_approximate_int8: bool = False,
     arena_plan: bool = True,
+    warm_start: Literal["none", "learned"] = "none",
     progress: Callable[[ProgressInfo], None] | None = None,
 ) -> OptimizeResult:
     """Reorder the operators of every subgraph for the lowest peak activation memory.
@@ -97,6 +98,10 @@ def optimize(
         and write the placement as its offline memory plan, where it makes
         the arena smaller than TFLite Micro's own plan (docs/arena.md).
         Other runtimes ignore the plan.
+    warm_start
+        ``"learned"`` seeds each search with the shipped policy's order
+        (docs/learned.md). It can only change how fast the search ends, never
+        its answer; on the zoo it made no difference (docs/benchmarks.md).
     progress
         Called with a :class:`~tflite_serenity.schedule.search.ProgressInfo`
         between the scheduler's searches (the command line shows it on a
@@ -116,7 +121,9 @@ def optimize(
     schedules: list[GraphSchedule] = []
     for graph in build_graphs(tree):
         remaining = max(0.0, deadline - time.monotonic())
-        schedules.append(schedule_graph(graph, time_limit=remaining, engine=search, progress=progress))
+        seeds = [_learned_order(graph)] if warm_start == "learned" and graph.num_operators else []
+        schedules.append(schedule_graph(graph, time_limit=remaining, engine=search, progress=progress,
+                                        warm_start=seeds))
     rewritten = {}
     if rewrite:
         options = RewriteOptions(approximate=rewrite_approximate, approximate_quantized=rewrite_approximate_int8)
@@ -142,3 +149,9 @@ def optimize(
         for s, f in zip(schedules, final)
     )
     return OptimizeResult(out, results, time.monotonic() - start, arena)
+
+
+def _learned_order(graph) -> tuple[int, ...]:
+    from .learned import learned_order
+
+    return learned_order(graph)

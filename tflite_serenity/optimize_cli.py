@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
                             "The output computes exactly what the input computes.")
     p.add_argument("input", help="the .tflite model to optimize (never modified)")
     p.add_argument("output", help="where to write the optimized model")
+    p.add_argument("--warm-start", choices=("none", "learned"), default="none",
+                   help="seed the exact search with the learned policy's order (faster on some graphs, "
+                        "same answer; default: none)")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
                    help="time for the search; past it, the best order found is used (default: 30)")
     p.add_argument("--in-place", action="store_true", help="allow OUTPUT to be the same file as INPUT")
@@ -56,7 +59,7 @@ def run_optimize(argv: Sequence[str]) -> int:
         result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
                           rewrite_approximate=args.rewrite_approximate,
                           rewrite_approximate_int8=args.rewrite_approximate_int8,
-                          arena_plan=not args.no_arena_plan, progress=progress)
+                          arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
     result.save(args.output)
     if args.json:
         payload = {"output": args.output, "seconds": result.seconds,

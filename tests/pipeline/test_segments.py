@@ -138,3 +138,12 @@ def test_plan_refuses_an_unknown_solver():
     model = read_model(_data("small_cnn_int8.tflite"))
     with pytest.raises(InfeasibleError, match="unknown solver"):
         plan_pipeline(model, 2, solver="greedy")
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_learned_solver_gives_chains_bit_identical_to_the_whole_model(k):
+    data = _data("darts_tiny_int8.tflite")
+    model = read_model(data)
+    plan = plan_pipeline(model, k, solver="learned")
+    assert plan.split.k == k and plan.split.bottleneck_ps >= plan_pipeline(model, k).split.bottleneck_ps
+    check_chain(data, segment_models(model, plan.graph, plan.problem, plan.split), seeds=(0,))

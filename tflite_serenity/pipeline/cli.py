@@ -105,7 +105,8 @@ def plan_json(plan: PipelinePlan, link: str, paths: Sequence[Path], verified: bo
 def plan_text(plan: PipelinePlan, name: str, link: str, paths: Sequence[Path], verified: bool = False) -> str:
     split, base = plan.split, plan.baseline
     how = {"exact": "exact (CP-SAT)", "contiguous": "contiguous cuts of the stored order (DP)",
-           "param-count": "equal parameter bytes (edgetpu_compiler rule)"}[split.method]
+           "param-count": "equal parameter bytes (edgetpu_compiler rule)",
+           "learned": "learned order (RESPECT policy), best contiguous cut"}[split.method]
     if split.status == "optimal":
         proof = "optimal"
     elif split.status == "feasible":

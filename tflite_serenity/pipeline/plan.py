@@ -13,7 +13,7 @@ from .exact import DEFAULT_TIME_LIMIT, exact_split
 from .problem import PipelineProblem, Split
 
 #: Solver names accepted by :func:`plan_pipeline` and the command line.
-SOLVERS = ("exact", "contiguous", "param-count")
+SOLVERS = ("exact", "contiguous", "param-count", "learned")
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,12 @@ def plan_pipeline(model, k: int, *, device: EdgeTpu | None = None, solver: str =
         Number of segments (Edge TPUs), ``1..`` the operator count.
     device : EdgeTpu, optional
         The cost model (default: :class:`EdgeTpu` defaults, USB 3, 8 MiB cache).
-    solver : {"exact", "contiguous", "param-count"}
+    solver : {"exact", "contiguous", "param-count", "learned"}
         ``exact``: CP-SAT over every assignment whose edges go forward;
         ``contiguous``: the best contiguous cut of the stored order (dynamic
-        programming); ``param-count``: the compiler's equal-parameter rule.
+        programming); ``param-count``: the compiler's equal-parameter rule;
+        ``learned``: the best contiguous cut of the trained policy's order
+        (docs/learned.md), fast and unproven.
     time_limit : float
         Seconds for the exact solver.
     workers : int, optional
@@ -86,6 +88,10 @@ def plan_pipeline(model, k: int, *, device: EdgeTpu | None = None, solver: str =
         split = baseline
     elif solver == "contiguous":
         split = contiguous_split(problem, k)
+    elif solver == "learned":  # the shipped policy's order, cut exactly (NumPy only)
+        from ..learned import learned_split
+
+        split = learned_split(problem, k)
     else:
         split = exact_split(problem, k, time_limit=time_limit, workers=workers)
     return PipelinePlan(graph, device, problem, split, baseline)
