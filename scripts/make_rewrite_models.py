@@ -156,19 +156,13 @@ def _settle_batchnorm(model: keras.Model, batch: np.ndarray) -> None:
 
 
 def convert(model: keras.Model, int8: bool) -> bytes:
-    """Float32 or full-int8 .tflite through a batch-1 concrete function."""
-    shape = (1, *model.inputs[0].shape[1:])
-    spec = tf.TensorSpec(shape, tf.float32)
-    fn = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
-    if int8:
-        samples = _samples(shape[1:], 16, SEED + 1)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([s[None]] for s in samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+    """Float32 or full-int8 .tflite through a batch-1 concrete function (modelkit's recipe)."""
+    import modelkit
+
+    if not int8:
+        return modelkit.to_float_tflite(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([modelkit.concrete_function(model)])
+    return modelkit.quantize_int8(converter, _samples(tuple(model.inputs[0].shape[1:]), 16, SEED + 1))
 
 
 def make(name: str, out: Path) -> list[Path]:

@@ -188,6 +188,24 @@ def _add_ordering_edges(operators, tensors, preds: list[set[int]]) -> None:
             previous = op.index
 
 
+def check_topological(preds: Sequence[Sequence[int]], order: Sequence[int], where: str = "") -> None:
+    """Raise InfeasibleError unless ``order`` lists each operator ``0..n-1`` once,
+    every one after all its predecessors ``preds[v]``."""
+    from .errors import InfeasibleError
+
+    n = len(preds)
+    prefix = f"{where}: " if where else ""
+    if sorted(order) != list(range(n)):
+        raise InfeasibleError(f"{prefix}the order must list each of the {n} operators once")
+    position = [0] * n
+    for step, v in enumerate(order):
+        position[v] = step
+    for v, ps in enumerate(preds):
+        for u in ps:
+            if position[u] > position[v]:
+                raise InfeasibleError(f"{prefix}operator {v} would run before operator {u}, which it depends on")
+
+
 def topological_order(graph: Graph, key: Sequence[int] | None = None) -> list[int]:
     """A topological order of the operators, ties broken by ``key`` (default: stored index).
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import InfeasibleError
-from .graph import Graph, Tensor
+from .graph import Graph, Tensor, check_topological
 
 #: Bytes per element; types whose size depends on their contents count 0.
 DTYPE_BYTES: dict[str, float] = {
@@ -81,19 +80,7 @@ class Profile:
 
 def check_order(graph: Graph, order: Sequence[int]) -> None:
     """Raise InfeasibleError unless ``order`` runs every operator once, after all its predecessors."""
-    n = graph.num_operators
-    if sorted(order) != list(range(n)):
-        raise InfeasibleError(f"subgraph {graph.subgraph}: the order must list each of its {n} operators once")
-    position = [0] * n
-    for step, v in enumerate(order):
-        position[v] = step
-    for v in range(n):
-        for u in graph.preds[v]:
-            if position[u] > position[v]:
-                raise InfeasibleError(
-                    f"subgraph {graph.subgraph}: operator {v} ({graph.operators[v].kind}) would run "
-                    f"before operator {u}, which it depends on"
-                )
+    check_topological(graph.preds, order, f"subgraph {graph.subgraph}")
 
 
 def lifetimes(graph: Graph, order: Sequence[int] | None = None) -> list[Lifetime]:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import memory
 from ..errors import InfeasibleError
+from ..graph import check_topological
 from ..graph import Graph
 
 #: Static per-operator features (see :func:`_node_features`).
@@ -320,11 +321,4 @@ class OrderState(NamedTuple):
 
 def check_instance_order(inst: Instance, order: Sequence[int]) -> None:
     """Raise InfeasibleError unless ``order`` is a topological order of the instance."""
-    n = inst.num_operators
-    if sorted(order) != list(range(n)):
-        raise InfeasibleError(f"the order must list each of the {n} operators once")
-    position = {v: i for i, v in enumerate(order)}
-    for v, ps in enumerate(inst.preds):
-        for u in ps:
-            if position[u] > position[v]:
-                raise InfeasibleError(f"the order runs operator {v} before operator {u}, which it depends on")
+    check_topological(inst.preds, order)

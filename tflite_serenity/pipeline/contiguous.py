@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InfeasibleError
+from ..graph import check_topological
 from .problem import PipelineProblem, Split, make_split
 
 _INF = np.int64(1) << np.int64(60)
@@ -142,13 +143,7 @@ def _check(problem: PipelineProblem, k: int, order: Sequence[int] | None) -> lis
     if not 1 <= k <= n:
         raise InfeasibleError(f"cannot split {n} operators into {k} non-empty segments")
     order = list(range(n)) if order is None else [int(v) for v in order]
-    if sorted(order) != list(range(n)):
-        raise InfeasibleError(f"the order must list each of the {n} operators once")
-    position = {v: i for i, v in enumerate(order)}
-    for v, ps in enumerate(problem.preds):
-        for u in ps:
-            if position[u] > position[v]:
-                raise InfeasibleError(f"the order runs operator {v} before operator {u}, which it depends on")
+    check_topological(problem.preds, order)
     return order
 
 
