@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from tflite_serenity.arena.blocks import (
     DEFAULT_ALIGNMENT, Block, Placement, aligned_sizes, check_alignment,
@@ -28,6 +28,9 @@ from tflite_serenity.arena.heuristics import (
     Candidate, Instance, best_heuristic, make_instance, orders)
 from tflite_serenity.arena.tflm import greedy_tflm
 from tflite_serenity.errors import SerenityError
+
+if TYPE_CHECKING:  # OR-Tools is imported only when CP-SAT runs
+    from tflite_serenity.arena.cpsat import SolveResult
 
 
 def work_budget(time_limit: float, n_blocks: int) -> float:
