@@ -237,17 +237,27 @@ def _reduction(model, graph, op_index, y, data) -> Split | None:
     return Split(op_index, op.kind, "kernel", data)
 
 
-def _depthwise(model, graph, op_index, y, data) -> Split | None:
-    op = graph.operators[op_index]
-    t_y, z = graph.tensors[y], graph.tensors[op.outputs[0]]
-    if data != (0,) or len(op.inputs) not in (2, 3) or len(t_y.shape) != 4:
-        return None
+def _constant_parameters(model, graph: Graph, op, y: int) -> tuple[int, int] | None:
+    """(weights, bias or -1) of a weighted operator reading ``y``, when both are
+    constants and the weights match ``y``'s channels; else None."""
     weights = op.inputs[1]
     bias = op.inputs[2] if len(op.inputs) == 3 else -1
     if not _constant(graph, model, weights) or (bias >= 0 and not _constant(graph, model, bias)):
         return None
     if not _weights_match(graph, weights, y):
         return None
+    return weights, bias
+
+
+def _depthwise(model, graph, op_index, y, data) -> Split | None:
+    op = graph.operators[op_index]
+    t_y, z = graph.tensors[y], graph.tensors[op.outputs[0]]
+    if data != (0,) or len(op.inputs) not in (2, 3) or len(t_y.shape) != 4:
+        return None
+    parameters = _constant_parameters(model, graph, op, y)
+    if parameters is None:
+        return None
+    weights, bias = parameters
     w_shape, channels = graph.tensors[weights].shape, t_y.shape[-1]
     if len(w_shape) != 4 or w_shape[0] != 1 or w_shape[3] % channels or z.shape[-1] != w_shape[3]:
         return None
@@ -296,12 +306,10 @@ def _channelwise(model, graph, op_index, y, data) -> Split | None:
     t_y = graph.tensors[y]
     if data != (0,) or len(op.inputs) not in (2, 3):
         return None
-    weights = op.inputs[1]
-    bias = op.inputs[2] if len(op.inputs) == 3 else -1
-    if not _constant(graph, model, weights) or (bias >= 0 and not _constant(graph, model, bias)):
+    parameters = _constant_parameters(model, graph, op, y)
+    if parameters is None:
         return None
-    if not _weights_match(graph, weights, y):
-        return None
+    weights, _ = parameters  # the bias stays whole: added once, after the last partial sum
     opts = operator_options(model, graph.subgraph, op_index)
     if ACTIVATIONS.get(int(opts.get("fusedActivationFunction", 0))) not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
         return None
