@@ -26,7 +26,8 @@ def contiguous_split(problem: PipelineProblem, k: int, order: Sequence[int] | No
     Minimizes the bottleneck segment time, then the total time; ties are
     broken deterministically (the last piece starts as early as possible,
     then the one before it...). Exact for this search space, in
-    ``O(k n^2)`` time and ``O(n^2)`` memory.
+    ``O(k n^2)`` time and ``O(n^2)`` memory; ``O(n)`` for ``k <= 2``, where
+    only the first row and the last column of the segment times are needed.
 
     Raises
     ------
@@ -35,26 +36,7 @@ def contiguous_split(problem: PipelineProblem, k: int, order: Sequence[int] | No
     """
     start = time.perf_counter()
     order = _check(problem, k, order)
-    cost = cost_matrix(problem, order)
-    n = len(order)
-    best = np.full(n + 1, _INF, dtype=np.int64)
-    best[0] = 0
-    for _ in range(k):
-        best = np.maximum(best[:, None], cost).min(axis=0)
-    bottleneck = int(best[n])
-    # Second pass: least total time among the splits that meet the bottleneck.
-    allowed = np.where(cost <= bottleneck, cost, _INF)
-    total = np.full(n + 1, _INF, dtype=np.int64)
-    total[0] = 0
-    choices = []
-    for _ in range(k):
-        sums = np.minimum(total[:, None] + allowed, _INF)
-        choices.append(sums.argmin(axis=0))
-        total = sums.min(axis=0)
-    cuts = [n]
-    for m in range(k - 1, -1, -1):
-        cuts.append(int(choices[m][cuts[-1]]))
-    cuts.reverse()
+    bottleneck, cuts = _best_cuts(SegmentTimes(problem, order), k)
     stages = _stages_from_cuts(order, cuts)
     return make_split(problem, "contiguous", stages, k, "optimal", bottleneck, time.perf_counter() - start)
 
@@ -93,49 +75,156 @@ def param_count_split(problem: PipelineProblem, k: int, order: Sequence[int] | N
 
 def cost_matrix(problem: PipelineProblem, order: Sequence[int]) -> np.ndarray:
     """``C[i, j]``: time of a segment running ``order[i:j]`` (``_INF`` where ``j <= i``)."""
-    n = len(order)
-    position = np.empty(n, dtype=np.int64)
-    position[np.asarray(order, dtype=np.int64)] = np.arange(n)
+    return SegmentTimes(problem, [int(v) for v in order]).matrix()
 
-    compute = np.zeros(n + 1, dtype=np.int64)
-    compute[1:] = np.cumsum(np.asarray(problem.compute_ps, dtype=np.int64)[np.asarray(order, dtype=np.int64)])
 
-    # Bytes crossing a cut before position i: flows produced before i and needed at or after i.
-    crossing = np.zeros(n + 2, dtype=np.int64)
-    for flow in problem.flows:
-        first = 0 if flow.producer < 0 else int(position[flow.producer]) + 1
-        last = max((int(position[c]) for c in flow.consumers), default=-1)
-        if flow.is_output:
-            last = n
-        if flow.producer < 0:
-            last = max(last, 0)
-        if first <= last:
-            crossing[first] += flow.size
-            crossing[last + 1] -= flow.size
-    crossing = np.cumsum(crossing)[: n + 1]
+class SegmentTimes:
+    """The times of the contiguous pieces of one order: a row, a column or all of them.
 
-    # Parameter bytes of order[i:j]: constant w counts when its first user at
-    # or after position i comes before j. Difference rows, then a running sum.
-    users: dict[int, list[int]] = {}
-    for v, ws in enumerate(problem.op_params):
-        for w in ws:
-            users.setdefault(w, []).append(int(position[v]))
-    params = np.zeros((n + 1, n + 2), dtype=np.int64)
-    rows = np.arange(n + 1)
-    for w, pos in users.items():
-        pos_sorted = np.sort(np.asarray(pos, dtype=np.int64))
-        nxt = np.searchsorted(pos_sorted, rows)
-        has = nxt < len(pos_sorted)
-        np.add.at(params, (rows[has], pos_sorted[nxt[has]] + 1), problem.param_bytes[w])
-    params = np.cumsum(params, axis=1)[:, : n + 1]
+    Built in ``O(n + flows + parameter uses)`` with NumPy; a row or a column of
+    :func:`cost_matrix` then costs ``O(n)`` and the whole matrix ``O(n^2)``.
 
-    streamed = np.maximum(params - problem.cache_bytes, 0)
-    cost = (problem.segment_overhead_ps
-            + (compute[None, :] - compute[:, None])
-            + problem.stream_ps_per_byte * streamed
-            + problem.link_ps_per_byte * (crossing[:, None] + crossing[None, :]))
-    upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1)
-    return np.where(upper, cost, _INF)
+    A constant is paid by a piece ``order[i:j]`` when its first user at or
+    after position ``i`` comes before ``j``. Sorting each constant's users by
+    position, user ``p`` (the one after ``prev``) is that first user exactly
+    for ``prev < i <= p``: one rectangle of the ``(i, j)`` plane, ``prev < i
+    <= p < j``, whose sum is a two-dimensional running sum.
+    """
+
+    def __init__(self, problem: PipelineProblem, order: Sequence[int]):
+        self.problem = problem
+        self.n = n = len(order)
+        order_arr = np.asarray(order, dtype=np.int64)
+        position = np.empty(n, dtype=np.int64)
+        position[order_arr] = np.arange(n)
+        self.compute = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.asarray(problem.compute_ps, dtype=np.int64)[order_arr], out=self.compute[1:])
+        self.crossing = _crossing(problem, position)
+        self.prev, self.user, self.size = _param_uses(problem, position)
+
+    def row(self, i: int) -> np.ndarray:
+        """``C[i, :]``."""
+        take = (self.prev < i) & (i <= self.user)
+        params = self._running(self.user[take] + 1, self.size[take])
+        cost = self._times(params, self.compute - self.compute[i], self.crossing + self.crossing[i])
+        cost[: i + 1] = _INF
+        return cost
+
+    def column(self, j: int) -> np.ndarray:
+        """``C[:, j]``."""
+        take = self.user < j
+        delta = np.zeros(self.n + 2, dtype=np.int64)
+        np.add.at(delta, self.prev[take] + 1, self.size[take])
+        np.add.at(delta, self.user[take] + 1, -self.size[take])
+        params = np.cumsum(delta)[: self.n + 1]
+        cost = self._times(params, self.compute[j] - self.compute, self.crossing + self.crossing[j])
+        cost[j:] = _INF
+        return cost
+
+    def matrix(self) -> np.ndarray:
+        """All of ``C``, ``(n + 1) x (n + 1)`` (in place where it can: this is the ``O(n^2)`` part)."""
+        n, p = self.n, self.problem
+        delta = np.zeros((n + 2, n + 2), dtype=np.int64)
+        np.add.at(delta, (self.prev + 1, self.user + 1), self.size)
+        np.add.at(delta, (self.user + 1, self.user + 1), -self.size)
+        cost = np.cumsum(np.cumsum(delta[: n + 1, : n + 1], axis=0), axis=1)
+        cost -= p.cache_bytes
+        np.maximum(cost, 0, out=cost)
+        cost *= p.stream_ps_per_byte
+        cost += (p.segment_overhead_ps + self.compute + p.link_ps_per_byte * self.crossing)[None, :]
+        cost += (p.link_ps_per_byte * self.crossing - self.compute)[:, None]
+        cost[np.arange(n + 1)[:, None] >= np.arange(n + 1)[None, :]] = _INF
+        return cost
+
+    def _running(self, at: np.ndarray, size: np.ndarray) -> np.ndarray:
+        delta = np.zeros(self.n + 2, dtype=np.int64)
+        np.add.at(delta, at, size)
+        return np.cumsum(delta)[: self.n + 1]
+
+    def _times(self, params: np.ndarray, compute: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+        """Segment times from the parameter bytes, compute and bytes crossing of the pieces."""
+        p = self.problem
+        streamed = np.maximum(params - p.cache_bytes, 0)
+        return p.segment_overhead_ps + compute + p.stream_ps_per_byte * streamed + p.link_ps_per_byte * crossing
+
+
+def _crossing(problem: PipelineProblem, position: np.ndarray) -> np.ndarray:
+    """Per position ``i`` (``0..n``), the bytes a cut before ``order[i]`` sends:
+    flows produced before ``i`` and needed at or after ``i``."""
+    n = len(position)
+    flows = problem.flows
+    count = len(flows)
+    producer = np.fromiter((f.producer for f in flows), dtype=np.int64, count=count)
+    size = np.fromiter((f.size for f in flows), dtype=np.int64, count=count)
+    output = np.fromiter((f.is_output for f in flows), dtype=bool, count=count)
+    fanout = np.fromiter((len(f.consumers) for f in flows), dtype=np.int64, count=count)
+    consumers = np.fromiter((c for f in flows for c in f.consumers), dtype=np.int64, count=int(fanout.sum()))
+    last = np.full(count, -1, dtype=np.int64)
+    np.maximum.at(last, np.repeat(np.arange(count), fanout), position[consumers])
+    is_input = producer < 0
+    first = np.where(is_input, 0, position[np.maximum(producer, 0)] + 1)
+    last = np.where(output, n, np.where(is_input, np.maximum(last, 0), last))
+    keep = first <= last
+    delta = np.zeros(n + 2, dtype=np.int64)
+    np.add.at(delta, first[keep], size[keep])
+    np.add.at(delta, last[keep] + 1, -size[keep])
+    return np.cumsum(delta)[: n + 1]
+
+
+def _param_uses(problem: PipelineProblem, position: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every use of a constant as ``(prev, user, bytes)``: the position of a user
+    and of the same constant's user before it in the order (-1 for the first).
+    Repeated uses at one position and constants of no bytes are left out."""
+    uses = np.fromiter((len(ws) for ws in problem.op_params), dtype=np.int64, count=len(problem.op_params))
+    const = np.fromiter((w for ws in problem.op_params for w in ws), dtype=np.int64, count=int(uses.sum()))
+    user = position[np.repeat(np.arange(len(uses)), uses)]
+    by = np.lexsort((user, const))
+    const, user = const[by], user[by]
+    prev = np.full(len(user), -1, dtype=np.int64)
+    same = const[1:] == const[:-1]
+    prev[1:][same] = user[:-1][same]
+    size = np.asarray(problem.param_bytes, dtype=np.int64)[const] if len(const) else np.zeros(0, dtype=np.int64)
+    keep = (prev < user) & (size != 0)
+    return prev[keep], user[keep], size[keep]
+
+
+def _best_cuts(times: SegmentTimes, k: int) -> tuple[int, list[int]]:
+    """The least bottleneck and the positions ``0 = c_0 < ... < c_k = n`` of the best cut
+    (see :func:`contiguous_split`).
+
+    First the least bottleneck, then the least total among the cuts that
+    meet it, the earliest position on ties (``argmin``). The first piece
+    always starts at 0 and the last ends at ``n``, so the first layer needs
+    only row 0 of the segment times and the last only column ``n``; the
+    whole matrix is built only for ``k >= 3``.
+    """
+    n = times.n
+    first, last = times.row(0), times.column(n)
+    middle = times.matrix() if k >= 3 else None
+    if k == 1:
+        bottleneck = int(first[n])
+    else:
+        best = first
+        for _ in range(k - 2):
+            best = np.maximum(best[:, None], middle).min(axis=0)
+        bottleneck = int(np.maximum(best, last).min())
+    # Second pass: least total time among the cuts that meet the bottleneck.
+    total = np.where(first <= bottleneck, first, _INF)
+    choices = []
+    if k >= 3:
+        allowed = np.where(middle <= bottleneck, middle, _INF)
+        for _ in range(k - 2):
+            sums = np.minimum(total[:, None] + allowed, _INF)
+            choices.append(sums.argmin(axis=0))
+            total = sums.min(axis=0)
+    cuts = [n, 0]
+    if k >= 2:
+        cuts[1] = int(np.minimum(total + np.where(last <= bottleneck, last, _INF), _INF).argmin())
+        for choice in reversed(choices):
+            cuts.append(int(choice[cuts[-1]]))
+        cuts.append(0)
+    cuts.reverse()
+    return bottleneck, cuts
 
 
 def _check(problem: PipelineProblem, k: int, order: Sequence[int] | None) -> list[int]:
