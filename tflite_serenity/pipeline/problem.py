@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from ..errors import InfeasibleError
 
 #: Picoseconds per second: the time unit of the problem.
@@ -180,17 +182,26 @@ def check_stages(problem: PipelineProblem, stages: Sequence[int], k: int) -> Non
     n = problem.num_operators
     if len(stages) != n:
         raise InfeasibleError(f"a split needs one stage per operator: {len(stages)} given for {n}")
-    if any(not 0 <= s < k for s in stages):
+    stage = np.asarray(stages, dtype=np.int64).reshape(n)
+    if n and (stage.min() < 0 or stage.max() >= k):
         raise InfeasibleError(f"stages must lie in 0..{k - 1}")
-    empty = sorted(set(range(k)) - set(stages))
+    empty = np.flatnonzero(np.bincount(stage, minlength=k) == 0).tolist()
     if empty:
         raise InfeasibleError(f"stage(s) {empty} would hold no operator")
-    for v, ps in enumerate(problem.preds):
-        for u in ps:
-            if stages[u] > stages[v]:
-                raise InfeasibleError(
-                    f"operator {v} (stage {stages[v]}) depends on operator {u}, which is in the later stage {stages[u]}"
-                )
+    src, dst = _edges(problem.preds)
+    backwards = np.flatnonzero(stage[src] > stage[dst])
+    if len(backwards):  # the first in the order of preds, as a loop over them would find it
+        u, v = int(src[backwards[0]]), int(dst[backwards[0]])
+        raise InfeasibleError(
+            f"operator {v} (stage {stages[v]}) depends on operator {u}, which is in the later stage {stages[u]}"
+        )
+
+
+def _edges(preds: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge ``u -> v`` as two arrays, in the order of ``v`` and then of ``preds[v]``."""
+    count = np.fromiter((len(ps) for ps in preds), dtype=np.int64, count=len(preds))
+    src = np.fromiter((u for ps in preds for u in ps), dtype=np.int64, count=int(count.sum()))
+    return src, np.repeat(np.arange(len(preds)), count)
 
 
 def boundaries(problem: PipelineProblem, stages: Sequence[int], k: int) -> list[list[int]]:
@@ -217,34 +228,71 @@ def flow_span(flow: Flow, stages: Sequence[int], k: int) -> tuple[int, int]:
 def evaluate(problem: PipelineProblem, stages: Sequence[int], k: int) -> tuple[SegmentCost, ...]:
     """The cost of every segment of a split (checked first).
 
+    Vectorized over operators, constants and flows (integers throughout, so
+    the figures are exact); the same as summing them one by one.
+
     Raises
     ------
     InfeasibleError
         If the split is not valid (see :func:`check_stages`).
     """
     check_stages(problem, stages, k)
-    ops = [0] * k
-    macs = [0] * k
-    compute = [0] * k
-    params: list[set[int]] = [set() for _ in range(k)]
-    for v, s in enumerate(stages):
-        ops[s] += 1
-        macs[s] += problem.macs[v]
-        compute[s] += problem.compute_ps[v]
-        params[s].update(problem.op_params[v])
-    crossing = [0] * (k + 1)
-    for flow in problem.flows:
-        first, last = flow_span(flow, stages, k)
-        for b in range(first, last + 1):
-            crossing[b] += flow.size
+    n = problem.num_operators
+    stage = np.asarray(stages, dtype=np.int64).reshape(n)
+    ops = np.bincount(stage, minlength=k)
+    macs = _per_stage(stage, problem.macs, k)
+    compute = _per_stage(stage, problem.compute_ps, k)
+    params = _stage_params(problem, stage, k)
+    crossing = _crossing_bytes(problem, stage, k)
     segments = []
     for s in range(k):
-        param = sum(problem.param_bytes[w] for w in params[s])
+        param = params[s]
         streamed = max(0, param - problem.cache_bytes)
         time = (problem.segment_overhead_ps + compute[s] + problem.stream_ps_per_byte * streamed
                 + problem.link_ps_per_byte * (crossing[s] + crossing[s + 1]))
-        segments.append(SegmentCost(ops[s], macs[s], compute[s], param, streamed, crossing[s], crossing[s + 1], time))
+        segments.append(SegmentCost(int(ops[s]), macs[s], compute[s], param, streamed, crossing[s],
+                                    crossing[s + 1], time))
     return tuple(segments)
+
+
+def _per_stage(stage: np.ndarray, values: Sequence[int], k: int) -> list[int]:
+    """Per stage, the sum of ``values`` over its operators (as Python ints)."""
+    total = np.zeros(k, dtype=np.int64)
+    np.add.at(total, stage, np.asarray(values, dtype=np.int64).reshape(len(stage)))
+    return total.tolist()
+
+
+def _stage_params(problem: PipelineProblem, stage: np.ndarray, k: int) -> list[int]:
+    """Per stage, the bytes of the distinct constants its operators read."""
+    uses = np.fromiter((len(ws) for ws in problem.op_params), dtype=np.int64, count=len(stage))
+    const = np.fromiter((w for ws in problem.op_params for w in ws), dtype=np.int64, count=int(uses.sum()))
+    pairs = np.unique(np.repeat(stage, uses) * max(len(problem.param_bytes), 1) + const)
+    total = np.zeros(k, dtype=np.int64)
+    if len(pairs):
+        size = np.asarray(problem.param_bytes, dtype=np.int64)
+        np.add.at(total, pairs // max(len(problem.param_bytes), 1), size[pairs % max(len(problem.param_bytes), 1)])
+    return total.tolist()
+
+
+def _crossing_bytes(problem: PipelineProblem, stage: np.ndarray, k: int) -> list[int]:
+    """Per boundary ``0..k``, the bytes of the flows on it (see :func:`flow_span`)."""
+    flows = problem.flows
+    count = len(flows)
+    producer = np.fromiter((f.producer for f in flows), dtype=np.int64, count=count)
+    size = np.fromiter((f.size for f in flows), dtype=np.int64, count=count)
+    output = np.fromiter((f.is_output for f in flows), dtype=bool, count=count)
+    fanout = np.fromiter((len(f.consumers) for f in flows), dtype=np.int64, count=count)
+    consumers = np.fromiter((c for f in flows for c in f.consumers), dtype=np.int64, count=int(fanout.sum()))
+    needed = np.full(count, -1, dtype=np.int64)
+    np.maximum.at(needed, np.repeat(np.arange(count), fanout), stage[consumers])
+    is_input = producer < 0
+    first = np.where(is_input, 0, stage[np.maximum(producer, 0)] + 1)
+    last = np.where(output, k, np.where(is_input, np.maximum(needed, 0), needed))
+    keep = first <= last
+    delta = np.zeros(k + 2, dtype=np.int64)
+    np.add.at(delta, first[keep], size[keep])
+    np.add.at(delta, last[keep] + 1, -size[keep])
+    return np.cumsum(delta)[: k + 1].tolist()
 
 
 def make_split(problem: PipelineProblem, method: str, stages: Sequence[int], k: int, status: str,
