@@ -14,14 +14,14 @@ from tflite_serenity import memory
 from tflite_serenity.errors import SerenityError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.learned import learned_order, learned_split, load_policy
-from tflite_serenity.learned.infer import decode
+from tflite_serenity.learned.infer import _neighbour_sum, _padded, decode, greedy_order
 from tflite_serenity.learned.policy import OBJECTIVES, WEIGHTS_DIR
 from tflite_serenity.learned.problem import (
-    CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, memory_instance, pipeline_instance,
+    CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, memory_instance, only_order, pipeline_instance,
 )
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, edge_tpu, evaluate
+from tflite_serenity.pipeline import build_problem, contiguous_split, edge_tpu, evaluate
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MODELS = ["darts_tiny_int8", "randwire_tiny_float", "swiftnet_tiny_int8", "unet_tiny_float", "transformer_tiny_int8"]
@@ -104,3 +104,54 @@ def test_inference_runs_without_torch():
         "learned_order(g); learned_split(build_problem(g, edge_tpu()), 3)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def _graphs_for_equivalence():
+    rng = np.random.default_rng(4242)
+    graphs = [(f"synthetic_{i}", random_dag(rng, 5, 90)) for i in range(24)]
+    return graphs + [(name, graph_of(name)) for name in MODELS]
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_fast_greedy_order_is_the_step_by_step_decoding(objective):
+    # greedy_order (what learned_order / learned_split use) against decode, which
+    # steps through OrderState and the full log-softmax: the same order, every graph
+    weights = load_policy(objective).weights
+    for name, graph in _graphs_for_equivalence():
+        for k in ((2, 3, 4) if objective == "pipeline" else (1,)):
+            if objective == "pipeline":
+                if k > graph.num_operators:
+                    continue
+                inst = pipeline_instance(build_problem(graph, edge_tpu()), k)
+            else:
+                inst = memory_instance(graph)
+            assert greedy_order(weights, inst) == decode(weights, inst)[0], (name, k)
+
+
+def test_learned_split_is_the_cut_of_the_step_by_step_order():
+    policy = load_policy("pipeline")
+    for name, graph in _graphs_for_equivalence():
+        problem = build_problem(graph, edge_tpu())
+        for k in (2, 3, 4):
+            if k <= graph.num_operators:
+                order, _ = decode(policy.weights, pipeline_instance(problem, k))
+                assert learned_split(problem, k).stages == contiguous_split(problem, k, order).stages, (name, k)
+
+
+def test_a_graph_with_one_order_gets_it_without_the_policy():
+    preds = ((), (0,), (1,), (1, 2), (3,))
+    assert only_order(preds) == (0, 1, 2, 3, 4)
+    assert only_order(((), (0,), (0,), (1, 2))) is None
+    chain = random_dag(np.random.default_rng(3), 20, 30)
+    assert only_order(chain.preds) in (None, decode(load_policy("memory").weights, memory_instance(chain))[0])
+
+
+def test_neighbour_sums_round_as_edge_by_edge_accumulation():
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((30, 8)) * 10.0 ** rng.integers(-8, 8, size=(30, 1))
+    lists = [tuple(sorted(rng.choice(30, size=rng.integers(0, 7), replace=False).tolist())) for _ in range(30)]
+    dst = np.array([v for v, x in enumerate(lists) for _ in x], dtype=np.int64)
+    src = np.array([u for x in lists for u in x], dtype=np.int64)
+    expected = np.zeros_like(h)
+    np.add.at(expected, dst, h[src])
+    assert np.array_equal(_neighbour_sum(h, _padded(lists, 30)), expected)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import memory
-from ..errors import SerenityError
+from ..errors import InfeasibleError, SerenityError
 from ..graph import Graph
-from .infer import Weights, decode, load_weights
-from .problem import Instance, check_instance_order, memory_instance, pipeline_instance
+from .infer import Weights, greedy_order, load_weights
+from .problem import Instance, check_instance_order, memory_instance, only_order, pipeline_instance
 
 #: Where the shipped policies live.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -40,7 +40,7 @@ class Policy:
         """The policy's greedy order of the instance's operators (checked to be topological)."""
         if inst.objective != self.objective:
             raise SerenityError(f"the {self.objective} policy cannot order a {inst.objective} instance")
-        order, _ = decode(self.weights, inst)
+        order = greedy_order(self.weights, inst)
         check_instance_order(inst, order)
         return order
 
@@ -85,15 +85,21 @@ def learned_order(graph: Graph) -> tuple[int, ...]:
     """
     if graph.num_operators == 0:
         return ()
-    order = load_policy("memory").order(memory_instance(graph))
+    order = only_order(graph.preds) or load_policy("memory").order(memory_instance(graph))
     memory.check_order(graph, order)
     return order
 
 
 def learned_pipeline_order(problem, k: int) -> tuple[int, ...]:
     """The pipeline policy's operator order for ``k`` segments of a
-    :class:`~tflite_serenity.pipeline.problem.PipelineProblem`."""
-    return load_policy("pipeline").order(pipeline_instance(problem, k))
+    :class:`~tflite_serenity.pipeline.problem.PipelineProblem`.
+
+    A graph with one topological order gets it without the policy (which
+    could only place the one ready operator at every step)."""
+    policy = load_policy("pipeline")
+    if not 1 <= k <= problem.num_operators:
+        raise InfeasibleError(f"cannot split {problem.num_operators} operators into {k} non-empty segments")
+    return only_order(problem.preds) or policy.order(pipeline_instance(problem, k))
 
 
 def learned_split(problem, k: int):

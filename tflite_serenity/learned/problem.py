@@ -204,8 +204,12 @@ def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_
     for v in range(n - 1, -1, -1):
         if succs[v]:
             height[v] = 1 + max(height[w] for w in succs[v])
-    ancestors = _reach(preds, range(n))
-    descendants = _reach(succs, range(n - 1, -1, -1))
+    ancestor_masks = _reach_masks(preds, range(n))
+    ancestors = _unpack(ancestor_masks, n)
+    # counts of reachable operators are exact integers: popcounts, no matrix needed
+    ancestor_count = np.array([m.bit_count() for m in ancestor_masks], dtype=np.float64)
+    descendant_count = np.array([m.bit_count() for m in _reach_masks(succs, range(n - 1, -1, -1))],
+                                dtype=np.float64)
     x = np.zeros((n, NODE_FEATURES))
     x[:, 0] = np.log1p(out_bytes)
     x[:, 1] = np.log1p(in_bytes)
@@ -215,23 +219,28 @@ def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_
     x[:, 5] = np.log1p([len(s) for s in succs])
     x[:, 6] = depth / max(depth.max(initial=0), 1)
     x[:, 7] = height / max(height.max(initial=0), 1)
-    x[:, 8] = ancestors.sum(axis=1) / n
-    x[:, 9] = descendants.sum(axis=1) / n
+    x[:, 8] = ancestor_count / n
+    x[:, 9] = descendant_count / n
     x[:, 10] = ancestors @ work
     x[:, 11] = ancestors @ param_share
     return x
 
 
-def _reach(edges, order) -> np.ndarray:
-    """Boolean matrix: ``R[v, u]`` when ``u`` reaches ``v`` along ``edges`` (``edges[v]``
-    lists the neighbours ``v`` is reached from), visiting ``order`` so that those come first."""
-    n = len(edges)
-    masks = [0] * n
+def _reach_masks(edges, order) -> list[int]:
+    """Per operator ``v``, a bit mask of the operators that reach it along ``edges``
+    (``edges[v]`` lists the neighbours ``v`` is reached from), visiting ``order``
+    so that those come first."""
+    masks = [0] * len(edges)
     for v in order:
         m = 0
         for u in edges[v]:
             m |= masks[u] | (1 << u)
         masks[v] = m
+    return masks
+
+
+def _unpack(masks: list[int], n: int) -> np.ndarray:
+    """Bit masks as a float matrix: ``R[v, u] = 1`` when bit ``u`` of ``masks[v]`` is set."""
     nbytes = (n + 7) // 8
     packed = np.frombuffer(b"".join(m.to_bytes(nbytes, "little") for m in masks), dtype=np.uint8)
     return np.unpackbits(packed.reshape(n, nbytes), axis=1, bitorder="little")[:, :n].astype(np.float64)
@@ -317,6 +326,28 @@ class OrderState(NamedTuple):
             live=step_bytes - freed, peak=max(self.peak, step_bytes),
             work=self.work + float(inst.op_work[v]), param=self.param + float(inst.op_param[v]),
         )
+
+
+def only_order(preds: Sequence[Sequence[int]]) -> tuple[int, ...] | None:
+    """The order of the operators when the graph allows just one (every step has one
+    ready operator, so any policy places exactly these), else None. ``O(n + edges)``:
+    checked before building the policy's view, which such a graph does not need."""
+    n = len(preds)
+    waiting = [len(ps) for ps in preds]
+    succs: list[list[int]] = [[] for _ in range(n)]
+    for v, ps in enumerate(preds):
+        for u in ps:
+            succs[u].append(v)
+    ready = [v for v in range(n) if not waiting[v]]
+    order = []
+    while len(ready) == 1:
+        v = ready.pop()
+        order.append(v)
+        for u in succs[v]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    return tuple(order) if len(order) == n else None
 
 
 def check_instance_order(inst: Instance, order: Sequence[int]) -> None:
