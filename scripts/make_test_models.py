@@ -144,6 +144,10 @@ def test_models() -> list[TestModel]:
                   keras_variants(lambda: zoo_nets.swiftnet(32, (8, 16), 1))),
         TestModel("unet_tiny", "U-Net, 3 levels, base 4, 32x32 input, transposed-conv upsampling.",
                   keras_variants(lambda: zoo_nets.unet(32, 4, 3, 2))),
+        TestModel("inplace", "Residual ADD, SUB and squeeze-excite MUL (broadcast scale), each over a "
+                  "[1,16,16,16] map that dies there: 3 maps alive at those steps in TFLite Micro's own plan, "
+                  "2 when the output is written over the dying input (float 49152 -> 32768 B).",
+                  keras_variants(fixture_nets.inplace_blocks)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

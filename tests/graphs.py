@@ -60,16 +60,22 @@ def all_orders(graph: Graph):
     yield from extend()
 
 
-def exhaustive_min_peak(graph: Graph) -> int:
+def exhaustive_min_peak(graph: Graph, inplace: bool = False) -> int:
     """The lowest peak over all orders, by memoized search over every set of
     scheduled operators, with live bytes computed from the graph directly
-    (independent of the scheduler's own bookkeeping)."""
+    (independent of the scheduler's own bookkeeping). With ``inplace``, a
+    tensor written over its source (``memory.buffer_roots``) adds no bytes
+    and keeps the shared buffer alive until all its readers ran."""
     from functools import lru_cache
 
     from tflite_serenity import memory
 
     n = graph.num_operators
+    roots = memory.buffer_roots(graph, inplace)
     size = {t.index: memory.tensor_bytes(t) for t in graph.tensors if memory.is_activation(t)}
+    held: dict[int, list[int]] = {}
+    for t in size:
+        held.setdefault(roots[t], []).append(t)
     outputs = set(graph.outputs)
     pred_mask = [sum(1 << u for u in ps) for ps in graph.preds]
 
@@ -77,14 +83,14 @@ def exhaustive_min_peak(graph: Graph) -> int:
         if done == 0:
             return sum(size[t] for t in set(graph.inputs))
         total = 0
-        for t, s in size.items():
-            p = graph.producer[t]
-            if p < 0 and t not in graph.inputs:
+        for root, members in held.items():
+            p = graph.producer[root]
+            if p < 0 and root not in graph.inputs:
                 continue
             if p >= 0 and not done >> p & 1:
                 continue
-            if t in outputs or any(not done >> c & 1 for c in graph.consumers[t]):
-                total += s
+            if any(t in outputs or any(not done >> c & 1 for c in graph.consumers[t]) for t in members):
+                total += size[root]
         return total
 
     @lru_cache(maxsize=None)
@@ -96,12 +102,36 @@ def exhaustive_min_peak(graph: Graph) -> int:
         for v in range(n):
             if done >> v & 1 or pred_mask[v] & ~done:
                 continue
-            step = live + sum(size.get(t, 0) for t in graph.operators[v].outputs)
+            step = live + sum(size.get(t, 0) for t in graph.operators[v].outputs if roots[t] == t)
             value = max(step, best(done | 1 << v))
             result = value if result is None else min(result, value)
         return result
 
     return best(0)
+
+
+def elementwise_graph(seed: int, max_ops: int = 14) -> Graph:
+    """A random DAG of ADD and CONV_2D operators whose outputs often have the
+    size of their first input, so many ADDs may write over a dying input."""
+    rng = random.Random(seed)
+    tensors: list[Tensor] = []
+
+    def new_tensor(size: int) -> int:
+        tensors.append(Tensor(len(tensors), f"t{len(tensors)}", (size,), "INT8", has_data=False, is_variable=False))
+        return len(tensors) - 1
+
+    available = [new_tensor(rng.choice([4, 8])) for _ in range(rng.randint(1, 2))]
+    graph_inputs = list(available)
+    operators = []
+    for i in range(rng.randint(2, max_ops)):
+        pool = available[-5:] if rng.random() < 0.7 else available
+        ins = tuple(sorted(set(rng.sample(pool, min(rng.randint(1, 2), len(pool))))))
+        size = tensors[ins[0]].shape[0] if rng.random() < 0.6 else rng.choice([2, 4, 8, 16])
+        operators.append(Operator(i, rng.choice(["ADD", "ADD", "CONV_2D"]), ins, (new_tensor(size),)))
+        available.append(operators[-1].outputs[0])
+    read = {t for op in operators for t in op.inputs}
+    outputs = [op.outputs[0] for op in operators if op.outputs[0] not in read] or [operators[-1].outputs[0]]
+    return assemble_graph(0, "elementwise", tensors, operators, graph_inputs, outputs)
 
 
 def randwire_like_graph(seed: int, nodes: int = 4) -> Graph:

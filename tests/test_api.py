@@ -56,3 +56,13 @@ def test_convert_optimizes_converter_output_with_the_same_outputs():
 def test_convert_refuses_what_is_not_a_converter():
     with pytest.raises(tflite_serenity.SerenityError, match="converter"):
         tflite_serenity.convert(object())
+
+
+def test_orders_count_in_place_outputs_only_where_the_arena_plan_makes_them_real():
+    data = load("inplace_float.tflite")
+    map_bytes = 16 * 16 * 16 * 4
+    (planned,) = tflite_serenity.optimize(data).subgraphs
+    assert planned.inplace and planned.peak_before == 3 * map_bytes
+    assert planned.peak_after == 2 * map_bytes + 64  # two maps, and the 16-float scale at the MUL
+    (plain,) = tflite_serenity.optimize(data, arena_plan=False).subgraphs
+    assert not plain.inplace and plain.peak_after == 3 * map_bytes

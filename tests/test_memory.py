@@ -46,3 +46,57 @@ def test_graph_output_lives_to_the_last_step():
     assert spans[out].end == graph.num_operators - 1
     (inp,) = graph.inputs
     assert (spans[inp].start, spans[inp].end) == (0, 1)
+
+
+def inplace_blocks():
+    # conv a -> conv b -> ADD(b, a) -> conv c -> SUB(c, residual) -> MUL(difference, scale) -> conv
+    return build_graphs(read_model(load("inplace_float.tflite")))[0]
+
+
+def test_an_elementwise_operator_may_write_over_an_input_that_only_it_reads():
+    graph = inplace_blocks()
+    sources = {graph.operators[graph.producer[t]].kind: s for t, s in memory.inplace_sources(graph).items()}
+    by_kind = {op.kind: op for op in graph.operators}
+    # ADD(b, a): b (read by the ADD alone), not a (read by conv b too)
+    assert sources["ADD"] == by_kind["ADD"].inputs[0]
+    # SUB(c, residual): c; the residual is also read by MEAN
+    assert sources["SUB"] == by_kind["SUB"].inputs[0]
+    # MUL(difference, scale): the [1,16,16,16] map, never the broadcast [1,1,1,16] scale
+    assert sources["MUL"] == by_kind["MUL"].inputs[0]
+
+
+def test_in_place_buffers_hold_two_maps_where_three_were_alive():
+    graph = inplace_blocks()
+    map_bytes = 16 * 16 * 16 * 4
+    assert memory.peak_bytes(graph) == 3 * map_bytes
+    assert memory.lower_bound(graph, inplace=True) == 2 * map_bytes
+    live = memory.profile(graph, inplace=True).live
+    add_step = next(op.index for op in graph.operators if op.kind == "ADD")
+    assert live[add_step] == 2 * map_bytes  # b (now the residual) and a
+
+
+def test_a_chain_of_in_place_operators_is_one_buffer_alive_until_its_last_reader():
+    graph = inplace_blocks()
+    by_kind = {op.kind: op for op in graph.operators}
+    sub, mul = by_kind["SUB"], by_kind["MUL"]
+    (life,) = [l for l in memory.lifetimes(graph, inplace=True) if mul.outputs[0] in l.members]
+    assert life.members == (sub.inputs[0], sub.outputs[0], mul.outputs[0])
+    assert life.tensor == sub.inputs[0]
+    assert life.end == max(graph.consumers[mul.outputs[0]])
+
+
+def test_graph_inputs_and_outputs_are_never_written_over():
+    from tflite_serenity.graph import Operator, Tensor, assemble_graph
+
+    tensors = [Tensor(i, f"t{i}", (4,), "INT8", has_data=False, is_variable=False) for i in range(4)]
+    operators = [Operator(0, "ADD", (0, 0), (1,)),  # input 0 twice
+                 Operator(1, "ADD", (0, 1), (2,)),  # graph input 0; tensor 1, which is a graph output
+                 Operator(2, "ADD", (2, 2), (3,))]  # one tensor read twice
+    graph = assemble_graph(0, "g", tensors, operators, [0], [1, 3])
+    assert memory.inplace_sources(graph) == {}
+
+
+def test_without_in_place_every_tensor_is_its_own_buffer():
+    graph = inplace_blocks()
+    assert memory.buffer_roots(graph) == list(range(len(graph.tensors)))
+    assert all(l.members in ((), (l.tensor,)) for l in memory.lifetimes(graph))

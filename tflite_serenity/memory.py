@@ -8,9 +8,16 @@ It is the model TFLite and TFLite Micro use (see ``docs/memory-model.md``):
 * in a given operator order, a graph input lives from step 0, a tensor
   produced at step ``i`` lives from ``i`` to its last consumer, and a graph
   output lives to the last step; an operator's inputs and outputs are alive
-  together at its step (no in-place reuse);
+  together at its step;
 * the peak is the largest sum of live activation bytes over all steps. No
   order can go below :func:`lower_bound`.
+
+Every function takes ``inplace``. Off (the default), no operator reuses an
+input's bytes: what TFLite Micro's own planner does. On, an element-wise
+operator writes its output over an input that dies there whatever the order
+(:func:`inplace_sources`), so the two tensors are one *buffer*: what our
+offline arena plan makes TFLite Micro do. Buffers are named by their first
+tensor (the *root*); without ``inplace`` every tensor is its own buffer.
 
 Orders are sequences of operator indices (positions in the stored order).
 """
@@ -57,14 +64,73 @@ def variables_bytes(graph: Graph) -> int:
     return sum(tensor_bytes(t) for t in graph.tensors if t.is_variable and not t.has_data)
 
 
+#: Element-wise operators that may write their output over an input: each
+#: output element is written after the only read of the same element of that
+#: input (TFLite Micro's reference kernels loop over the elements, and so do
+#: its broadcasting variants over the output's; run and checked on every
+#: model of the test suite with the offline plan).
+INPLACE_KINDS = frozenset({"ADD", "SUB", "MUL"})
+
+
+def inplace_sources(graph: Graph, *, stored_order: bool = False) -> dict[int, int]:
+    """Tensors an operator may write over one of its inputs, mapped to that input.
+
+    The input must die at that operator in *every* order (it is its only
+    reader and no graph output; with ``stored_order``, for an arena plan of
+    the order as stored: its last reader in that order), be written by an operator of the graph (not
+    a graph input, which the caller may still hold), appear once among its
+    inputs, and have the output's exact type and shape, so element ``i`` of
+    the output lands on element ``i`` of the input. The first such input is
+    taken. Because the rule holds for every order, schedulers can count the
+    pair as one buffer before choosing an order.
+    """
+    outputs, inputs = set(graph.outputs), set(graph.inputs)
+    tensors = graph.tensors
+    sources: dict[int, int] = {}
+    for op in graph.operators:
+        if op.kind not in INPLACE_KINDS or len(op.outputs) != 1 or op.outputs[0] < 0:
+            continue
+        out = tensors[op.outputs[0]]
+        if not is_activation(out) or out.dynamic or tensor_bytes(out) == 0:
+            continue
+        for t in op.inputs:
+            if t < 0:
+                continue
+            src = tensors[t]
+            if (is_activation(src) and not src.dynamic and src.shape == out.shape and src.dtype == out.dtype
+                    and graph.producer[t] >= 0 and t not in outputs and t not in inputs
+                    and op.inputs.count(t) == 1
+                    and (graph.consumers[t][-1] == op.index if stored_order else graph.consumers[t] == (op.index,))):
+                sources[out.index] = t
+                break
+    return sources
+
+
+def buffer_roots(graph: Graph, inplace: bool = False) -> list[int]:
+    """Per tensor, the root tensor of the buffer holding it (itself unless written in place)."""
+    root = list(range(len(graph.tensors)))
+    if inplace:
+        sources = inplace_sources(graph)
+        # a source is written before its target, so stored order resolves chains
+        for op in graph.operators:
+            for t in op.outputs:
+                if t in sources:
+                    root[t] = root[sources[t]]
+    return root
+
+
 @dataclass(frozen=True)
 class Lifetime:
-    """An activation tensor alive at steps ``start..end`` (inclusive) of an order."""
+    """An activation buffer alive at steps ``start..end`` (inclusive) of an order.
+
+    ``tensor`` is its root; ``members`` every tensor it holds (just the root
+    unless tensors are written in place)."""
 
     tensor: int
     size: int
     start: int
     end: int
+    members: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +141,7 @@ class Profile:
     live: tuple[int, ...]  # bytes alive at each step
     peak: int
     peak_step: int
-    alive_at_peak: tuple[int, ...]  # tensor indices, largest first
+    alive_at_peak: tuple[int, ...]  # buffer roots (tensor indices), largest first
 
 
 def check_order(graph: Graph, order: Sequence[int]) -> None:
@@ -83,8 +149,37 @@ def check_order(graph: Graph, order: Sequence[int]) -> None:
     check_topological(graph.preds, order, f"subgraph {graph.subgraph}")
 
 
-def lifetimes(graph: Graph, order: Sequence[int] | None = None) -> list[Lifetime]:
-    """Lifetimes of the activation tensors under ``order`` (default: stored order).
+@dataclass(frozen=True)
+class _Buffer:
+    root: int
+    size: int
+    producer: int  # -1: a graph input
+    consumers: tuple[int, ...]  # ascending
+    pinned: bool  # holds a graph output
+    members: tuple[int, ...]
+
+
+def _buffers(graph: Graph, inplace: bool) -> list[_Buffer]:
+    """The activation buffers that are ever alive, ordered by root."""
+    graph_inputs, graph_outputs = set(graph.inputs), set(graph.outputs)
+    roots = buffer_roots(graph, inplace)
+    members: dict[int, list[int]] = {}
+    for t in graph.tensors:
+        if is_activation(t):
+            members.setdefault(roots[t.index], []).append(t.index)
+    result = []
+    for root, held in sorted(members.items()):
+        p = graph.producer[root]
+        if p < 0 and root not in graph_inputs:
+            continue  # declared but never alive
+        readers = sorted({c for t in held for c in graph.consumers[t]})
+        pinned = any(t in graph_outputs for t in held)
+        result.append(_Buffer(root, tensor_bytes(graph.tensors[root]), p, tuple(readers), pinned, tuple(held)))
+    return result
+
+
+def lifetimes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> list[Lifetime]:
+    """Lifetimes of the activation buffers under ``order`` (default: stored order).
 
     Tensors that are neither graph inputs nor written by an operator (unused
     declarations) are never alive and are left out.
@@ -96,30 +191,19 @@ def lifetimes(graph: Graph, order: Sequence[int] | None = None) -> list[Lifetime
     for step, v in enumerate(order):
         step_of[v] = step
     last = max(n - 1, 0)
-    graph_inputs, graph_outputs = set(graph.inputs), set(graph.outputs)
     result = []
-    for t in graph.tensors:
-        if not is_activation(t):
-            continue
-        p = graph.producer[t.index]
-        if p >= 0:
-            start = step_of[p]
-        elif t.index in graph_inputs:
-            start = 0
-        else:
-            continue
-        end = max([start] + [step_of[c] for c in graph.consumers[t.index]])
-        if t.index in graph_outputs:
-            end = last
-        result.append(Lifetime(t.index, tensor_bytes(t), start, end))
+    for b in _buffers(graph, inplace):
+        start = step_of[b.producer] if b.producer >= 0 else 0
+        end = last if b.pinned else max([start] + [step_of[c] for c in b.consumers])
+        result.append(Lifetime(b.root, b.size, start, end, b.members))
     return result
 
 
-def profile(graph: Graph, order: Sequence[int] | None = None) -> Profile:
+def profile(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> Profile:
     """Live bytes per step, the peak, where it occurs and what is alive there."""
     n = graph.num_operators
     order = tuple(range(n)) if order is None else tuple(order)
-    spans = lifetimes(graph, order)
+    spans = lifetimes(graph, order, inplace=inplace)
     steps = max(n, 1)
     delta = [0] * (steps + 1)
     for life in spans:
@@ -135,29 +219,36 @@ def profile(graph: Graph, order: Sequence[int] | None = None) -> Profile:
     return Profile(order, tuple(live), peak, peak_step, tuple(l.tensor for l in alive))
 
 
-def peak_bytes(graph: Graph, order: Sequence[int] | None = None) -> int:
+def peak_bytes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> int:
     """The peak of live activation bytes under ``order`` (default: stored order)."""
-    return profile(graph, order).peak
+    return profile(graph, order, inplace=inplace).peak
 
 
-def working_set(graph: Graph, op: int) -> int:
-    """Activation bytes an operator needs at once: its inputs and outputs, each counted once."""
+def working_set(graph: Graph, op: int, *, inplace: bool = False) -> int:
+    """Activation bytes an operator needs at once: its inputs and outputs, each buffer counted once."""
     operator = graph.operators[op]
-    touched = {t for t in operator.inputs + operator.outputs if t >= 0}
-    return sum(tensor_bytes(graph.tensors[t]) for t in touched if is_activation(graph.tensors[t]))
+    return _total(graph, operator.inputs + operator.outputs, buffer_roots(graph, inplace))
 
 
-def lower_bound(graph: Graph) -> int:
+def _total(graph: Graph, indices, roots: Sequence[int]) -> int:
+    """Bytes of the activation buffers holding ``indices`` (-1 entries skipped), each once."""
+    held = {roots[t] for t in indices if t >= 0 and is_activation(graph.tensors[t])}
+    return sum(tensor_bytes(graph.tensors[r]) for r in held)
+
+
+def lower_bound(graph: Graph, *, inplace: bool = False) -> int:
     """A peak no order can beat.
 
     The largest working set of a single operator, and, since every order starts
     with all graph inputs alive and ends with all graph outputs alive, the bytes
     of the graph inputs and of the graph outputs.
     """
-    def total(indices):
-        return sum(tensor_bytes(graph.tensors[t]) for t in set(indices) if is_activation(graph.tensors[t]))
+    roots = buffer_roots(graph, inplace)
 
-    bounds = [working_set(graph, v) for v in range(graph.num_operators)]
+    def total(indices):
+        return _total(graph, indices, roots)
+
+    bounds = [total(op.inputs + op.outputs) for op in graph.operators]
     bounds.append(total(graph.inputs))
     bounds.append(total(t for t in graph.outputs if graph.producer[t] >= 0 or t in graph.inputs))
     return max(bounds)
@@ -167,8 +258,8 @@ def lower_bound(graph: Graph) -> int:
 class ActivationFlow:
     """The memory model of a graph as flat data, for searches over orders.
 
-    Activation tensor ``k`` (renumbered; ``tensor[k]`` is its index in the
-    graph) holds ``size[k]`` bytes. It becomes alive when operator
+    Activation buffer ``k`` (renumbered; ``tensor[k]`` is its root's index in
+    the graph) holds ``size[k]`` bytes. It becomes alive when operator
     ``producer[k]`` runs (``-1``: a graph input, alive from the start) and dies
     after its last consumer has run, unless ``pinned[k]`` (a graph output),
     in which case it stays alive to the end. An operator's step holds the
@@ -185,20 +276,11 @@ class ActivationFlow:
     pinned: tuple[bool, ...]
 
 
-def activation_flow(graph: Graph) -> ActivationFlow:
-    """The flat memory model of ``graph`` (see :class:`ActivationFlow`)."""
-    graph_inputs, graph_outputs = set(graph.inputs), set(graph.outputs)
-    tensor, size, producer, consumers, pinned = [], [], [], [], []
-    for t in graph.tensors:
-        if not is_activation(t):
-            continue
-        p = graph.producer[t.index]
-        if p < 0 and t.index not in graph_inputs:
-            continue  # declared but never alive
-        tensor.append(t.index)
-        size.append(tensor_bytes(t))
-        producer.append(p)
-        consumers.append(graph.consumers[t.index])
-        pinned.append(t.index in graph_outputs)
-    return ActivationFlow(graph.num_operators, graph.preds, tuple(tensor), tuple(size), tuple(producer),
-                          tuple(consumers), tuple(pinned))
+def activation_flow(graph: Graph, *, inplace: bool = False) -> ActivationFlow:
+    """The flat memory model of ``graph`` (see :class:`ActivationFlow`); with
+    ``inplace``, entries are buffers and ``tensor[k]`` their roots."""
+    entries = _buffers(graph, inplace)
+    return ActivationFlow(
+        graph.num_operators, graph.preds,
+        tuple(b.root for b in entries), tuple(b.size for b in entries), tuple(b.producer for b in entries),
+        tuple(b.consumers for b in entries), tuple(b.pinned for b in entries))

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Literal
 
+from . import memory
 from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
 from .model import metadata, read_model, with_operator_orders, write_model
@@ -30,7 +31,7 @@ class SubgraphResult:
 
     index: int
     operators: int
-    peak_before: int
+    peak_before: int  # stored order, no tensor shares bytes (TFLite Micro's own plan)
     peak_after: int
     lower_bound: int
     optimal: bool  # the order's peak is proven the lowest possible
@@ -38,6 +39,7 @@ class SubgraphResult:
     note: str = ""
     peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
+    inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
 
     @property
     def status(self) -> str:
@@ -97,7 +99,9 @@ def optimize(
         Also place every tensor in TFLite Micro's arena for the final order
         and write the placement as its offline memory plan, where it makes
         the arena smaller than TFLite Micro's own plan (docs/arena.md).
-        Other runtimes ignore the plan.
+        Other runtimes ignore the plan. With the plan, element-wise ADD, SUB
+        and MUL may write over an input that dies there, and orders are
+        chosen for that (``memory.inplace_sources``).
     warm_start
         ``"learned"`` seeds each search with the shipped policy's order
         (docs/learned.md). It can only change how fast the search ends, never
@@ -118,37 +122,85 @@ def optimize(
     tree = read_model(data)
     search = pick_engine(engine)
     deadline = start + time_limit
-    schedules: list[GraphSchedule] = []
+    schedules = []
     for graph in build_graphs(tree):
-        remaining = max(0.0, deadline - time.monotonic())
         seeds = [_learned_order(graph)] if warm_start == "learned" and graph.num_operators else []
-        schedules.append(schedule_graph(graph, time_limit=remaining, engine=search, progress=progress,
+        schedules.append(schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
                                         warm_start=seeds))
-    rewritten = {}
-    if rewrite:
-        options = RewriteOptions(approximate=rewrite_approximate, approximate_quantized=rewrite_approximate_int8)
-        tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=deadline, engine=search)
-    final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
-    changed = {s.subgraph: s.order for s in final if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
-    final_tree = with_operator_orders(tree, changed) if changed else tree
-    arena = None
+    run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, arena_plan)
     if arena_plan:
-        from .arena.model_plan import plan_arena
-
-        final_tree, arena = plan_arena(final_tree)
-    elif changed and metadata(final_tree, "OfflineMemoryAllocation") is not None:
+        # Under our arena plan, element-wise operators may write over a dying
+        # input (memory.inplace_sources): choose orders for that memory model,
+        # starting from the plain optimum. If the model cannot be planned,
+        # TFLite Micro will not run them in place: keep the plain orders.
+        inplace = [schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
+                                  warm_start=[s.order], max_states=INPLACE_STATES, inplace=True)
+                   for graph, s in zip(build_graphs(tree), schedules)]
+        final_tree, final_schedules, rewritten, arena = run(inplace)
+        if arena is None:
+            final_tree, final_schedules, rewritten, arena = run(schedules)
+    else:
+        final_tree, final_schedules, rewritten, arena = run(schedules)
+    extra = {p.subgraph: p.seconds for p in schedules if final_schedules is not schedules}
+    schedules = final_schedules
+    if not arena_plan and final_tree is not tree and metadata(final_tree, "OfflineMemoryAllocation") is not None:
         from .arena.model_plan import drop_stale_plan
 
         final_tree, _ = drop_stale_plan(final_tree)  # a plan made for the old order is unsafe
     out = write_model(final_tree) if final_tree is not tree else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
+    graphs = build_graphs(tree)
+    final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
     results = tuple(
-        SubgraphResult(s.subgraph, len(s.order), s.peak_before, f.peak, f.lower_bound, f.optimal,
-                       s.seconds, f.note or s.note,
-                       peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else ())
-        for s, f in zip(schedules, final)
+        SubgraphResult(s.subgraph, len(s.order), memory.peak_bytes(g), f.peak, f.lower_bound, f.optimal,
+                       s.seconds + extra.get(s.subgraph, 0.0), f.note or s.note,
+                       peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else (),
+                       inplace=f.inplace)
+        for g, s, f in zip(graphs, schedules, final)
     )
     return OptimizeResult(out, results, time.monotonic() - start, arena)
+
+
+#: States per level of the in-place scheduling pass (a quarter of the plain
+#: pass's): it starts from the plain optimum, and without the lazy-operator
+#: rule (which in-place ADDs defeat) a RandWire-like graph can fill any
+#: table; docs/scheduling.md gives the figures.
+INPLACE_STATES = 1 << 17
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Rewrite and plan a model from given schedules (in place or not)."""
+
+    tree: object
+    search: object
+    deadline: float
+    rewrite: bool
+    approximate: bool
+    approximate_int8: bool
+    arena_plan: bool
+
+    def __call__(self, schedules: list[GraphSchedule]):
+        tree = self.tree
+        rewritten = {}
+        if self.rewrite:
+            options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8)
+            tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.deadline,
+                                            engine=self.search)
+        final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
+        changed = {s.subgraph: s.order for s in final
+                   if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
+        final_tree = with_operator_orders(tree, changed) if changed else tree
+        arena = None
+        if self.arena_plan:
+            from .arena.model_plan import plan_arena
+
+            final_tree, arena = plan_arena(final_tree, inplace=any(s.inplace for s in schedules))
+        return final_tree, schedules, rewritten, arena
 
 
 def _learned_order(graph) -> tuple[int, ...]:

@@ -54,6 +54,46 @@ def test_plan_runs_bit_identical_and_tflite_micro_measures_the_predicted_head(na
     assert figures.tflm_with_plan < figures.tflm_greedy
 
 
+@pytest.mark.parametrize("name", TFLM_MODELS)
+def test_in_place_plan_runs_bit_identical_at_the_predicted_head(name):
+    # ADD, SUB and MUL written over a dying input: TFLite Micro's kernels
+    # read each element before writing it, which these runs check
+    data = load(name)
+    out, figures = plan_arena(read_model(data), inplace=True)
+    if not figures.written:
+        assert figures.tflm_with_plan >= figures.tflm_greedy
+        return
+    comparison = compare_models(data, write_model(out), runtime="tflm", trials=1)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == figures.tflm_with_plan == figures.planned
+
+
+def test_in_place_outputs_take_their_sources_offsets_and_the_head_drops_by_a_map():
+    model = read_model(load("inplace_float.tflite"))
+    out, figures = plan_arena(model, inplace=True)
+    offsets = read_offline_plan(out).offsets
+    graph = build_graphs(out)[0]
+    for op in graph.operators:
+        if op.kind in ("ADD", "SUB", "MUL"):
+            assert offsets[op.outputs[0]] == offsets[op.inputs[0]], op.kind
+    map_bytes = 16 * 16 * 16 * 4
+    assert figures.tflm_greedy == 3 * map_bytes
+    assert measure_tflm_arena(write_model(out)).head_bytes == figures.tflm_with_plan < 2 * map_bytes + 256
+
+
+def test_an_in_place_pair_sharing_exactly_passes_the_check_and_a_shifted_one_does_not():
+    from tflite_serenity.errors import PlanError
+
+    model = read_model(load("inplace_float.tflite"))
+    out, _ = plan_arena(model, inplace=True)
+    offsets = list(read_offline_plan(out).offsets)
+    add = next(op for op in build_graphs(out)[0].operators if op.kind == "ADD")
+    check_offline_plan(out, offsets)
+    offsets[add.outputs[0]] = offsets[add.inputs[0]] + 16
+    with pytest.raises(PlanError, match="overlaps"):
+        check_offline_plan(out, offsets)
+
+
 @pytest.mark.parametrize("name", MULTI_SUBGRAPH)
 def test_multi_subgraph_plans_run_bit_identical_at_the_planned_head(name):
     # Written even where TFLite Micro's own plan is as small: every tensor of

@@ -305,12 +305,15 @@ def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True) -> ModelBuff
 ALIAS_KINDS = frozenset({"RESHAPE"})
 
 
-def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers) -> list[list[int]]:
+def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers, *, reshapes: bool = True,
+                 inplace: bool = True) -> list[list[int]]:
     """Groups of tensor buffers (positions in ``buffers.buffers``) that may
-    share one offset: a reshape-like operator's output and its input, when
-    that input dies there (the operator is its last reader, it is no
-    subgraph output) and both have the same byte count. Chains of such
-    operators form one group. Groups are sorted, ascending."""
+    share one offset. With ``reshapes``: a reshape-like operator's output and
+    its input, when that input dies there (the operator is its last reader,
+    it is no subgraph output) and both have the same byte count. With
+    ``inplace``: an element-wise operator's output and the input it may write
+    over in the stored order (:func:`tflite_serenity.memory.inplace_sources`).
+    Chains of such operators form one group. Groups are sorted, ascending."""
     position = {(b.subgraph, b.tensor): i for i, b in enumerate(buffers.buffers) if not b.is_scratch}
     parent = list(range(len(buffers.buffers)))
 
@@ -320,20 +323,27 @@ def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers) -> list[list[in
             i = parent[i]
         return i
 
+    def join(graph: Graph, source: int, target: int) -> None:
+        a, b = position.get((graph.subgraph, source)), position.get((graph.subgraph, target))
+        if a is not None and b is not None and buffers.buffers[a].block.size == buffers.buffers[b].block.size:
+            parent[root(b)] = root(a)
+
     for graph in graphs:
         outputs = set(graph.outputs)
+        if inplace:
+            for target, source in memory.inplace_sources(graph, stored_order=True).items():
+                join(graph, source, target)
+        if not reshapes:
+            continue
         for op in graph.operators:
             if op.kind not in ALIAS_KINDS or not op.inputs or len(op.outputs) != 1:
                 continue
             source, target = op.inputs[0], op.outputs[0]
-            a, b = position.get((graph.subgraph, source)), position.get((graph.subgraph, target))
-            if a is None or b is None or source in outputs or source in op.inputs[1:]:
+            if source < 0 or source in outputs or source in op.inputs[1:]:
                 continue
             if max(graph.consumers[source]) != op.index:
                 continue  # read again later
-            if buffers.buffers[a].block.size != buffers.buffers[b].block.size:
-                continue
-            parent[root(b)] = root(a)
+            join(graph, source, target)
     groups: dict[int, list[int]] = {}
     for i in position.values():
         groups.setdefault(root(i), []).append(i)

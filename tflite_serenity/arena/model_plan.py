@@ -96,6 +96,7 @@ def plan_arena(
     time_limit: float = DEFAULT_TIME_LIMIT,
     scratch: bool = True,
     alias_reshapes: bool = False,
+    inplace: bool = False,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -120,6 +121,12 @@ def plan_arena(
         Micro's own planner never does. Its reference kernels tolerate it
         (docs/arena.md gives what was run); the figures then count each
         shared pair once, the lower bound included.
+    inplace : bool, default False
+        Let an element-wise operator (ADD, SUB, MUL) write its output over a
+        same-shaped input it reads last
+        (:func:`tflite_serenity.memory.inplace_sources`); TFLite Micro's own
+        planner never does, its kernels read each element before writing it
+        (docs/arena.md gives what was run). Figures count each pair once.
 
     Returns
     -------
@@ -151,7 +158,7 @@ def plan_arena(
     blocks = buffers.blocks
     if lower_bound(blocks) > MAX_OFFSET:
         return bare, None  # no 32-bit offset reaches that far
-    groups = alias_groups(graphs, buffers) if alias_reshapes else []
+    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
     units, unit_of = merge_aliases(blocks, groups)
     placement = plan(units, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
     offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])

@@ -89,6 +89,7 @@ def rewrite_subgraph(
     baseline: GraphSchedule | None = None,
     time_limit: float = 30.0,
     engine: Engine | None = None,
+    inplace: bool = False,
 ):
     """Rewrite the concat sites of one subgraph where that lowers its scheduled peak.
 
@@ -104,6 +105,10 @@ def rewrite_subgraph(
         The schedule of the unrewritten subgraph, if already known.
     time_limit
         Seconds for all candidate schedules; sites left when it runs out are not tried.
+    inplace
+        Peaks in the memory model with in-place element-wise operators
+        (:func:`tflite_serenity.memory.inplace_sources`); a given ``baseline``
+        decides instead.
 
     Returns
     -------
@@ -116,12 +121,13 @@ def rewrite_subgraph(
     deadline = time.monotonic() + time_limit
     graph = build_graph(model, subgraph)
     if baseline is None:
-        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine)
+        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace)
     if has_metadata(model, _OFFLINE_PLAN):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
     search = _Search(options, deadline, engine, budget=max(MIN_CANDIDATE_SECONDS,
-                                                           CANDIDATE_TIME_FACTOR * baseline.seconds))
+                                                           CANDIDATE_TIME_FACTOR * baseline.seconds),
+                     inplace=baseline.inplace)
     current = _Version(model, graph, baseline)
     records: list[SiteRewrite] = []
     tried: list[object] = []  # output tensors (schema objects) of concats not to try again
@@ -162,8 +168,9 @@ class _Version:
 class _Search:
     """Builds and schedules candidates within the time limit."""
 
-    def __init__(self, options: Options, deadline: float, engine, budget: float):
+    def __init__(self, options: Options, deadline: float, engine, budget: float, inplace: bool):
         self.options, self.deadline, self.engine, self.budget = options, deadline, engine, budget
+        self.inplace = inplace
         self.candidates = 0
         self.note = ""
 
@@ -192,7 +199,8 @@ class _Search:
             if not kinds or (self.out_of_time() and best is not None):
                 break
             path += ("+".join(sorted(kinds)),)
-            schedule = schedule_graph(graph, time_limit=min(self.budget, _left(self.deadline)), engine=self.engine)
+            schedule = schedule_graph(graph, time_limit=min(self.budget, _left(self.deadline)), engine=self.engine,
+                                      inplace=self.inplace)
             self.candidates += 1
             if best is None or schedule.peak < best.schedule.peak:
                 best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)
@@ -221,11 +229,11 @@ def _sites_at_peak(version: _Version, options: Options) -> list[Site]:
     the version's schedule reaches its peak. Elsewhere a rewrite cannot lower
     the peak (the other steps are already below it), so trying it only costs
     time: on NASNetMobile this skips all but a few of its 30 sites."""
-    graph, order = version.graph, version.schedule.order
-    live = memory.profile(graph, order).live
+    graph, order, inplace = version.graph, version.schedule.order, version.schedule.inplace
+    live = memory.profile(graph, order, inplace=inplace).live
     peak = max(live, default=0)
     peak_steps = [step for step, value in enumerate(live) if value == peak]
-    spans = {l.tensor: (l.start, l.end) for l in memory.lifetimes(graph, order)}
+    spans = {t: (l.start, l.end) for l in memory.lifetimes(graph, order, inplace=inplace) for t in l.members}
 
     def at_peak(tensor: int) -> bool:
         start, end = spans.get(tensor, (1, 0))

@@ -62,6 +62,7 @@ class GraphSchedule:
     pieces: int  # independent pieces the graph split into
     states: int  # partial schedules the exact searches expanded
     note: str = ""
+    inplace: bool = False  # peaks count element-wise operators writing over a dying input
 
     @property
     def status(self) -> str:
@@ -113,8 +114,13 @@ def schedule_graph(
     max_states: int = MAX_STATES,
     warm_start: Sequence[Sequence[int]] = (),
     progress: Callable[[ProgressInfo], None] | None = None,
+    inplace: bool = False,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
+
+    With ``inplace``, peaks are those of the memory model where element-wise
+    operators write over an input that dies there (:func:`memory.inplace_sources`):
+    what TFLite Micro does under our offline arena plan, never on its own.
 
     ``warm_start`` orders (e.g. a learned policy's) join the heuristics as
     upper bounds; they can make the search faster, never change its answer.
@@ -124,9 +130,9 @@ def schedule_graph(
     start = time.monotonic()
     deadline = start + time_limit
     engine = engine or pick_engine()
-    peak_before = memory.peak_bytes(graph)
-    bound = memory.lower_bound(graph)
-    pieces = split(memory.activation_flow(graph))
+    peak_before = memory.peak_bytes(graph, inplace=inplace)
+    bound = memory.lower_bound(graph, inplace=inplace)
+    pieces = split(memory.activation_flow(graph, inplace=inplace))
     candidates = [best_heuristic(p) for p in pieces]
     orders = [c.order for c in candidates]
     peaks = [c.peak for c in candidates]
@@ -168,7 +174,7 @@ def schedule_graph(
         settled = max(settled, peaks[i])
 
     order = tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o)
-    peak = memory.peak_bytes(graph, order)  # the authority; must agree with the search
+    peak = memory.peak_bytes(graph, order, inplace=inplace)  # the authority; must agree with the search
     if peak != max(peaks, default=peak):
         raise AssertionError(f"scheduler disagrees with the memory model: {max(peaks)} != {peak}")
     if peak > peak_before:  # cannot happen (the stored order is a candidate), kept as a guard
@@ -184,6 +190,7 @@ def schedule_graph(
         pieces=len(pieces),
         states=states,
         note=", ".join(sorted(notes)) if not (proven or peak == bound) else "",
+        inplace=inplace,
     )
 
 
