@@ -1,13 +1,17 @@
 """Benchmark graph rewriting on the irregular networks of the zoo.
 
 For each model (float32 and int8) it prints the peak of live activation bytes
-in the converter's order, after scheduling alone, after exact rewriting
-(the default of the main command) and after rewriting with the channel-wise
-split too (``--rewrite-approximate``, resp. ``--rewrite-approximate-int8``),
-each with its ratio to the converter order. With ``--verify`` every rewritten
-model is run in LiteRT (and with ``--tflm`` in TFLite Micro) against the
-original: exact rewrites must be bit-identical, approximate ones show their
-largest error relative to the output range (int8: in quantization steps).
+in the converter's order (TFLite Micro's own plan: no tensor shares bytes),
+after scheduling alone, after scheduling with element-wise operators written
+in place (what our arena plan makes TFLite Micro do), after exact rewriting
+on top (the default of the main command) and after rewriting with the
+channel-wise split too (``--rewrite-approximate``, resp.
+``--rewrite-approximate-int8``), each with its ratio to the converter order.
+With ``--verify`` every in-place or rewritten model is written with its arena
+plan and run in LiteRT (and with ``--tflm`` in TFLite Micro, which then also
+reports the head it measures) against the original: exact rewrites must be
+bit-identical, approximate ones show their largest error relative to the
+output range (int8: in quantization steps).
 
 The geometric means at the end are over the models that have a concat
 reaching a CONV_2D or FULLY_CONNECTED through per-channel operators (the
@@ -37,7 +41,8 @@ from tflite_serenity.graph import Graph, build_graph  # noqa: E402
 from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
 from tflite_serenity.rewrite.search import rewrite_subgraph  # noqa: E402
 from tflite_serenity.rewrite.sites import Options, classify  # noqa: E402
-from tflite_serenity.schedule.search import schedule_graph  # noqa: E402
+from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
+from tflite_serenity.arena.model_plan import plan_arena  # noqa: E402
 
 IRREGULAR = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile", "densenet121", "inceptionv3", "unet")
 DEFAULT_ZOO = Path(__file__).resolve().parents[1] / ".zoo"
@@ -54,6 +59,7 @@ class Mode:
     operators: int
     check: str = ""  # verification verdict
     rewrites: list = field(default_factory=list)  # one dict per rewritten site
+    tflm_head: int = 0  # measured by TFLite Micro with our arena plan (0: not run)
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Row:
     scheduled: int
     scheduled_optimal: bool
     concat_to_conv: bool
+    tflm_converter: int = 0  # TFLite Micro's measured head for the input model (0: not run)
     modes: dict[str, Mode] = field(default_factory=dict)
 
 
@@ -90,12 +97,16 @@ def concat_reaches_conv(tree, graph: Graph) -> bool:
     return False
 
 
-def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: bool, int8: bool) -> str:
+def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: bool,
+           int8: bool) -> tuple[str, int]:
+    """The verdict per runtime, and TFLite Micro's measured head of the candidate (0: not run)."""
     from tflite_serenity.verify import compare_models
 
-    verdicts = []
+    verdicts, head = [], 0
     for runtime in runtimes:
         c = compare_models(original, candidate, runtime=runtime, trials=2)
+        if runtime == "tflm" and c.candidate_tflm is not None:
+            head = c.candidate_tflm.head_bytes
         if c.error:
             verdicts.append(f"{runtime}: {c.error}")
         elif c.bit_identical:
@@ -106,30 +117,47 @@ def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: 
             verdicts.append(f"{runtime}: max {c.max_abs_diff:.0f} steps")
         else:
             verdicts.append(f"{runtime}: max rel {c.max_rel_diff:.1e}")
-    return "; ".join(verdicts)
+    return "; ".join(verdicts), head
 
 
 def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes: tuple[str, ...]) -> Row:
     data = path.read_bytes()
     tree = read_model(data)
     graph = build_graph(tree, 0)
-    schedule = schedule_graph(graph, time_limit=time_limit)
-    row = Row(name, variant, graph.num_operators, memory.peak_bytes(graph), schedule.peak, schedule.optimal,
+    plain = schedule_graph(graph, time_limit=time_limit)
+    row = Row(name, variant, graph.num_operators, memory.peak_bytes(graph), plain.peak, plain.optimal,
               concat_reaches_conv(tree, graph))
+    if "tflm" in runtimes:
+        from tflite_serenity.verify import measure_tflm_arena
+
+        row.tflm_converter = measure_tflm_arena(data).head_bytes
     int8 = variant == "int8"
+    start = time.monotonic()
+    schedule = schedule_in_place(graph, plain, time_limit=time_limit)
+    row.modes["inplace"] = _checked(Mode(schedule.peak, 0, time.monotonic() - start, schedule.optimal,
+                                         graph.num_operators), data, tree, schedule.order, runtimes, True, int8)
     modes = {"exact": Options(), "approximate": Options(approximate=not int8, approximate_quantized=int8)}
     for label, options in modes.items():
         start = time.monotonic()
         new, report = rewrite_subgraph(tree, 0, options=options, baseline=schedule, time_limit=time_limit)
         mode = Mode(report.peak, len(report.sites), time.monotonic() - start, report.schedule.optimal,
                     len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites])
-        if runtimes and report.sites:
-            out = write_model(with_operator_orders(new, {0: report.schedule.order}))
-            mode.check = verify(data, out, runtimes, report.exact, int8)
+        if report.sites:
+            mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8)
+        else:
+            mode.check, mode.tflm_head = row.modes["inplace"].check, row.modes["inplace"].tflm_head
         row.modes[label] = mode
-        print(f"  {name} {variant} {label}: {row.converter} -> {schedule.peak} -> {report.peak} "
+        print(f"  {name} {variant} {label}: {row.converter} -> {plain.peak} -> {schedule.peak} -> {report.peak} "
               f"({len(report.sites)} sites, {mode.seconds:.1f} s) {mode.check}", file=sys.stderr, flush=True)
     return row
+
+
+def _checked(mode: Mode, original: bytes, tree, order, runtimes, exact: bool, int8: bool) -> Mode:
+    """``mode`` with its verdict: the model in ``order`` with our in-place arena plan, run against the original."""
+    if runtimes:
+        planned, _ = plan_arena(with_operator_orders(tree, {0: order}), inplace=True)
+        mode.check, mode.tflm_head = verify(original, write_model(planned), runtimes, exact, int8)
+    return mode
 
 
 def _kib(n: int) -> str:
@@ -141,17 +169,18 @@ def _ratio(a: int, b: int) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("| model | ops | peak in converter order (KiB) | after scheduling | after rewriting (exact) "
-            "| after rewriting (+approximate) | ratio vs converter order: scheduling / exact / +approximate "
-            "| sites exact / approx | check (approximate) |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| model | ops | converter order (KiB) | scheduling | + in place | + exact rewriting "
+            "| + approximate | ratio vs converter order: scheduling / in place / exact / approximate "
+            "| sites exact / approx | TFLM head, input / output (KiB) | check |")
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
-        e, a = r.modes["exact"], r.modes["approximate"]
+        i, e, a = r.modes["inplace"], r.modes["exact"], r.modes["approximate"]
+        heads = f"{_kib(r.tflm_converter)} / {_kib(a.tflm_head)}" if r.tflm_converter and a.tflm_head else "-"
         lines.append(
             f"| {r.name} {r.variant}{'' if r.concat_to_conv else ' (no concat->conv)'} | {r.operators} "
-            f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(e.peak)} | {_kib(a.peak)} "
-            f"| {_ratio(r.converter, r.scheduled)} / {_ratio(r.converter, e.peak)} / {_ratio(r.converter, a.peak)} "
-            f"| {e.sites} / {a.sites} | {a.check or e.check or '-'} |"
+            f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(i.peak)} | {_kib(e.peak)} | {_kib(a.peak)} "
+            f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, a.peak))} "
+            f"| {e.sites} / {a.sites} | {heads} | {a.check or '-'} |"
         )
     return "\n".join(lines)
 
@@ -168,9 +197,16 @@ def summary(rows: list[Row]) -> str:
             if not chosen:
                 continue
             g = [geomean([r.converter / x(r) for r in chosen]) for x in (
-                lambda r: r.scheduled, lambda r: r.modes["exact"].peak, lambda r: r.modes["approximate"].peak)]
-            out.append(f"geometric mean reduction vs converter order, {variant} models, {subset} ({len(chosen)}): "
-                       f"scheduling {g[0]:.2f}x, exact rewriting {g[1]:.2f}x, +approximate {g[2]:.2f}x")
+                lambda r: r.scheduled, lambda r: r.modes["inplace"].peak, lambda r: r.modes["exact"].peak,
+                lambda r: r.modes["approximate"].peak)]
+            line = (f"geometric mean reduction vs converter order, {variant} models, {subset} ({len(chosen)}): "
+                    f"scheduling {g[0]:.2f}x, in place {g[1]:.2f}x, exact rewriting {g[2]:.2f}x, "
+                    f"+approximate {g[3]:.2f}x")
+            measured = [r for r in chosen if r.tflm_converter and r.modes["approximate"].tflm_head]
+            if len(measured) == len(chosen):
+                m = geomean([r.tflm_converter / r.modes["approximate"].tflm_head for r in measured])
+                line += f"; TFLite Micro head measured, input / output: {m:.2f}x"
+            out.append(line)
     return "\n".join(out)
 
 

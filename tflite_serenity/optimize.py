@@ -19,7 +19,7 @@ from .graph import build_graphs
 from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
-from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph
+from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
 if TYPE_CHECKING:
     from .arena.model_plan import ArenaFigures
@@ -133,8 +133,7 @@ def optimize(
         # input (memory.inplace_sources): choose orders for that memory model,
         # starting from the plain optimum. If the model cannot be planned,
         # TFLite Micro will not run them in place: keep the plain orders.
-        inplace = [schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
-                                  warm_start=[s.order], max_states=INPLACE_STATES, inplace=True)
+        inplace = [schedule_in_place(graph, s, time_limit=_left(deadline), engine=search, progress=progress)
                    for graph, s in zip(build_graphs(tree), schedules)]
         final_tree, final_schedules, rewritten, arena = run(inplace)
         if arena is None:
@@ -159,13 +158,6 @@ def optimize(
         for g, s, f in zip(graphs, schedules, final)
     )
     return OptimizeResult(out, results, time.monotonic() - start, arena)
-
-
-#: States per level of the in-place scheduling pass (a quarter of the plain
-#: pass's): it starts from the plain optimum, and without the lazy-operator
-#: rule (which in-place ADDs defeat) a RandWire-like graph can fill any
-#: table; docs/scheduling.md gives the figures.
-INPLACE_STATES = 1 << 17
 
 
 def _left(deadline: float) -> float:

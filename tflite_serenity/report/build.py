@@ -35,6 +35,9 @@ class SubgraphReport:
     peak_operator: str
     alive_at_peak: tuple[TensorSummary, ...]
     dynamic_tensors: int  # shape_signature has -1: sized with the static shape
+    # ADD/SUB/MUL written over an input that dies there (our arena plan; memory.inplace_sources)
+    inplace_operators: int = 0
+    inplace_lower_bound_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
         peak_operator=peak_operator,
         alive_at_peak=alive,
         dynamic_tensors=sum(1 for t in activations if t.dynamic),
+        inplace_operators=len(memory.inplace_sources(graph)),
+        inplace_lower_bound_bytes=memory.lower_bound(graph, inplace=True),
     )
 
 
@@ -118,7 +123,7 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
     from ..arena.offline import METADATA_NAME
     from ..model import metadata, without_metadata, write_model
 
-    planned, figures = plan_arena(model)  # the budget the main command uses: the same plan
+    planned, figures = plan_arena(model, inplace=True)  # as the main command plans: the same figures
     if figures is None:
         return None
     has_plan = metadata(model, METADATA_NAME) is not None

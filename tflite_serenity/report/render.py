@@ -50,6 +50,10 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
         lines.append(_row("peak, stored order", f"{format_bytes(s.peak_bytes)} {at}"))
         ratio = s.peak_bytes / s.lower_bound_bytes if s.lower_bound_bytes else 1.0
         lines.append(_row("lower bound, any order", f"{format_bytes(s.lower_bound_bytes)}  (peak is {ratio:.2f}x the bound)"))
+        if s.inplace_operators and s.inplace_lower_bound_bytes < s.lower_bound_bytes:
+            lines.append(_row("  with outputs in place", f"{format_bytes(s.inplace_lower_bound_bytes)}  "
+                              f"({s.inplace_operators} ADD/SUB/MUL may write over a dying input; our arena plan "
+                              "does that)"))
         if s.dynamic_tensors:
             lines.append(f"  note: {s.dynamic_tensors} tensor(s) have dynamic shapes; sized with their static shape")
         if s.alive_at_peak:
