@@ -4,7 +4,9 @@ For every model of the zoo (``scripts/make_zoo.py``; float and int8):
 operators and weights; the peak of live activation bytes in the converter's
 order, in a reverse post-order, in a greedy memory-aware list schedule, and in
 our order (with whether it is proven optimal and the scheduler's seconds, file
-I/O excluded); the lower bound; the peak after graph rewriting; the arena:
+I/O excluded); the lower bound; our order when ADD/SUB/MUL write over a
+dying input (what our arena plan makes TFLite Micro do); the peak after
+graph rewriting; the arena:
 TFLite Micro's own greedy placement of our order (simulated) and our plan.
 With ``--verify``, the final model of the whole command (reorder, rewrite,
 arena plan) is run in LiteRT and TFLite Micro against the original
@@ -36,17 +38,19 @@ from tflite_serenity import memory, optimize  # noqa: E402
 from tflite_serenity.graph import build_graphs  # noqa: E402
 from tflite_serenity.model import read_model  # noqa: E402
 from tflite_serenity.schedule.baselines import greedy_order, reverse_postorder  # noqa: E402
-from tflite_serenity.schedule.search import schedule_graph  # noqa: E402
+from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
 
 QUICK = ("mobilenetv2", "darts", "randwire_ws", "swiftnet")
 COLUMNS = [
     ("model", "model"), ("ops", "ops"), ("converter", "converter order (B)"), ("rpo", "reverse post-order (B)"),
     ("greedy", "greedy (B)"), ("ours", "ours (B)"), ("ratio", "converter / ours"), ("bound", "lower bound (B)"),
-    ("status", "status"), ("seconds", "scheduler s"),
+    ("status", "status"), ("seconds", "scheduler s"), ("inplace", "ours, in place (B)"),
+    ("inplace_ratio", "converter / in place"), ("inplace_status", "status, in place"),
+    ("inplace_seconds", "in-place pass s"),
 ]
 #: The whole command (schedule + rewrite + arena plan) per model.
 FULL_COLUMNS = [
-    ("model", "model"), ("weights", "weights (B)"), ("converter", "converter order (B)"), ("ours", "scheduled (B)"),
+    ("model", "model"), ("weights", "weights (B)"), ("converter", "converter order (B)"), ("ours", "scheduled (B)"), ("inplace", "in place (B)"),
     ("rewritten", "rewritten (B)"), ("rewrite_ratio", "converter / rewritten"), ("sites", "sites"),
     ("arena_bound", "arena bound (B)"), ("tflm_greedy", "TFLM greedy, our order (B)"), ("planned", "our plan (B)"),
     ("plan_ratio", "plan / bound"), ("total_seconds", "command s"),
@@ -72,6 +76,9 @@ def bench_model(path: Path, time_limit: float, verify: bool) -> dict:
         "status": result.status,
         "seconds": round(result.seconds, 3),
     }
+    inplace = schedule_in_place(graph, result, time_limit=time_limit)
+    row.update(inplace=inplace.peak, inplace_ratio=round(result.peak_before / inplace.peak, 3),
+               inplace_status=inplace.status, inplace_seconds=round(inplace.seconds, 3))
     full = optimize(data, time_limit=time_limit)
     main = full.subgraphs[0]
     arena = full.arena
@@ -105,7 +112,7 @@ def chart(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     methods = [("converter", "converter order"), ("rpo", "reverse post-order"), ("greedy", "greedy list schedule"),
-               ("ours", "ours: optimal order"), ("rewritten", "ours: + rewriting"),
+               ("ours", "ours: optimal order"), ("inplace", "ours: + in place"), ("rewritten", "ours: + rewriting"),
                ("tflm_before", "TFLite Micro head, input model (measured)"),
                ("tflm_after", "TFLite Micro head, our model (measured)")]
     methods = [(k, label) for k, label in methods if all(isinstance(r.get(k), int) for r in rows)]
@@ -170,10 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         ratios = [r["ratio"] for r in rows]
         geo = statistics.geometric_mean(ratios)
+        geo_in = statistics.geometric_mean([r["inplace_ratio"] for r in rows])
         geo_rw = statistics.geometric_mean([r["rewrite_ratio"] for r in rows])
-        print(f"\n{len(rows)} models; proven optimal: {sum(r['status'] == 'optimal' for r in rows)}; "
+        print(f"\n{len(rows)} models; proven optimal: {sum(r['status'] == 'optimal' for r in rows)}, "
+              f"in place {sum(r['inplace_status'] == 'optimal' for r in rows)}; "
               f"scheduler seconds: median {statistics.median(seconds):.3f}, max {max(seconds):.3f}; "
-              f"geometric mean converter/ours {geo:.3f}x, converter/rewritten {geo_rw:.3f}x")
+              f"geometric mean converter/ours {geo:.3f}x, converter/in place {geo_in:.3f}x, "
+              f"converter/rewritten {geo_rw:.3f}x")
+        if args.verify:
+            heads = statistics.geometric_mean([r["tflm_before"] / r["tflm_after"] for r in rows])
+            print(f"TFLite Micro head measured, input model / our model: geometric mean {heads:.3f}x")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}, {platform.processor() or platform.machine()}, python {platform.python_version()}")
