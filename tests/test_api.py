@@ -66,3 +66,18 @@ def test_orders_count_in_place_outputs_only_where_the_arena_plan_makes_them_real
     assert planned.peak_after == 2 * map_bytes + 64  # two maps, and the 16-float scale at the MUL
     (plain,) = tflite_serenity.optimize(data, arena_plan=False).subgraphs
     assert not plain.inplace and plain.peak_after == 3 * map_bytes
+
+
+def test_shared_outputs_can_be_turned_off_while_the_arena_is_still_planned():
+    from tflite_serenity.arena.offline import read_offline_plan
+    from tflite_serenity.graph import build_graphs
+    from tflite_serenity.model import read_model
+
+    result = tflite_serenity.optimize(load("inplace_float.tflite"), shared_outputs=False)
+    (sub,) = result.subgraphs
+    assert not sub.inplace and sub.peak_after == 3 * 16 * 16 * 16 * 4
+    model = read_model(result.model)
+    plan = read_offline_plan(model)
+    if plan is not None:
+        add = next(op for op in build_graphs(model)[0].operators if op.kind == "ADD")
+        assert plan.offsets[add.outputs[0]] != plan.offsets[add.inputs[0]]

@@ -73,6 +73,7 @@ def optimize(
     rewrite_approximate: bool = False,
     rewrite_approximate_int8: bool = False,
     arena_plan: bool = True,
+    shared_outputs: bool = True,
     warm_start: Literal["none", "learned"] = "none",
     progress: Callable[[ProgressInfo], None] | None = None,
 ) -> OptimizeResult:
@@ -102,6 +103,11 @@ def optimize(
         Other runtimes ignore the plan. With the plan, element-wise ADD, SUB
         and MUL may write over an input that dies there, and orders are
         chosen for that (``memory.inplace_sources``).
+    shared_outputs
+        False keeps every operator's output in bytes of its own even under
+        the arena plan (for kernels that might write an element before
+        reading it; TFLite Micro's reference kernels do not; optimized
+        kernel libraries were not checked).
     warm_start
         ``"learned"`` seeds each search with the shipped policy's order
         (docs/learned.md). It can only change how fast the search ends, never
@@ -128,7 +134,7 @@ def optimize(
         schedules.append(schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
                                         warm_start=seeds))
     run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, arena_plan)
-    if arena_plan:
+    if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
         # input (memory.inplace_sources): choose orders for that memory model,
         # starting from the plain optimum. If the model cannot be planned,

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
+    p.add_argument("--no-shared-outputs", action="store_true",
+                   help="with the arena plan, never let an ADD, SUB or MUL write its output over an input "
+                        "that dies there (by default the plan does, where it lowers the arena: TFLite Micro's "
+                        "reference kernels read each element before writing it; optimized kernel libraries "
+                        "were not checked)")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
@@ -57,7 +62,7 @@ def run_optimize(argv: Sequence[str]) -> int:
 
     with progress_for(args.quiet) as progress:  # on stderr, only on a terminal
         result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
-                          rewrite_approximate=args.rewrite_approximate,
+                          rewrite_approximate=args.rewrite_approximate, shared_outputs=not args.no_shared_outputs,
                           rewrite_approximate_int8=args.rewrite_approximate_int8,
                           arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
     result.save(args.output)
