@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InfeasibleError
 from ..graph import check_topological
-from .problem import PipelineProblem, Split, make_split
+from .problem import PipelineProblem, Split, crossing_bytes, make_split
 
 _INF = np.int64(1) << np.int64(60)
 
@@ -99,7 +99,7 @@ class SegmentTimes:
         position[order_arr] = np.arange(n)
         self.compute = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.asarray(problem.compute_ps, dtype=np.int64)[order_arr], out=self.compute[1:])
-        self.crossing = _crossing(problem, position)
+        self.crossing = crossing_bytes(problem, position, len(position))
         self.prev, self.user, self.size = _param_uses(problem, position)
 
     def row(self, i: int) -> np.ndarray:
@@ -146,29 +146,6 @@ class SegmentTimes:
         p = self.problem
         streamed = np.maximum(params - p.cache_bytes, 0)
         return p.segment_overhead_ps + compute + p.stream_ps_per_byte * streamed + p.link_ps_per_byte * crossing
-
-
-def _crossing(problem: PipelineProblem, position: np.ndarray) -> np.ndarray:
-    """Per position ``i`` (``0..n``), the bytes a cut before ``order[i]`` sends:
-    flows produced before ``i`` and needed at or after ``i``."""
-    n = len(position)
-    flows = problem.flows
-    count = len(flows)
-    producer = np.fromiter((f.producer for f in flows), dtype=np.int64, count=count)
-    size = np.fromiter((f.size for f in flows), dtype=np.int64, count=count)
-    output = np.fromiter((f.is_output for f in flows), dtype=bool, count=count)
-    fanout = np.fromiter((len(f.consumers) for f in flows), dtype=np.int64, count=count)
-    consumers = np.fromiter((c for f in flows for c in f.consumers), dtype=np.int64, count=int(fanout.sum()))
-    last = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(last, np.repeat(np.arange(count), fanout), position[consumers])
-    is_input = producer < 0
-    first = np.where(is_input, 0, position[np.maximum(producer, 0)] + 1)
-    last = np.where(output, n, np.where(is_input, np.maximum(last, 0), last))
-    keep = first <= last
-    delta = np.zeros(n + 2, dtype=np.int64)
-    np.add.at(delta, first[keep], size[keep])
-    np.add.at(delta, last[keep] + 1, -size[keep])
-    return np.cumsum(delta)[: n + 1]
 
 
 def _param_uses(problem: PipelineProblem, position: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -243,7 +243,7 @@ def evaluate(problem: PipelineProblem, stages: Sequence[int], k: int) -> tuple[S
     macs = _per_stage(stage, problem.macs, k)
     compute = _per_stage(stage, problem.compute_ps, k)
     params = _stage_params(problem, stage, k)
-    crossing = _crossing_bytes(problem, stage, k)
+    crossing = crossing_bytes(problem, stage, k).tolist()
     segments = []
     for s in range(k):
         param = params[s]
@@ -274,8 +274,14 @@ def _stage_params(problem: PipelineProblem, stage: np.ndarray, k: int) -> list[i
     return total.tolist()
 
 
-def _crossing_bytes(problem: PipelineProblem, stage: np.ndarray, k: int) -> list[int]:
-    """Per boundary ``0..k``, the bytes of the flows on it (see :func:`flow_span`)."""
+def crossing_bytes(problem: PipelineProblem, place: np.ndarray, end: int) -> np.ndarray:
+    """Per boundary ``0..end``, the bytes of the flows on it (see :func:`flow_span`).
+
+    ``place[v]`` is operator ``v``'s stage (boundary ``b`` lies before stage
+    ``b``), or its position in an order (boundary ``i`` is a cut before the
+    ``i``-th operator): a flow crosses the boundaries after its producer's
+    place up to its last reader's (graph inputs from 0, outputs to ``end``).
+    """
     flows = problem.flows
     count = len(flows)
     producer = np.fromiter((f.producer for f in flows), dtype=np.int64, count=count)
@@ -284,15 +290,15 @@ def _crossing_bytes(problem: PipelineProblem, stage: np.ndarray, k: int) -> list
     fanout = np.fromiter((len(f.consumers) for f in flows), dtype=np.int64, count=count)
     consumers = np.fromiter((c for f in flows for c in f.consumers), dtype=np.int64, count=int(fanout.sum()))
     needed = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(needed, np.repeat(np.arange(count), fanout), stage[consumers])
+    np.maximum.at(needed, np.repeat(np.arange(count), fanout), place[consumers])
     is_input = producer < 0
-    first = np.where(is_input, 0, stage[np.maximum(producer, 0)] + 1)
-    last = np.where(output, k, np.where(is_input, np.maximum(needed, 0), needed))
+    first = np.where(is_input, 0, place[np.maximum(producer, 0)] + 1)
+    last = np.where(output, end, np.where(is_input, np.maximum(needed, 0), needed))
     keep = first <= last
-    delta = np.zeros(k + 2, dtype=np.int64)
+    delta = np.zeros(end + 2, dtype=np.int64)
     np.add.at(delta, first[keep], size[keep])
     np.add.at(delta, last[keep] + 1, -size[keep])
-    return np.cumsum(delta)[: k + 1].tolist()
+    return np.cumsum(delta)[: end + 1]
 
 
 def make_split(problem: PipelineProblem, method: str, stages: Sequence[int], k: int, status: str,
