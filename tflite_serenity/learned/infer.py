@@ -21,12 +21,14 @@ so the same graph always gives the same order. Computation is in float64
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
+from ..errors import SerenityError
 from .problem import Instance, OrderState
 
 
@@ -158,8 +160,81 @@ def decode(w: Weights, inst: Instance, *, rng: np.random.Generator | None = None
 _NEAR_TIE = 1e-9
 
 
-def greedy_order(w: Weights, inst: Instance) -> tuple[int, ...]:
+def greedy_order(w: Weights, inst: Instance, engine: str = "auto") -> tuple[int, ...]:
     """The greedy order of :func:`decode`, computed faster (the same order, always).
+
+    ``engine``: ``"compiled"`` (the Cython decoder, :mod:`._decode`),
+    ``"python"`` (:func:`greedy_order_numpy`) or ``"auto"`` (compiled when
+    built, else Python). Both give the same order; the compiled one defers
+    to the NumPy step wherever its logits could disagree.
+
+    Raises
+    ------
+    SerenityError
+        ``engine="compiled"`` when the extension is not built.
+    """
+    if engine not in ("auto", "compiled", "python"):
+        raise ValueError(f"unknown engine {engine!r}")
+    if engine == "python" or (engine == "auto" and compiled_decoder() is None):
+        return greedy_order_numpy(w, inst)
+    return greedy_order_compiled(w, inst)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_decoder():
+    """The Cython greedy decoder (:func:`._decode.greedy_order`), or None when it is not built."""
+    try:
+        from . import _decode
+    except ImportError:
+        return None
+    return _decode.greedy_order
+
+
+def greedy_order_compiled(w: Weights, inst: Instance, margin: float | None = None) -> tuple[tuple[int, ...], int]:
+    """The greedy order by the compiled decoder, and how many steps fell back to NumPy.
+
+    The encoder runs in NumPy (:class:`_GreedyTables`, only if some step has a
+    choice); a step whose top two logits are within ``_decode.MARGIN`` is
+    decided by :meth:`_GreedyTables.choose` on the same state, so the order
+    is that of :func:`greedy_order_numpy` (the argument is in :mod:`._decode`).
+    ``margin`` overrides that threshold (tests: ``inf`` sends every step with
+    a choice to NumPy).
+
+    Raises
+    ------
+    SerenityError
+        When the extension is not built.
+    """
+    decoder = compiled_decoder()
+    if decoder is None:
+        raise SerenityError("the compiled learned decoder is not built; reinstall with 'pip install -e .'")
+    n, k = inst.num_operators, inst.k
+    fixed = [1.0 / k, math.log1p(inst.params_load)]
+    made: list[_GreedyTables] = []
+
+    def make_tables() -> _GreedyTables:
+        made.append(_GreedyTables(w, inst))
+        return made[0]
+
+    def fallback(step, last, ready, freed, follows, live, peak, work, param) -> int:
+        context = _context(step, n, k, live, peak, work, param, fixed)
+        return made[0].choose(last, context, ready, freed, follows, live, peak)
+
+    if margin is None:
+        return decoder(inst, make_tables, fallback)
+    return decoder(inst, make_tables, fallback, margin)
+
+
+def _context(step: int, n: int, k: int, live: float, peak: float, work: float, param: float,
+             fixed: list[float]) -> np.ndarray:
+    """The context features of :meth:`OrderState.context`, from the greedy loop's state."""
+    turn_w, turn_p = 2 * math.pi * k * work, 2 * math.pi * k * param
+    return np.array([step / n, math.log1p(live), math.log1p(peak), work, math.sin(turn_w),
+                     math.cos(turn_w), param, math.sin(turn_p), math.cos(turn_p)] + fixed)
+
+
+def greedy_order_numpy(w: Weights, inst: Instance) -> tuple[int, ...]:
+    """The greedy order of :func:`decode` in Python and NumPy (the reference of the compiled decoder).
 
     What makes it faster, without changing a number the choice depends on:
 
@@ -196,9 +271,7 @@ def greedy_order(w: Weights, inst: Instance) -> tuple[int, ...]:
         else:
             if tables is None:
                 tables = _GreedyTables(w, inst)
-            turn_w, turn_p = 2 * math.pi * k * work, 2 * math.pi * k * param
-            context = np.array([step / n, math.log1p(live), math.log1p(peak), work, math.sin(turn_w),
-                                math.cos(turn_w), param, math.sin(turn_p), math.cos(turn_p)] + fixed)
+            context = _context(step, n, k, live, peak, work, param, fixed)
             start_dead = inst.init_dead if step == 0 else 0.0
             freed = []
             for u in ready:
