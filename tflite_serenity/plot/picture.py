@@ -102,16 +102,18 @@ class MemoryPicture:
         return picture_svg(self)
 
 
-def timeline(graph: Graph, order, label: str, *, ours: bool) -> Timeline:
+def timeline(graph: Graph, order, label: str, *, ours: bool, inplace: bool = False) -> Timeline:
     """The live bytes and an arena layout of ``graph`` run in ``order``.
 
     With ``ours``, tensors are placed by our planner (:func:`tflite_serenity.arena.plan`);
-    otherwise by a simulation of TFLite Micro's greedy planner.
+    otherwise by a simulation of TFLite Micro's greedy planner. With
+    ``inplace``, element-wise outputs share a dying input's bytes (the
+    memory model's buffers), as under our arena plan.
     """
     from ..arena import Block, greedy_tflm, plan
 
-    prof = memory.profile(graph, order)
-    lifetimes = tuple(memory.lifetimes(graph, prof.order))
+    prof = memory.profile(graph, order, inplace=inplace)
+    lifetimes = tuple(memory.lifetimes(graph, prof.order, inplace=inplace))
     blocks = [Block(l.size, l.start, l.end) for l in lifetimes]
     if ours:
         placement = plan(blocks, time_limit=ARENA_TIME_LIMIT)
@@ -132,6 +134,7 @@ def memory_picture(
     name: str | None = None,
     progress: Callable | None = None,
     top: int = TOP_TENSORS,
+    shared_outputs: bool = True,
 ) -> MemoryPicture:
     """Compute what the memory picture of one subgraph shows.
 
@@ -149,6 +152,9 @@ def memory_picture(
         Passed to :func:`schedule_graph`.
     top : int, default 8
         Tensors given their own colour: the largest alive at either peak.
+    shared_outputs : bool, default True
+        Show our order as the main command writes it: ADD, SUB and MUL
+        outputs written over a dying input (``memory.inplace_sources``).
 
     Returns
     -------
@@ -165,7 +171,7 @@ def memory_picture(
     from ..fileio import read_bytes
     from ..graph import build_graphs
     from ..model import read_model
-    from ..schedule.search import schedule_graph
+    from ..schedule.search import schedule_graph, schedule_in_place
 
     if isinstance(model, (bytes, bytearray)):
         data, default_name = bytes(model), "model"
@@ -176,8 +182,12 @@ def memory_picture(
         raise SerenityError(f"the model has {len(graphs)} subgraph(s); there is no subgraph {subgraph}")
     graph = graphs[subgraph]
     schedule = schedule_graph(graph, time_limit=time_limit, progress=progress)
+    label = "optimized order"
+    if shared_outputs and memory.inplace_sources(graph):
+        schedule = schedule_in_place(graph, schedule, time_limit=time_limit, progress=progress)
+        label = "optimized order, outputs in place"
     converter = timeline(graph, None, "converter order", ours=False)
-    optimized = timeline(graph, schedule.order, "optimized order", ours=True)
+    optimized = timeline(graph, schedule.order, label, ours=True, inplace=schedule.inplace)
     sizes = {l.tensor: l.size for l in converter.lifetimes}
     at_peaks = {l.tensor for t in (converter, optimized) for l in t.lifetimes if l.start <= t.peak_step <= l.end}
     chosen = sorted(at_peaks, key=lambda t: (-sizes[t], t))[:max(0, min(top, len(PALETTE)))]
