@@ -40,3 +40,13 @@ def test_named_tensors_are_the_largest_alive_at_a_peak(darts_picture):
 def test_a_missing_subgraph_is_an_error():
     with pytest.raises(SerenityError, match="no subgraph 3"):
         memory_picture(load("while_float.tflite"), subgraph=3)
+
+
+def test_our_order_is_drawn_with_outputs_in_place_as_the_main_command_writes_it():
+    picture = memory_picture(load("inplace_float.tflite"), time_limit=10)
+    graph = build_graphs(read_model(load("inplace_float.tflite")))[0]
+    assert "in place" in picture.optimized.label
+    assert picture.optimized.peak == memory.peak_bytes(graph, picture.optimized.order, inplace=True) == 32832
+    assert picture.converter.peak == 49152
+    plain = memory_picture(load("inplace_float.tflite"), time_limit=10, shared_outputs=False)
+    assert plain.optimized.peak == 49152 and "in place" not in plain.optimized.label
