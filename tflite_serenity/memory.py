@@ -76,13 +76,15 @@ def inplace_sources(graph: Graph, *, stored_order: bool = False) -> dict[int, in
     """Tensors an operator may write over one of its inputs, mapped to that input.
 
     The input must die at that operator in *every* order (it is its only
-    reader and no graph output; with ``stored_order``, for an arena plan of
-    the order as stored: its last reader in that order), be written by an operator of the graph (not
+    reader, and no graph output), be written by an operator of the graph (not
     a graph input, which the caller may still hold), appear once among its
     inputs, and have the output's exact type and shape, so element ``i`` of
     the output lands on element ``i`` of the input. The first such input is
     taken. Because the rule holds for every order, schedulers can count the
     pair as one buffer before choosing an order.
+
+    With ``stored_order`` (for an arena plan of the order as stored), the
+    input need only be read last by that operator in the stored order.
     """
     outputs, inputs = set(graph.outputs), set(graph.inputs)
     tensors = graph.tensors
