@@ -100,3 +100,16 @@ def test_without_in_place_every_tensor_is_its_own_buffer():
     graph = inplace_blocks()
     assert memory.buffer_roots(graph) == list(range(len(graph.tensors)))
     assert all(l.members in ((), (l.tensor,)) for l in memory.lifetimes(graph))
+
+
+def test_for_a_stored_order_the_last_reader_may_write_over_an_input():
+    from tflite_serenity.graph import Operator, Tensor, assemble_graph
+
+    tensors = [Tensor(i, f"t{i}", (4,), "INT8", has_data=False, is_variable=False) for i in range(5)]
+    operators = [Operator(0, "RELU", (0,), (1,)),
+                 Operator(1, "RELU", (1,), (2,)),  # reads 1 first
+                 Operator(2, "ADD", (1, 2), (3,)),  # reads 1 last: may write over it as stored
+                 Operator(3, "RELU", (3,), (4,))]
+    graph = assemble_graph(0, "g", tensors, operators, [0], [4])
+    assert memory.inplace_sources(graph) == {3: 2}  # 2 is read by the ADD alone
+    assert memory.inplace_sources(graph, stored_order=True) == {3: 1}  # the first input read last here
