@@ -41,3 +41,19 @@ def test_learned_warm_start_gives_the_same_answer(tmp_path):
     data = load("randwire_tiny_float.tflite")
     plain, warm = optimize(data), optimize(data, warm_start="learned")
     assert [(s.peak_after, s.optimal) for s in warm.subgraphs] == [(s.peak_after, s.optimal) for s in plain.subgraphs]
+
+
+def test_the_summary_counts_the_outputs_written_in_place(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.models import DATA
+
+    out = tmp_path / "out.tflite"
+    proc = subprocess.run([sys.executable, "-m", "tflite_serenity", str(DATA / "inplace_float.tflite"), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "scheduled (3 outputs in place)" in proc.stdout
+    plain = subprocess.run([sys.executable, "-m", "tflite_serenity", str(DATA / "inplace_float.tflite"), str(out),
+                            "--no-shared-outputs"], capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0 and "in place" not in plain.stdout and "1.00x" not in plain.stdout

@@ -40,6 +40,7 @@ class SubgraphResult:
     peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
     inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
+    inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
 
     @property
     def status(self) -> str:
@@ -155,13 +156,16 @@ def optimize(
     out = write_model(final_tree) if final_tree is not tree else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     graphs = build_graphs(tree)
+    written = build_graphs(final_tree)
+    planned = arena is not None and arena.written  # only a written plan makes TFLite Micro share bytes
     final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
     results = tuple(
         SubgraphResult(s.subgraph, len(s.order), memory.peak_bytes(g), f.peak, f.lower_bound, f.optimal,
                        s.seconds + extra.get(s.subgraph, 0.0), f.note or s.note,
                        peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else (),
-                       inplace=f.inplace)
-        for g, s, f in zip(graphs, schedules, final)
+                       inplace=f.inplace,
+                       inplace_outputs=len(memory.inplace_sources(w, stored_order=True)) if f.inplace and planned else 0)
+        for g, w, s, f in zip(graphs, written, schedules, final)
     )
     return OptimizeResult(out, results, time.monotonic() - start, arena)
 

@@ -83,15 +83,19 @@ def run_optimize(argv: Sequence[str]) -> int:
 
 
 def _summary_line(s, rewriting: bool) -> str:
-    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``."""
+    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``,
+    with ``(N outputs in place)`` after the scheduled peak where the arena plan shares bytes."""
     peaks = f"peak {format_bytes(s.peak_before)} -> "
+    shared = (f" ({s.inplace_outputs} output{'s' if s.inplace_outputs > 1 else ''} in place)"
+              if s.inplace_outputs else "")
     if rewriting:
         kind = "" if all(r.exact for r in s.rewrites) else ", approximate"
         n = len(s.rewrites)
         sites = f"{n} site{'s' if n > 1 else ''}{kind}" if n else "no site pays"
-        peaks += f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} rewritten ({sites})"
+        peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
+                  f"rewritten ({sites})")
     else:
-        peaks += format_bytes(s.peak_after)
+        peaks += format_bytes(s.peak_after) + shared
     change = f"{s.ratio:.2f}x lower" if s.peak_after < s.peak_before else "already lowest" if s.optimal else "unchanged"
     return (f"subgraph {s.index}: {s.operators} ops, {peaks} ({change}), {s.status}, {s.seconds:.2f} s"
             + (f" [{s.note}]" if s.note else ""))
