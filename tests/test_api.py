@@ -81,3 +81,13 @@ def test_shared_outputs_can_be_turned_off_while_the_arena_is_still_planned():
     if plan is not None:
         add = next(op for op in build_graphs(model)[0].operators if op.kind == "ADD")
         assert plan.offsets[add.outputs[0]] != plan.offsets[add.inputs[0]]
+
+
+def test_without_a_written_plan_no_peak_counts_shared_outputs():
+    # irregular_float has an ADD that could write in place, but TFLite Micro's
+    # own plan of the best order is already at the bound: no plan is written,
+    # so the plain orders and figures are kept
+    result = tflite_serenity.optimize(load("irregular_float.tflite"))
+    (sub,) = result.subgraphs
+    assert not result.arena.written
+    assert not sub.inplace and sub.inplace_outputs == 0 and sub.peak_after == 114688

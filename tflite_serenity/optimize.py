@@ -138,12 +138,13 @@ def optimize(
     if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
         # input (memory.inplace_sources): choose orders for that memory model,
-        # starting from the plain optimum. If the model cannot be planned,
-        # TFLite Micro will not run them in place: keep the plain orders.
+        # starting from the plain optimum. Only a written plan makes TFLite
+        # Micro share bytes: where none is written (the model cannot be
+        # planned, or TFLite Micro's own plan is as small), keep the plain orders.
         inplace = [schedule_in_place(graph, s, time_limit=_left(deadline), engine=search, progress=progress)
                    for graph, s in zip(build_graphs(tree), schedules)]
         final_tree, final_schedules, rewritten, arena = run(inplace)
-        if arena is None:
+        if arena is None or not arena.written:
             final_tree, final_schedules, rewritten, arena = run(schedules)
     else:
         final_tree, final_schedules, rewritten, arena = run(schedules)
@@ -157,17 +158,20 @@ def optimize(
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     graphs = build_graphs(tree)
     written = build_graphs(final_tree)
-    planned = arena is not None and arena.written  # only a written plan makes TFLite Micro share bytes
     final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
-    results = tuple(
-        SubgraphResult(s.subgraph, len(s.order), memory.peak_bytes(g), f.peak, f.lower_bound, f.optimal,
-                       s.seconds + extra.get(s.subgraph, 0.0), f.note or s.note,
-                       peak_scheduled=s.peak, rewrites=rewritten[s.subgraph].sites if s.subgraph in rewritten else (),
-                       inplace=f.inplace,
-                       inplace_outputs=len(memory.inplace_sources(w, stored_order=True)) if f.inplace and planned else 0)
-        for g, w, s, f in zip(graphs, written, schedules, final)
-    )
+    results = tuple(_result(g, w, s, f, rewritten.get(s.subgraph), extra.get(s.subgraph, 0.0))
+                    for g, w, s, f in zip(graphs, written, schedules, final))
     return OptimizeResult(out, results, time.monotonic() - start, arena)
+
+
+def _result(graph, written, schedule: GraphSchedule, final: GraphSchedule, rewrite, seconds: float) -> SubgraphResult:
+    """The figures of one subgraph (``final``: the schedule of what is written)."""
+    return SubgraphResult(
+        schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
+        final.optimal, schedule.seconds + seconds, final.note or schedule.note,
+        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (),
+        inplace=final.inplace,
+        inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
 
 
 def _left(deadline: float) -> float:
