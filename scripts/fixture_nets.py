@@ -91,6 +91,23 @@ def inplace_blocks() -> keras.Model:
     return keras.Model(inp, layers.Conv2D(4, 1)(excited), name="inplace_blocks")
 
 
+def pad_crop() -> keras.Model:
+    """NASNet's one-pixel shift (ZeroPadding2D then Cropping2D: a PAD read only
+    by a STRIDED_SLICE, which may crop first) beside a PAD read twice (by a
+    crop and by a convolution, so it must stay whole)."""
+    inp = keras.Input((16, 16, 4), batch_size=1)
+    a = layers.Conv2D(16, 1, activation="relu")(inp)
+    shifted = layers.Cropping2D(((1, 0), (1, 0)))(layers.ZeroPadding2D(((0, 1), (0, 1)))(a))
+    left = layers.AveragePooling2D(1, strides=2)(a)
+    right = layers.AveragePooling2D(1, strides=2)(shifted)
+    padded = layers.ZeroPadding2D(1)(a)
+    framed = layers.Cropping2D(((0, 2), (0, 2)))(padded)
+    smooth = layers.Conv2D(8, 3, strides=2)(padded)
+    corner = layers.AveragePooling2D(2)(framed)
+    joined = layers.Concatenate()([left, right, corner, smooth])
+    return keras.Model(inp, layers.Conv2D(8, 1)(joined), name="pad_crop")
+
+
 def dynamic_batch() -> keras.Model:
     """A small conv net whose batch dimension is left unspecified (None)."""
     inp = keras.Input((8, 8, 3))

@@ -148,6 +148,10 @@ def test_models() -> list[TestModel]:
                   "[1,16,16,16] map that dies there: 3 maps alive at those steps in TFLite Micro's own plan, "
                   "2 when the output is written over the dying input (float 49152 -> 32768 B).",
                   keras_variants(fixture_nets.inplace_blocks)),
+        TestModel("pad_crop", "NASNet's one-pixel shift: PAD [1,16,16,16] -> [1,17,17,16] read only by a "
+                  "STRIDED_SLICE back to 16x16 (the crop may go first: the intermediate shrinks to 15x15), "
+                  "beside a PAD read by a crop and a convolution (stays).",
+                  keras_variants(fixture_nets.pad_crop)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

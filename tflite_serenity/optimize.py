@@ -18,7 +18,9 @@ from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
 from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
+from .model.rewrite_ops import has_metadata
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
+from .rewrite.crop import crop_before_pad
 from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ class SubgraphResult:
     note: str = ""
     peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
+    crops_moved: int = 0  # STRIDED_SLICEs moved before the PAD they read (rewrite.crop)
     inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
 
@@ -126,9 +129,12 @@ def optimize(
     """
     start = time.monotonic()
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
-    tree = read_model(data)
+    original = tree = read_model(data)
     search = pick_engine(engine)
     deadline = start + time_limit
+    crops = (0,) * len(tree.subgraphs)
+    if rewrite and not has_metadata(tree, "OfflineMemoryAllocation"):  # a plan names tensors by index
+        tree, crops = crop_before_pad(tree)  # exact, and never needs more memory in any order
     schedules = []
     for graph in build_graphs(tree):
         seeds = [_learned_order(graph)] if warm_start == "learned" and graph.num_operators else []
@@ -150,26 +156,27 @@ def optimize(
         final_tree, final_schedules, rewritten, arena = run(schedules)
     extra = {p.subgraph: p.seconds for p in schedules if final_schedules is not schedules}
     schedules = final_schedules
-    if not arena_plan and final_tree is not tree and metadata(final_tree, "OfflineMemoryAllocation") is not None:
+    if not arena_plan and final_tree is not original and metadata(final_tree, "OfflineMemoryAllocation") is not None:
         from .arena.model_plan import drop_stale_plan
 
         final_tree, _ = drop_stale_plan(final_tree)  # a plan made for the old order is unsafe
-    out = write_model(final_tree) if final_tree is not tree else bytes(data)
+    out = write_model(final_tree) if final_tree is not original else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
-    graphs = build_graphs(tree)
+    graphs = build_graphs(original)
     written = build_graphs(final_tree)
     final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
-    results = tuple(_result(g, w, s, f, rewritten.get(s.subgraph), extra.get(s.subgraph, 0.0))
-                    for g, w, s, f in zip(graphs, written, schedules, final))
+    results = tuple(_result(g, w, s, f, rewritten.get(s.subgraph), extra.get(s.subgraph, 0.0), c)
+                    for g, w, s, f, c in zip(graphs, written, schedules, final, crops))
     return OptimizeResult(out, results, time.monotonic() - start, arena)
 
 
-def _result(graph, written, schedule: GraphSchedule, final: GraphSchedule, rewrite, seconds: float) -> SubgraphResult:
-    """The figures of one subgraph (``final``: the schedule of what is written)."""
+def _result(graph, written, schedule: GraphSchedule, final: GraphSchedule, rewrite, seconds: float,
+            crops: int) -> SubgraphResult:
+    """The figures of one subgraph (``graph``: as read; ``final``: the schedule of what is written)."""
     return SubgraphResult(
         schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
         final.optimal, schedule.seconds + seconds, final.note or schedule.note,
-        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (),
+        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), crops_moved=crops,
         inplace=final.inplace,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
 

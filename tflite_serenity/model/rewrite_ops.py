@@ -147,18 +147,25 @@ class SubgraphEditor:
         like: int,
         *,
         last_dim: int | None = None,
+        shape: Sequence[int] | None = None,
         name: str,
         quantization: Quantization | None | bool = True,
     ) -> int:
         """A new activation tensor with the type of tensor ``like`` and its shape,
-        optionally with a different last dimension. ``quantization``: True copies
-        that of ``like``, None gives none, a :class:`Quantization` sets it."""
+        optionally with a different last dimension or a whole new (static)
+        ``shape``. ``quantization``: True copies that of ``like``, None gives
+        none, a :class:`Quantization` sets it."""
         source = self._tensors[like]
         t = fb.TensorT()
         t.type = source.type
-        t.shape = _with_last(source.shape, last_dim)
-        if source.shapeSignature is not None:
-            t.shapeSignature = _with_last(source.shapeSignature, last_dim)
+        if shape is not None:
+            t.shape = np.asarray([int(d) for d in shape], dtype=np.int32)
+            if source.shapeSignature is not None:
+                t.shapeSignature = t.shape.copy()
+        else:
+            t.shape = _with_last(source.shape, last_dim)
+            if source.shapeSignature is not None:
+                t.shapeSignature = _with_last(source.shapeSignature, last_dim)
         t.hasRank = source.hasRank
         t.buffer = 0
         t.name = name
@@ -189,6 +196,14 @@ class SubgraphEditor:
                 if values is not None and len(values) > 1:
                     setattr(quant, field, np.asarray(values)[start:stop].copy())
         return self._new_constant(source, np.ascontiguousarray(array[tuple(index)]), name, quant)
+
+    def constant_like(self, tensor: int, values: np.ndarray, *, name: str) -> int:
+        """A new constant holding ``values`` in the type of constant ``tensor``
+        (e.g. new paddings for a PAD), with its quantization."""
+        source = self._tensors[tensor]
+        dtype = constant_array(self._model_view(), self._s, tensor).dtype
+        return self._new_constant(source, np.ascontiguousarray(np.asarray(values, dtype=dtype)), name,
+                                  copy.deepcopy(source.quantization))
 
     def constant_zeros_like(self, tensor: int, *, name: str) -> int:
         """A new constant of zeros with the type, shape and quantization of ``tensor``."""
