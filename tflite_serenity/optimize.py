@@ -135,47 +135,49 @@ def optimize(
     crops = (0,) * len(tree.subgraphs)
     if rewrite and not has_metadata(tree, "OfflineMemoryAllocation"):  # a plan names tensors by index
         tree, crops = crop_before_pad(tree)  # exact, and never needs more memory in any order
-    schedules = []
-    for graph in build_graphs(tree):
-        seeds = [_learned_order(graph)] if warm_start == "learned" and graph.num_operators else []
-        schedules.append(schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
-                                        warm_start=seeds))
+    graphs = build_graphs(tree)
+    plain = [schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
+                            warm_start=[_learned_order(graph)] if warm_start == "learned" and graph.num_operators
+                            else [])
+             for graph in graphs]
     run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, arena_plan)
+    chosen, passes = plain, [0.0] * len(plain)  # passes: seconds of the in-place pass per subgraph
     if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
         # input (memory.inplace_sources): choose orders for that memory model,
         # starting from the plain optimum. Only a written plan makes TFLite
         # Micro share bytes: where none is written (the model cannot be
         # planned, or TFLite Micro's own plan is as small), keep the plain orders.
-        inplace = [schedule_in_place(graph, s, time_limit=_left(deadline), engine=search, progress=progress)
-                   for graph, s in zip(build_graphs(tree), schedules)]
-        final_tree, final_schedules, rewritten, arena = run(inplace)
+        chosen = [schedule_in_place(graph, s, time_limit=_left(deadline), engine=search, progress=progress)
+                  for graph, s in zip(graphs, plain)]
+        passes = [s.seconds for s in chosen]
+        final_tree, rewritten, arena = run(chosen)
         if arena is None or not arena.written:
-            final_tree, final_schedules, rewritten, arena = run(schedules)
+            chosen = plain
+            final_tree, rewritten, arena = run(chosen)
     else:
-        final_tree, final_schedules, rewritten, arena = run(schedules)
-    extra = {p.subgraph: p.seconds for p in schedules if final_schedules is not schedules}
-    schedules = final_schedules
+        final_tree, rewritten, arena = run(chosen)
     if not arena_plan and final_tree is not original and metadata(final_tree, "OfflineMemoryAllocation") is not None:
         from .arena.model_plan import drop_stale_plan
 
         final_tree, _ = drop_stale_plan(final_tree)  # a plan made for the old order is unsafe
     out = write_model(final_tree) if final_tree is not original else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
-    graphs = build_graphs(original)
     written = build_graphs(final_tree)
-    final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
-    results = tuple(_result(g, w, s, f, rewritten.get(s.subgraph), extra.get(s.subgraph, 0.0), c)
-                    for g, w, s, f, c in zip(graphs, written, schedules, final, crops))
+    results = tuple(
+        _result(g, w, p, s, rewritten.get(s.subgraph), extra, c)
+        for g, w, p, s, extra, c in zip(build_graphs(original), written, plain, chosen, passes, crops))
     return OptimizeResult(out, results, time.monotonic() - start, arena)
 
 
-def _result(graph, written, schedule: GraphSchedule, final: GraphSchedule, rewrite, seconds: float,
+def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewrite, extra_seconds: float,
             crops: int) -> SubgraphResult:
-    """The figures of one subgraph (``graph``: as read; ``final``: the schedule of what is written)."""
+    """The figures of one subgraph: ``graph`` as read, ``written`` as written,
+    ``schedule`` the order chosen before rewriting (``plain`` or in place)."""
+    final = rewrite.schedule if rewrite is not None else schedule
     return SubgraphResult(
         schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
-        final.optimal, schedule.seconds + seconds, final.note or schedule.note,
+        final.optimal, plain.seconds + extra_seconds, final.note or schedule.note,
         peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), crops_moved=crops,
         inplace=final.inplace,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
@@ -213,7 +215,7 @@ class _Run:
             from .arena.model_plan import plan_arena
 
             final_tree, arena = plan_arena(final_tree, inplace=any(s.inplace for s in schedules))
-        return final_tree, schedules, rewritten, arena
+        return final_tree, rewritten, arena
 
 
 def _learned_order(graph) -> tuple[int, ...]:
