@@ -24,6 +24,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tflite_serenity.arena import Block, greedy_tflm, plan  # noqa: E402
+from tests.arena.cases import intervals  # noqa: E402  (the same random lifetimes the tests use)
 
 
 class GraphBuilder:
@@ -173,17 +174,6 @@ def randwire(rng: random.Random, target: int) -> list[Block]:
             inputs = nodes[:]
         nodes.append(g.op(inputs, (h, h, c * rng.choice([1, 1, 2]))))
     return g.blocks([nodes[-1]])
-
-
-def intervals(rng: random.Random, target: int) -> list[Block]:
-    """No graph: random lifetimes of similar sizes, a hard case for greedy fits."""
-    steps = max(target // 3, 4)
-    out = []
-    for _ in range(target):
-        start = rng.randrange(steps)
-        length = min(int(rng.expovariate(1 / 4)) , steps - 1 - start)
-        out.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
-    return out
 
 
 FAMILIES: dict[str, Callable[[random.Random, int], list[Block]]] = {

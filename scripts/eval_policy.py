@@ -88,6 +88,12 @@ def timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def add_gaps(row: dict, keys, reference: str) -> None:
+    """``row[key + "_gap"]``: how far each method's figure is above the reference's."""
+    for key in keys:
+        row[f"{key}_gap"] = row[key] / row[reference] - 1
+
+
 def pipeline_rows(graphs, exact_limit: float, device: EdgeTpu, progress: bool) -> list[dict]:
     rows = []
     for name, graph in graphs:
@@ -106,8 +112,7 @@ def pipeline_rows(graphs, exact_limit: float, device: EdgeTpu, progress: bool) -
                 "greedy": contiguous_split(problem, k, greedy).bottleneck_ps,
                 "param_count": param_count_split(problem, k).bottleneck_ps,
             }
-            for key in ("learned", "stored", "greedy", "param_count"):
-                row[f"{key}_gap"] = row[key] / row["exact"] - 1
+            add_gaps(row, ("learned", "stored", "greedy", "param_count"), "exact")
             row["speedup"] = t_exact / t_learned
             rows.append(row)
             if progress:
@@ -128,8 +133,7 @@ def memory_rows(graphs, limit: float, progress: bool) -> list[dict]:
             "learned": memory.peak_bytes(graph, order), "learned_s": t_learned,
             "stored": memory.peak_bytes(graph), "greedy": memory.peak_bytes(graph, greedy_order(graph)),
         }
-        for key in ("learned", "stored", "greedy"):
-            row[f"{key}_gap"] = row[key] / row["optimal"] - 1
+        add_gaps(row, ("learned", "stored", "greedy"), "optimal")
         rows.append(row)
         if progress:
             print(f"  {name:<24} learned {row['learned_gap']:+7.2%} ({t_learned * 1e3:6.1f} ms)  "

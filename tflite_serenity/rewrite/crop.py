@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import memory
 from ..graph import Graph, build_graph
+from ..model import opcode_name
 from ..model.rewrite_ops import SubgraphEditor, constant_array, operator_options
 
 
@@ -69,7 +70,9 @@ def crop_before_pad(model) -> tuple[object, tuple[int, ...]]:
     moved = []
     for s in range(len(model.subgraphs)):
         count = 0
-        while (site := _next_site(model, build_graph(model, s))) is not None:
+        # most subgraphs have no PAD: skip building their graph
+        has_pad = any(opcode_name(model, op) == "PAD" for op in model.subgraphs[s].operators or [])
+        while has_pad and (site := _next_site(model, build_graph(model, s))) is not None:
             model = _move(model, s, site)
             count += 1
         moved.append(count)
