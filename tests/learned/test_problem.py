@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tflite_serenity import memory
 from tflite_serenity.errors import InfeasibleError
-from tflite_serenity.graph import topological_order
+from tflite_serenity.graph import build_graph, topological_order
 from tflite_serenity.learned.problem import (
     CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, OrderState, check_instance_order, memory_instance,
     pipeline_instance,
 )
 from tflite_serenity.learned.synthetic import random_dag
+from tflite_serenity.model.io import read_model
 from tflite_serenity.pipeline import build_problem, edge_tpu
 from tflite_serenity.pipeline.contiguous import cost_matrix
 
@@ -84,3 +87,28 @@ def test_check_instance_order_rejects_a_consumer_before_its_producer():
     order.insert(0, v)
     with pytest.raises(InfeasibleError):
         check_instance_order(inst, order)
+
+
+def test_instance_flow_tables_are_those_of_a_flow_by_flow_loop():
+    # the vectorized view against the plain definition, on a real model's problem:
+    # same per-operator byte sums (bit for bit) and the same flow lists
+    data = Path(__file__).resolve().parent.parent / "data" / "randwire_tiny_int8.tflite"
+    problem = build_problem(build_graph(read_model(data.read_bytes()), 0), edge_tpu())
+    inst = pipeline_instance(problem, 2)
+    n = problem.num_operators
+    add, into = [0.0] * n, [0.0] * n
+    inputs, reads = [[] for _ in range(n)], [[] for _ in range(n)]
+    for f, flow in enumerate(problem.flows):
+        size = flow.size * inst.byte_scale
+        if flow.producer >= 0:
+            add[flow.producer] += size
+        for c in flow.consumers:
+            into[c] += size
+            inputs[c].append(f)
+            if not flow.is_output:
+                reads[c].append(f)
+    assert inst.op_add.tolist() == add
+    assert inst.node_features[:, 1].tolist() == np.log1p(into).tolist()
+    assert inst.op_inputs == tuple(map(tuple, inputs))
+    assert inst.op_reads == tuple(map(tuple, reads))
+    assert inst.flow_consumers == tuple(flow.consumers for flow in problem.flows)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tflite_serenity.errors import InfeasibleError
+from tflite_serenity.learned.synthetic import random_dag
+from tflite_serenity.pipeline import build_problem, edge_tpu
 from tflite_serenity.pipeline.problem import PS_PER_S, Flow, PipelineProblem, boundaries, evaluate, make_split
 
 
@@ -83,3 +86,16 @@ def test_split_reports_bottleneck_throughput_and_gap():
     assert split.bottleneck_ps == 1022 and split.total_ps == 1022 + 1020 + 1017
     assert split.throughput == pytest.approx(PS_PER_S / 1022)
     assert split.gap == pytest.approx(22 / 1022)
+
+
+def test_problem_arrays_hold_the_same_problem_and_are_built_once():
+    problem = build_problem(random_dag(np.random.default_rng(8), 30, 40), edge_tpu())
+    a = problem.arrays
+    assert problem.arrays is a
+    assert a.pred.tolist() == [u for ps in problem.preds for u in ps]
+    assert a.pred_count.tolist() == [len(ps) for ps in problem.preds]
+    assert a.param.tolist() == [w for ws in problem.op_params for w in ws]
+    assert a.consumer.tolist() == [c for f in problem.flows for c in f.consumers]
+    assert a.flow_size.tolist() == [f.size for f in problem.flows]
+    assert a.flow_producer.tolist() == [f.producer for f in problem.flows]
+    assert a.flow_output.tolist() == [f.is_output for f in problem.flows]

@@ -14,8 +14,9 @@ The network (its PyTorch twin for training is :mod:`.network`):
   ready are masked out of the softmax.
 
 Greedy decoding takes the highest score, ties to the lowest operator index,
-so the same graph always gives the same order. Computation is in float64
-(weights are stored as float32).
+so the same graph always gives the same order. The encoder computes in
+float32 (as in training), the decoder in float64; the weights are stored
+as float32.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ class Weights:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
+    @functools.cached_property
+    def float32(self) -> dict[str, np.ndarray]:
+        """The encoder's matrices in float32, transposed for ``x @ W`` (built once).
+
+        ``"key|last"`` stacks the key map and the last operator's part of the
+        query map side by side: both are applied to the final embeddings."""
+        out = {name: np.ascontiguousarray(a.T if a.ndim == 2 else a, dtype=np.float32)
+               for name, a in self.arrays.items() if name.startswith(("enc_in.", "layers."))}
+        last = self.arrays["ctx.weight"][:, :self.hidden]
+        out["key|last"] = np.ascontiguousarray(np.hstack([self.arrays["key.weight"].T, last.T]), dtype=np.float32)
+        return out
+
 
 @dataclass(frozen=True)
 class Encoding:
@@ -64,46 +77,61 @@ class Encoding:
 
 
 def encode(w: Weights, inst: Instance) -> Encoding:
-    """Run the encoder on one instance."""
+    """Run the encoder on one instance.
+
+    In float32, as the network was trained (half the time of float64 in the
+    matrix products, which dominate); the embeddings it returns are float64,
+    so that every later step is the same computation whatever the encoder's
+    precision.
+    """
     n = inst.num_operators
-    h = inst.node_features @ w["enc_in.weight"].T + w["enc_in.bias"]
+    f = w.float32
+    h = inst.node_features.astype(np.float32) @ f["enc_in.weight"] + f["enc_in.bias"]
     preds, succs = _padded(inst.preds, n), _padded(inst.succs, n)
-    indeg = np.maximum(np.array([len(ps) for ps in inst.preds], dtype=np.int64), 1)[:, None]
-    outdeg = np.maximum(np.array([len(ss) for ss in inst.succs], dtype=np.int64), 1)[:, None]
+    in_scale = (1.0 / np.maximum(_lengths(inst.preds), 1)).astype(np.float32)[:, None]
+    out_scale = (1.0 / np.maximum(_lengths(inst.succs), 1)).astype(np.float32)[:, None]
     for layer in range(w.layers):
         p = f"layers.{layer}."
-        from_preds = _neighbour_sum(h, preds)
-        from_succs = _neighbour_sum(h, succs)
-        pre = (h @ w[p + "self_.weight"].T + w[p + "self_.bias"]
-               + (from_preds / indeg) @ w[p + "pred.weight"].T
-               + (from_succs / outdeg) @ w[p + "succ.weight"].T
-               + h.mean(axis=0) @ w[p + "glob.weight"].T)
-        h = h + np.maximum(pre, 0.0)
-    mean = h.mean(axis=0)
+        pre = h @ f[p + "self_.weight"]
+        pre += f[p + "self_.bias"] + h.mean(axis=0) @ f[p + "glob.weight"]
+        pre += (_neighbour_sum(h, preds) * in_scale) @ f[p + "pred.weight"]
+        pre += (_neighbour_sum(h, succs) * out_scale) @ f[p + "succ.weight"]
+        h += np.maximum(pre, 0.0, out=pre)
     d = w.hidden
+    # keys and the last operator's part of the query: one product
+    keys_last = (h @ f["key|last"]).astype(np.float64)
+    h64 = h.astype(np.float64)
+    mean = h64.mean(axis=0)
     ctx = w["ctx.weight"]
-    return Encoding(h=h, mean=mean, keys=h @ w["key.weight"].T, from_last=h @ ctx[:, :d].T,
+    return Encoding(h=h64, mean=mean, keys=keys_last[:, :d].copy(), from_last=keys_last[:, d:].copy(),
                     from_start=ctx[:, :d] @ w["start"], constant=ctx[:, d:2 * d] @ mean + w["ctx.bias"],
                     context_map=ctx[:, 2 * d:].T.copy())
 
 
+def _lengths(lists) -> np.ndarray:
+    return np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+
+
 def _padded(lists, n: int) -> np.ndarray:
     """Neighbour lists as an ``(n, max degree)`` index table, short rows padded with ``n``."""
-    width = max((len(x) for x in lists), default=0)
-    table = np.full((n, width), n, dtype=np.int64)
-    for v, x in enumerate(lists):
-        table[v, :len(x)] = x
+    count = _lengths(lists)
+    flat = np.fromiter((x for xs in lists for x in xs), dtype=np.int64, count=int(count.sum()))
+    table = np.full((n, int(count.max(initial=0))), n, dtype=np.int64)
+    column = np.arange(len(flat)) - np.repeat(np.cumsum(count) - count, count)
+    table[np.repeat(np.arange(n), count), column] = flat
     return table
 
 
 def _neighbour_sum(h: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Per row of ``table``, the sum of those rows of ``h`` (index ``n``: zeros).
 
-    Added one column at a time from zero, in the order of the lists: the same
-    sums, rounding included, as accumulating edge by edge (``np.add.at``)."""
-    padded = np.vstack([h, np.zeros((1, h.shape[1]))])
-    total = np.zeros_like(h)
-    for column in table.T:
+    Added one column at a time, in the order of the lists: the same sums,
+    rounding included, as accumulating edge by edge (``np.add.at``)."""
+    padded = np.vstack([h, np.zeros((1, h.shape[1]), dtype=h.dtype)])
+    if not table.shape[1]:
+        return np.zeros_like(h)
+    total = padded[table[:, 0]]
+    for column in table.T[1:]:
         total += padded[column]
     return total
 

@@ -120,16 +120,15 @@ def pipeline_instance(problem, k: int) -> Instance:
     n = problem.num_operators
     if not 1 <= k <= n:
         raise InfeasibleError(f"cannot split {n} operators into {k} non-empty segments")
-    compute = np.asarray(problem.compute_ps, dtype=np.float64)
+    a = problem.arrays
+    compute = a.compute_ps.astype(np.float64)
     segment = problem.segment_overhead_ps + compute.sum() / k
     scale = 2.0 * problem.link_ps_per_byte / max(segment, 1.0)
-    own = np.zeros(n)
-    seen: set[int] = set()
-    for v, ws in enumerate(problem.op_params):  # each constant counted at its first user
-        fresh = [w for w in ws if w not in seen]
-        seen.update(fresh)
-        own[v] = sum(problem.param_bytes[w] for w in fresh)
-    flows = [(f.size, f.producer, f.consumers, f.is_output) for f in problem.flows]
+    # each constant counted at its first user (integers below 2**53: exact as floats)
+    const, first = np.unique(a.param, return_index=True)
+    user = np.repeat(np.arange(n), a.param_count)[first]
+    own = _sums(user, a.param_bytes[const].astype(np.float64), n)
+    flows = _Flows(a.flow_size, a.flow_producer, a.fanout, a.consumer, a.flow_output)
     cache = max(problem.cache_bytes, 1)
     return _instance("pipeline", k, problem.preds, flows, compute, own, cache, scale)
 
@@ -139,12 +138,26 @@ def memory_instance(graph: Graph) -> Instance:
     flow = memory.activation_flow(graph)
     n = graph.num_operators
     scale = 1.0 / max(memory.lower_bound(graph), 1)
-    flows = list(zip(flow.size, flow.producer, flow.consumers, flow.pinned))
+    fanout = np.fromiter(map(len, flow.consumers), dtype=np.int64, count=len(flow.consumers))
+    flows = _Flows(np.asarray(flow.size, dtype=np.int64), np.asarray(flow.producer, dtype=np.int64), fanout,
+                   np.fromiter((c for cs in flow.consumers for c in cs), dtype=np.int64, count=int(fanout.sum())),
+                   np.asarray(flow.pinned, dtype=bool))
     # every operator counts as one unit of work; no parameters (their features are 0)
     return _instance("memory", 1, graph.preds, flows, np.ones(n), np.zeros(n), 1, scale)
 
 
-def _instance(objective, k, preds, flows, work, params, cache, scale) -> Instance:
+class _Flows(NamedTuple):
+    """Flows as arrays: bytes, producer (-1: a graph input), consumers (``fanout``
+    per flow, flat, ascending within a flow) and whether each stays to the end."""
+
+    size: np.ndarray
+    producer: np.ndarray
+    fanout: np.ndarray
+    consumer: np.ndarray
+    pinned: np.ndarray
+
+
+def _instance(objective, k, preds, flows: _Flows, work, params, cache, scale) -> Instance:
     n = len(preds)
     preds = tuple(tuple(sorted(p)) for p in preds)
     succ_lists: list[list[int]] = [[] for _ in range(n)]
@@ -152,46 +165,54 @@ def _instance(objective, k, preds, flows, work, params, cache, scale) -> Instanc
         for u in ps:
             succ_lists[u].append(v)
     succs = tuple(tuple(s) for s in succ_lists)
-    size = np.array([f[0] for f in flows], dtype=np.float64) * scale
-    producer = tuple(int(f[1]) for f in flows)
-    consumers = tuple(tuple(map(int, f[2])) for f in flows)
-    pinned_list = [bool(f[3]) for f in flows]
-    pinned = np.array(pinned_list, dtype=bool)
-    # accumulated in plain lists of floats (the same IEEE sums as NumPy's, in
-    # the same order), which is several times faster than indexing arrays
-    sizes = size.tolist()
-    add, dead, into = [0.0] * n, [0.0] * n, [0.0] * n
-    inputs: list[list[int]] = [[] for _ in range(n)]
-    reads: list[list[int]] = [[] for _ in range(n)]
+    size = flows.size.astype(np.float64) * scale
+    producer, pinned = flows.producer, flows.pinned
+    reader_of = np.repeat(np.arange(len(size)), flows.fanout)  # the flow of each consumer entry
+    # bincount (_sums) adds its weights in array order, one by one from zero:
+    # the same IEEE sums as accumulating flow by flow
+    made = producer >= 0
+    unread = (flows.fanout == 0) & ~pinned
+    op_add = _sums(producer[made], size[made], n)
+    op_dead = _sums(producer[made & unread], size[made & unread], n)
+    op_in = _sums(flows.consumer, size[reader_of], n)
     init_live = init_dead = 0.0
-    for f, (p, readers, keep, b) in enumerate(zip(producer, consumers, pinned_list, sizes)):
-        if p >= 0:
-            add[p] += b
-            if not readers and not keep:
-                dead[p] += b
-        else:
-            init_live += b
-            if not readers and not keep:
-                init_dead += b
-        for c in readers:
-            into[c] += b
-            inputs[c].append(f)
-            if not keep:
-                reads[c].append(f)
-    op_add, op_dead, op_in = np.array(add), np.array(dead), np.array(into)
+    for f in np.flatnonzero(~made).tolist():
+        init_live += float(size[f])
+        if unread[f]:
+            init_dead += float(size[f])
     work = np.asarray(work, dtype=np.float64)
     params = np.asarray(params, dtype=np.float64)
     op_work = work / work.sum() if work.sum() > 0 else np.zeros(n)
     op_param = params / params.sum() if params.sum() > 0 else np.zeros(n)
     features = _node_features(preds, succs, op_add, op_in, op_work, params / cache, op_param)
+    freeable = ~pinned[reader_of]
     return Instance(
         objective=objective, k=int(k), preds=preds, succs=succs, node_features=features,
-        flow_size=size, flow_pinned=pinned, flow_consumers=consumers, flow_producer=producer,
-        op_inputs=tuple(tuple(r) for r in inputs), op_reads=tuple(tuple(r) for r in reads),
+        flow_size=size, flow_pinned=pinned.copy(), flow_producer=tuple(producer.tolist()),
+        flow_consumers=_group(reader_of, flows.consumer, len(size)),
+        op_inputs=_group(flows.consumer, reader_of, n),
+        op_reads=_group(flows.consumer[freeable], reader_of[freeable], n),
         op_add=op_add, op_dead=op_dead,
         init_live=float(init_live), init_dead=float(init_dead), op_work=op_work, op_param=op_param,
         params_load=float(params.sum() / (k * cache)), byte_scale=float(scale),
     )
+
+
+def _sums(index: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
+    """Per ``0..count-1``, the sum of the weights at its indices (float64 even when empty)."""
+    return np.bincount(index, weights=weights, minlength=count).astype(np.float64, copy=False)
+
+
+def _group(owner: np.ndarray, value: np.ndarray, count: int) -> tuple[tuple[int, ...], ...]:
+    """Per owner ``0..count-1``, its values in their order in the arrays."""
+    by = np.argsort(owner, kind="stable")
+    values = value[by].tolist()
+    ends = np.cumsum(np.bincount(owner, minlength=count)).tolist()
+    out, start = [], 0
+    for end in ends:
+        out.append(tuple(values[start:end]))
+        start = end
+    return tuple(out)
 
 
 def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_share) -> np.ndarray:
@@ -200,20 +221,21 @@ def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_
     path, ancestors and descendants over ``n``, and the shares of work and of
     parameters its ancestors hold."""
     n = len(preds)
-    depth = np.zeros(n)
-    for v in range(n):  # preds are earlier in the stored order, which is topological
+    # longest paths in plain lists (indexing NumPy arrays one element at a
+    # time is several times slower); preds come earlier in the stored order
+    depth_list = [0] * n
+    for v in range(n):
         if preds[v]:
-            depth[v] = 1 + max(depth[u] for u in preds[v])
-    height = np.zeros(n)
+            depth_list[v] = 1 + max([depth_list[u] for u in preds[v]])
+    height_list = [0] * n
     for v in range(n - 1, -1, -1):
         if succs[v]:
-            height[v] = 1 + max(height[w] for w in succs[v])
-    ancestor_masks = _reach_masks(preds, range(n))
-    ancestors = _unpack(ancestor_masks, n)
-    # counts of reachable operators are exact integers: popcounts, no matrix needed
-    ancestor_count = np.array([m.bit_count() for m in ancestor_masks], dtype=np.float64)
-    descendant_count = np.array([m.bit_count() for m in _reach_masks(succs, range(n - 1, -1, -1))],
-                                dtype=np.float64)
+            height_list[v] = 1 + max([height_list[w] for w in succs[v]])
+    depth, height = np.array(depth_list, dtype=np.float64), np.array(height_list, dtype=np.float64)
+    ancestors = _unpack(_reach_masks(preds, range(n)), n)
+    # u's descendants are the v that have u as an ancestor: a column of the same
+    # matrix (sums of ones: exact integers)
+    ancestor_count, descendant_count = ancestors.sum(axis=1), ancestors.sum(axis=0)
     x = np.zeros((n, NODE_FEATURES))
     x[:, 0] = np.log1p(out_bytes)
     x[:, 1] = np.log1p(in_bytes)

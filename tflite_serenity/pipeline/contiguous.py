@@ -98,7 +98,7 @@ class SegmentTimes:
         position = np.empty(n, dtype=np.int64)
         position[order_arr] = np.arange(n)
         self.compute = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.asarray(problem.compute_ps, dtype=np.int64)[order_arr], out=self.compute[1:])
+        np.cumsum(problem.arrays.compute_ps[order_arr], out=self.compute[1:])
         self.crossing = crossing_bytes(problem, position, len(position))
         self.prev, self.user, self.size = _param_uses(problem, position)
 
@@ -152,15 +152,14 @@ def _param_uses(problem: PipelineProblem, position: np.ndarray) -> tuple[np.ndar
     """Every use of a constant as ``(prev, user, bytes)``: the position of a user
     and of the same constant's user before it in the order (-1 for the first).
     Repeated uses at one position and constants of no bytes are left out."""
-    uses = np.fromiter((len(ws) for ws in problem.op_params), dtype=np.int64, count=len(problem.op_params))
-    const = np.fromiter((w for ws in problem.op_params for w in ws), dtype=np.int64, count=int(uses.sum()))
-    user = position[np.repeat(np.arange(len(uses)), uses)]
-    by = np.lexsort((user, const))
-    const, user = const[by], user[by]
+    a = problem.arrays
+    user = position[np.repeat(np.arange(len(a.param_count)), a.param_count)]
+    by = np.lexsort((user, a.param))
+    const, user = a.param[by], user[by]
     prev = np.full(len(user), -1, dtype=np.int64)
     same = const[1:] == const[:-1]
     prev[1:][same] = user[:-1][same]
-    size = np.asarray(problem.param_bytes, dtype=np.int64)[const] if len(const) else np.zeros(0, dtype=np.int64)
+    size = a.param_bytes[const]
     keep = (prev < user) & (size != 0)
     return prev[keep], user[keep], size[keep]
 

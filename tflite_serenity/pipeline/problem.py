@@ -23,6 +23,7 @@ as it leaves one segment and enters the next.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -100,6 +101,57 @@ class PipelineProblem:
     @property
     def num_operators(self) -> int:
         return len(self.preds)
+
+    @functools.cached_property
+    def arrays(self) -> ProblemArrays:
+        """The same problem as flat NumPy arrays, built on first use and kept."""
+        return ProblemArrays.of(self)
+
+
+@dataclass(frozen=True)
+class ProblemArrays:
+    """A :class:`PipelineProblem` as flat int64 arrays, for the vectorized costs.
+
+    Lists of lists are stored flat with their lengths (``pred_count``,
+    ``param_count``, ``fanout``): entry ``i`` owns the next ``count[i]``
+    values, so ``np.repeat(np.arange(n), count)`` names each value's owner.
+    """
+
+    pred_count: np.ndarray  # (n,)
+    pred: np.ndarray  # the predecessors of every operator, flat
+    compute_ps: np.ndarray  # (n,)
+    param_count: np.ndarray  # (n,): constants each operator reads
+    param: np.ndarray  # those constants, flat
+    param_bytes: np.ndarray  # (constants,)
+    flow_producer: np.ndarray  # (flows,), -1 for a model input
+    flow_size: np.ndarray  # (flows,)
+    flow_output: np.ndarray  # (flows,) bool
+    fanout: np.ndarray  # (flows,): consumers of each flow
+    consumer: np.ndarray  # those consumers, flat
+
+    @classmethod
+    def of(cls, problem: PipelineProblem) -> ProblemArrays:
+        flows = problem.flows
+        pred_count, pred = _flatten(problem.preds)
+        param_count, param = _flatten(problem.op_params)
+        fanout, consumer = _flatten([f.consumers for f in flows])
+        return cls(
+            pred_count=pred_count, pred=pred,
+            compute_ps=np.asarray(problem.compute_ps, dtype=np.int64).reshape(len(problem.preds)),
+            param_count=param_count, param=param,
+            param_bytes=np.asarray(problem.param_bytes, dtype=np.int64).reshape(len(problem.param_bytes)),
+            flow_producer=np.fromiter((f.producer for f in flows), dtype=np.int64, count=len(flows)),
+            flow_size=np.fromiter((f.size for f in flows), dtype=np.int64, count=len(flows)),
+            flow_output=np.fromiter((f.is_output for f in flows), dtype=bool, count=len(flows)),
+            fanout=fanout, consumer=consumer,
+        )
+
+
+def _flatten(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Lists of ints as (lengths, values one after another) int64 arrays."""
+    count = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter((x for xs in lists for x in xs), dtype=np.int64, count=int(count.sum()))
+    return count, flat
 
 
 @dataclass(frozen=True)
@@ -188,20 +240,14 @@ def check_stages(problem: PipelineProblem, stages: Sequence[int], k: int) -> Non
     empty = np.flatnonzero(np.bincount(stage, minlength=k) == 0).tolist()
     if empty:
         raise InfeasibleError(f"stage(s) {empty} would hold no operator")
-    src, dst = _edges(problem.preds)
+    a = problem.arrays
+    src, dst = a.pred, np.repeat(np.arange(n), a.pred_count)
     backwards = np.flatnonzero(stage[src] > stage[dst])
     if len(backwards):  # the first in the order of preds, as a loop over them would find it
         u, v = int(src[backwards[0]]), int(dst[backwards[0]])
         raise InfeasibleError(
             f"operator {v} (stage {stages[v]}) depends on operator {u}, which is in the later stage {stages[u]}"
         )
-
-
-def _edges(preds: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Every edge ``u -> v`` as two arrays, in the order of ``v`` and then of ``preds[v]``."""
-    count = np.fromiter((len(ps) for ps in preds), dtype=np.int64, count=len(preds))
-    src = np.fromiter((u for ps in preds for u in ps), dtype=np.int64, count=int(count.sum()))
-    return src, np.repeat(np.arange(len(preds)), count)
 
 
 def boundaries(problem: PipelineProblem, stages: Sequence[int], k: int) -> list[list[int]]:
@@ -264,13 +310,12 @@ def _per_stage(stage: np.ndarray, values: Sequence[int], k: int) -> list[int]:
 
 def _stage_params(problem: PipelineProblem, stage: np.ndarray, k: int) -> list[int]:
     """Per stage, the bytes of the distinct constants its operators read."""
-    uses = np.fromiter((len(ws) for ws in problem.op_params), dtype=np.int64, count=len(stage))
-    const = np.fromiter((w for ws in problem.op_params for w in ws), dtype=np.int64, count=int(uses.sum()))
-    pairs = np.unique(np.repeat(stage, uses) * max(len(problem.param_bytes), 1) + const)
+    a = problem.arrays
+    width = max(len(a.param_bytes), 1)
+    pairs = np.unique(np.repeat(stage, a.param_count) * width + a.param)
     total = np.zeros(k, dtype=np.int64)
     if len(pairs):
-        size = np.asarray(problem.param_bytes, dtype=np.int64)
-        np.add.at(total, pairs // max(len(problem.param_bytes), 1), size[pairs % max(len(problem.param_bytes), 1)])
+        np.add.at(total, pairs // width, a.param_bytes[pairs % width])
     return total.tolist()
 
 
@@ -282,15 +327,11 @@ def crossing_bytes(problem: PipelineProblem, place: np.ndarray, end: int) -> np.
     ``i``-th operator): a flow crosses the boundaries after its producer's
     place up to its last reader's (graph inputs from 0, outputs to ``end``).
     """
-    flows = problem.flows
-    count = len(flows)
-    producer = np.fromiter((f.producer for f in flows), dtype=np.int64, count=count)
-    size = np.fromiter((f.size for f in flows), dtype=np.int64, count=count)
-    output = np.fromiter((f.is_output for f in flows), dtype=bool, count=count)
-    fanout = np.fromiter((len(f.consumers) for f in flows), dtype=np.int64, count=count)
-    consumers = np.fromiter((c for f in flows for c in f.consumers), dtype=np.int64, count=int(fanout.sum()))
+    a = problem.arrays
+    producer, size, output = a.flow_producer, a.flow_size, a.flow_output
+    count = len(producer)
     needed = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(needed, np.repeat(np.arange(count), fanout), place[consumers])
+    np.maximum.at(needed, np.repeat(np.arange(count), a.fanout), place[a.consumer])
     is_input = producer < 0
     first = np.where(is_input, 0, place[np.maximum(producer, 0)] + 1)
     last = np.where(output, end, np.where(is_input, np.maximum(needed, 0), needed))
