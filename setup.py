@@ -19,6 +19,7 @@ def cython_module(name: str) -> Extension:
 extensions = [
     cython_module("tflite_serenity.schedule._dp"),  # the exact scheduler's search
     cython_module("tflite_serenity.learned._decode"),  # the learned policy's greedy decoding
+    cython_module("tflite_serenity.learned._view"),  # the structure features of the policy's view
 ]
 
 setup(ext_modules=cythonize(extensions, language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}))

@@ -11,8 +11,8 @@ from tflite_serenity import memory
 from tflite_serenity.errors import InfeasibleError
 from tflite_serenity.graph import build_graph, topological_order
 from tflite_serenity.learned.problem import (
-    CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, OrderState, check_instance_order, memory_instance,
-    pipeline_instance,
+    CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, OrderState, _compiled_structure, _structure,
+    check_instance_order, memory_instance, pipeline_instance,
 )
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
@@ -112,3 +112,15 @@ def test_instance_flow_tables_are_those_of_a_flow_by_flow_loop():
     assert inst.op_inputs == tuple(map(tuple, inputs))
     assert inst.op_reads == tuple(map(tuple, reads))
     assert inst.flow_consumers == tuple(flow.consumers for flow in problem.flows)
+
+
+@pytest.mark.skipif(_compiled_structure() is None, reason="the _view extension is not built")
+def test_compiled_structure_features_equal_the_numpy_ones():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        graph = random_dag(rng, 2, 150)
+        inst = memory_instance(graph)
+        compiled = _structure(inst.preds, inst.succs, "compiled")
+        numpy_ = _structure(inst.preds, inst.succs, "python")
+        for a, b in zip(compiled, numpy_):
+            assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -25,6 +25,7 @@ the same features; ``tests/learned`` checks both agree.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -221,21 +222,7 @@ def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_
     path, ancestors and descendants over ``n``, and the shares of work and of
     parameters its ancestors hold."""
     n = len(preds)
-    # longest paths in plain lists (indexing NumPy arrays one element at a
-    # time is several times slower); preds come earlier in the stored order
-    depth_list = [0] * n
-    for v in range(n):
-        if preds[v]:
-            depth_list[v] = 1 + max([depth_list[u] for u in preds[v]])
-    height_list = [0] * n
-    for v in range(n - 1, -1, -1):
-        if succs[v]:
-            height_list[v] = 1 + max([height_list[w] for w in succs[v]])
-    depth, height = np.array(depth_list, dtype=np.float64), np.array(height_list, dtype=np.float64)
-    ancestors = _unpack(_reach_masks(preds, range(n)), n)
-    # u's descendants are the v that have u as an ancestor: a column of the same
-    # matrix (sums of ones: exact integers)
-    ancestor_count, descendant_count = ancestors.sum(axis=1), ancestors.sum(axis=0)
+    depth, height, ancestors, ancestor_count, descendant_count = _structure(preds, succs)
     x = np.zeros((n, NODE_FEATURES))
     x[:, 0] = np.log1p(out_bytes)
     x[:, 1] = np.log1p(in_bytes)
@@ -250,6 +237,45 @@ def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_
     x[:, 10] = ancestors @ work
     x[:, 11] = ancestors @ param_share
     return x
+
+
+def _structure(preds, succs, engine: str = "auto"):
+    """Depth and height (longest paths from a source and to a sink), the ancestor
+    matrix ``A[v, u] = 1.0`` when ``u`` reaches ``v``, and its row and column
+    sums (ancestors and descendants of each operator).
+
+    Counts and 0/1 entries only, so the compiled loops (``_view.pyx``, used
+    when built) and these NumPy ones give the same arrays. ``preds[v]`` come
+    before ``v`` in the numbering (the stored order is topological).
+    """
+    if engine == "compiled" or (engine == "auto" and _compiled_structure() is not None):
+        return _compiled_structure()(preds, succs)
+    n = len(preds)
+    # longest paths in plain lists (indexing NumPy arrays one element at a
+    # time is several times slower)
+    depth = [0] * n
+    for v in range(n):
+        if preds[v]:
+            depth[v] = 1 + max([depth[u] for u in preds[v]])
+    height = [0] * n
+    for v in range(n - 1, -1, -1):
+        if succs[v]:
+            height[v] = 1 + max([height[w] for w in succs[v]])
+    ancestors = _unpack(_reach_masks(preds, range(n)), n)
+    # u's descendants are the v that have u as an ancestor: a column of the same
+    # matrix (sums of ones: exact integers)
+    return (np.array(depth, dtype=np.int64), np.array(height, dtype=np.int64), ancestors,
+            ancestors.sum(axis=1), ancestors.sum(axis=0))
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_structure():
+    """The compiled :func:`_structure` (``_view.structure``), or None when it is not built."""
+    try:
+        from . import _view
+    except ImportError:
+        return None
+    return _view.structure
 
 
 def _reach_masks(edges, order) -> list[int]:
