@@ -120,7 +120,8 @@ def test_compiled_structure_features_equal_the_numpy_ones():
     for _ in range(40):
         graph = random_dag(rng, 2, 150)
         inst = memory_instance(graph)
-        compiled = _structure(inst.preds, inst.succs, "compiled")
-        numpy_ = _structure(inst.preds, inst.succs, "python")
+        weights = rng.integers(0, 10**9, size=(graph.num_operators, 2)).astype(np.float64)
+        compiled = _structure(inst.preds, inst.succs, weights, "compiled")
+        numpy_ = _structure(inst.preds, inst.succs, weights, "python")
         for a, b in zip(compiled, numpy_):
             assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -1,10 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled structure features of the policy's view: the loops of
-:func:`.problem._structure` in C, with the same (integer) results.
+"""Compiled structure features of the policy's view: :func:`.problem._structure` in C.
 
-Everything here is a count or a 0/1 entry, so the two paths agree exactly;
-the floating-point features built from them are computed by the caller, in
-NumPy, the same way for both.
+Counts, and sums of integer values below 2**53 (exact in float64 in any
+order), so this and the NumPy path give the same arrays bit for bit.
 """
 
 import numpy as np
@@ -18,25 +16,27 @@ cdef extern from *:
     int __builtin_ctzll(unsigned long long) nogil  # GCC and Clang: index of the lowest set bit
 
 
-def structure(preds, succs):
+def structure(preds, succs, weights):
     """Per operator: depth and height (edges on the longest path from a source
-    and to a sink), and the ancestor matrix ``A[v, u] = 1.0`` when ``u`` reaches
-    ``v`` (float64, ``n x n``), with its row sums (ancestors) and column sums
-    (descendants) as float64.
+    and to a sink), its ancestors and descendants (counts, float64), and the
+    sums of each column of ``weights`` (``n x m``, integer values) over its
+    ancestors (``n x m``).
 
     ``preds[v]`` must come before ``v`` in ``0..n-1`` (a topological numbering).
     """
-    cdef Py_ssize_t n = len(preds), words = (n + 63) // 64, v, u, j, w
+    cdef Py_ssize_t n = len(preds), words = (n + 63) // 64, v, u, j, w, c
+    cdef const double[:, ::1] weight = np.ascontiguousarray(weights, dtype=np.float64)
+    cdef Py_ssize_t m = weight.shape[1]
     depth_arr = np.zeros(n, dtype=np.int64)
     height_arr = np.zeros(n, dtype=np.int64)
     reach_arr = np.zeros((n, max(words, 1)), dtype=np.uint64)
-    ancestors_arr = np.zeros((n, n), dtype=np.float64)
-    row_arr = np.zeros(n, dtype=np.float64)
-    column_arr = np.zeros(n, dtype=np.float64)
+    above_arr = np.zeros(n, dtype=np.float64)
+    below_arr = np.zeros(n, dtype=np.float64)
+    sums_arr = np.zeros((n, m), dtype=np.float64)
     cdef int64_t[::1] depth = depth_arr, height = height_arr
     cdef uint64_t[:, ::1] reach = reach_arr
-    cdef double[:, ::1] ancestors = ancestors_arr
-    cdef double[::1] row = row_arr, column = column_arr
+    cdef double[::1] above = above_arr, below = below_arr
+    cdef double[:, ::1] sums = sums_arr
     cdef int64_t best
     cdef uint64_t bits
     for v in range(n):
@@ -58,13 +58,15 @@ def structure(preds, succs):
             if height[u] > best:
                 best = height[u]
         height[v] = best + 1
-    for v in range(n):
-        for w in range(words):
-            bits = reach[v, w]
-            while bits:
-                j = w * 64 + __builtin_ctzll(bits)
-                ancestors[v, j] = 1.0
-                row[v] += 1.0
-                column[j] += 1.0
-                bits &= bits - 1
-    return depth_arr, height_arr, ancestors_arr, row_arr, column_arr
+    with nogil:
+        for v in range(n):
+            for w in range(words):
+                bits = reach[v, w]
+                while bits:
+                    j = w * 64 + __builtin_ctzll(bits)
+                    above[v] += 1.0
+                    below[j] += 1.0
+                    for c in range(m):
+                        sums[v, c] += weight[j, c]
+                    bits &= bits - 1
+    return depth_arr, height_arr, above_arr, below_arr, sums_arr

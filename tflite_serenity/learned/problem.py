@@ -185,7 +185,7 @@ def _instance(objective, k, preds, flows: _Flows, work, params, cache, scale) ->
     params = np.asarray(params, dtype=np.float64)
     op_work = work / work.sum() if work.sum() > 0 else np.zeros(n)
     op_param = params / params.sum() if params.sum() > 0 else np.zeros(n)
-    features = _node_features(preds, succs, op_add, op_in, op_work, params / cache, op_param)
+    features = _node_features(preds, succs, op_add, op_in, work, params, cache)
     freeable = ~pinned[reader_of]
     return Instance(
         objective=objective, k=int(k), preds=preds, succs=succs, node_features=features,
@@ -216,40 +216,46 @@ def _group(owner: np.ndarray, value: np.ndarray, count: int) -> tuple[tuple[int,
     return tuple(out)
 
 
-def _node_features(preds, succs, out_bytes, in_bytes, work, params_cache, param_share) -> np.ndarray:
+def _node_features(preds, succs, out_bytes, in_bytes, work, params, cache) -> np.ndarray:
     """Per operator: scaled output and input bytes, work relative to the mean operator,
     parameters over the cache, in- and out-degree, depth and height over the longest
     path, ancestors and descendants over ``n``, and the shares of work and of
-    parameters its ancestors hold."""
+    parameters its ancestors hold (``work`` and ``params``: integer amounts)."""
     n = len(preds)
-    depth, height, ancestors, ancestor_count, descendant_count = _structure(preds, succs)
+    totals = np.array([work.sum(), params.sum()])
+    depth, height, ancestor_count, descendant_count, held = _structure(preds, succs, np.stack([work, params], 1))
+    held = held / np.where(totals > 0, totals, 1.0)
     x = np.zeros((n, NODE_FEATURES))
     x[:, 0] = np.log1p(out_bytes)
     x[:, 1] = np.log1p(in_bytes)
-    x[:, 2] = np.log1p(work * n)
-    x[:, 3] = np.log1p(params_cache)
+    x[:, 2] = np.log1p(work / totals[0] * n) if totals[0] > 0 else 0.0
+    x[:, 3] = np.log1p(params / cache)
     x[:, 4] = np.log1p([len(p) for p in preds])
     x[:, 5] = np.log1p([len(s) for s in succs])
     x[:, 6] = depth / max(depth.max(initial=0), 1)
     x[:, 7] = height / max(height.max(initial=0), 1)
     x[:, 8] = ancestor_count / n
     x[:, 9] = descendant_count / n
-    x[:, 10] = ancestors @ work
-    x[:, 11] = ancestors @ param_share
+    x[:, 10:12] = held
     return x
 
 
-def _structure(preds, succs, engine: str = "auto"):
-    """Depth and height (longest paths from a source and to a sink), the ancestor
-    matrix ``A[v, u] = 1.0`` when ``u`` reaches ``v``, and its row and column
-    sums (ancestors and descendants of each operator).
+def _structure(preds, succs, weights: np.ndarray, engine: str = "auto"):
+    """Depth and height (longest paths from a source and to a sink), the number of
+    ancestors and of descendants, and per column of ``weights`` (``n x m``) its sum
+    over the ancestors of each operator.
 
-    Counts and 0/1 entries only, so the compiled loops (``_view.pyx``, used
-    when built) and these NumPy ones give the same arrays. ``preds[v]`` come
-    before ``v`` in the numbering (the stored order is topological).
+    The weights must be integers whose sums stay below 2**53 (picoseconds,
+    bytes, ones), so that every sum is exact in any order: then the compiled
+    loops (``_view.pyx``, used when built) and these NumPy ones give the same
+    arrays. ``preds[v]`` come before ``v`` in the numbering (the stored order
+    is topological).
     """
+    exact = bool(np.all(weights == np.round(weights))) and float(np.abs(weights).sum()) < 2.0**53
+    if not exact:
+        raise ValueError("structure weights must be integers with sums below 2**53")
     if engine == "compiled" or (engine == "auto" and _compiled_structure() is not None):
-        return _compiled_structure()(preds, succs)
+        return _compiled_structure()(preds, succs, weights)
     n = len(preds)
     # longest paths in plain lists (indexing NumPy arrays one element at a
     # time is several times slower)
@@ -262,10 +268,9 @@ def _structure(preds, succs, engine: str = "auto"):
         if succs[v]:
             height[v] = 1 + max([height[w] for w in succs[v]])
     ancestors = _unpack(_reach_masks(preds, range(n)), n)
-    # u's descendants are the v that have u as an ancestor: a column of the same
-    # matrix (sums of ones: exact integers)
-    return (np.array(depth, dtype=np.int64), np.array(height, dtype=np.int64), ancestors,
-            ancestors.sum(axis=1), ancestors.sum(axis=0))
+    # u's descendants are the v that have u as an ancestor: a column of the same matrix
+    return (np.array(depth, dtype=np.int64), np.array(height, dtype=np.int64), ancestors.sum(axis=1),
+            ancestors.sum(axis=0), ancestors @ np.asarray(weights, dtype=np.float64))
 
 
 @functools.lru_cache(maxsize=1)
