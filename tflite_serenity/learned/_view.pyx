@@ -2,7 +2,8 @@
 """Compiled structure features of the policy's view: :func:`.problem._structure` in C.
 
 Counts, and sums of integer values below 2**53 (exact in float64 in any
-order), so this and the NumPy path give the same arrays bit for bit.
+order), so this and the NumPy path give the same arrays bit for bit. Bit
+sets are read byte by byte as little-endian memory (x86-64, ARM64).
 """
 
 import numpy as np
@@ -13,7 +14,7 @@ cnp.import_array()
 
 
 cdef extern from *:
-    int __builtin_ctzll(unsigned long long) nogil  # GCC and Clang: index of the lowest set bit
+    int __builtin_popcountll(unsigned long long) nogil  # GCC and Clang: number of set bits
 
 
 def structure(preds, succs, weights):
@@ -23,22 +24,30 @@ def structure(preds, succs, weights):
     ancestors (``n x m``).
 
     ``preds[v]`` must come before ``v`` in ``0..n-1`` (a topological numbering).
+    Ancestors and descendants are bit sets, counted by popcount; the sums go a
+    byte of a set at a time, through a table of the sums of every subset of the
+    eight operators that byte stands for.
     """
-    cdef Py_ssize_t n = len(preds), words = (n + 63) // 64, v, u, j, w, c
+    cdef Py_ssize_t n = len(preds), words = (n + 63) // 64, nbytes = (n + 7) // 8
+    cdef Py_ssize_t v, u, w, c, b, low, p
     cdef const double[:, ::1] weight = np.ascontiguousarray(weights, dtype=np.float64)
     cdef Py_ssize_t m = weight.shape[1]
     depth_arr = np.zeros(n, dtype=np.int64)
     height_arr = np.zeros(n, dtype=np.int64)
-    reach_arr = np.zeros((n, max(words, 1)), dtype=np.uint64)
+    up_arr = np.zeros((n, max(words, 1)), dtype=np.uint64)  # ancestors
+    down_arr = np.zeros((n, max(words, 1)), dtype=np.uint64)  # descendants
     above_arr = np.zeros(n, dtype=np.float64)
     below_arr = np.zeros(n, dtype=np.float64)
     sums_arr = np.zeros((n, m), dtype=np.float64)
+    table_arr = np.zeros((max(nbytes, 1), 256, max(m, 1)), dtype=np.float64)
     cdef int64_t[::1] depth = depth_arr, height = height_arr
-    cdef uint64_t[:, ::1] reach = reach_arr
+    cdef uint64_t[:, ::1] up = up_arr, down = down_arr
     cdef double[::1] above = above_arr, below = below_arr
     cdef double[:, ::1] sums = sums_arr
+    cdef double[:, :, ::1] table = table_arr
     cdef int64_t best
-    cdef uint64_t bits
+    cdef int count
+    cdef const unsigned char* row
     for v in range(n):
         best = -1
         for x in preds[v]:
@@ -48,25 +57,45 @@ def structure(preds, succs, weights):
             if depth[u] > best:
                 best = depth[u]
             for w in range(words):
-                reach[v, w] |= reach[u, w]
-            reach[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
+                up[v, w] |= up[u, w]
+            up[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
         depth[v] = best + 1
     for v in range(n - 1, -1, -1):
         best = -1
         for x in succs[v]:
             u = x
+            if u <= v or u >= n:
+                raise ValueError(f"successor {u} of operator {v} is not later in the numbering")
             if height[u] > best:
                 best = height[u]
+            for w in range(words):
+                down[v, w] |= down[u, w]
+            down[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
         height[v] = best + 1
     with nogil:
+        # table[p, b, c]: the sum of weight[8p + i, c] over the bits i of b, each
+        # made from the subset without its lowest bit (the same exact sums)
+        for p in range(nbytes):
+            for b in range(1, 256):
+                low = 0
+                while not (b >> low) & 1:
+                    low += 1
+                if 8 * p + low >= n:
+                    continue  # bits past the last operator are never set
+                for c in range(m):
+                    table[p, b, c] = table[p, b & (b - 1), c] + weight[8 * p + low, c]
         for v in range(n):
+            count = 0
             for w in range(words):
-                bits = reach[v, w]
-                while bits:
-                    j = w * 64 + __builtin_ctzll(bits)
-                    above[v] += 1.0
-                    below[j] += 1.0
+                count += __builtin_popcountll(up[v, w])
+            above[v] = count
+            count = 0
+            for w in range(words):
+                count += __builtin_popcountll(down[v, w])
+            below[v] = count
+            row = <const unsigned char*> &up[v, 0]  # little-endian: byte p holds operators 8p..8p+7
+            for p in range(nbytes):
+                if row[p]:
                     for c in range(m):
-                        sums[v, c] += weight[j, c]
-                    bits &= bits - 1
+                        sums[v, c] += table[p, row[p], c]
     return depth_arr, height_arr, above_arr, below_arr, sums_arr

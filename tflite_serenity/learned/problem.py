@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -275,12 +276,13 @@ def _structure(preds, succs, weights: np.ndarray, engine: str = "auto"):
 
 @functools.lru_cache(maxsize=1)
 def _compiled_structure():
-    """The compiled :func:`_structure` (``_view.structure``), or None when it is not built."""
+    """The compiled :func:`_structure` (``_view.structure``), or None when it is not built
+    (or on a big-endian machine: it reads its bit sets as little-endian bytes)."""
     try:
         from . import _view
     except ImportError:
         return None
-    return _view.structure
+    return _view.structure if sys.byteorder == "little" else None
 
 
 def _reach_masks(edges, order) -> list[int]:
