@@ -15,6 +15,7 @@ from tflite_serenity.errors import SerenityError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.learned import learned_order, learned_split, load_policy
 from tflite_serenity.learned.infer import _neighbour_sum, _padded, decode, greedy_order
+from tflite_serenity.learned.problem import Csr
 from tflite_serenity.learned.policy import OBJECTIVES, WEIGHTS_DIR
 from tflite_serenity.learned.problem import (
     CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, memory_instance, only_order, pipeline_instance,
@@ -154,4 +155,5 @@ def test_neighbour_sums_round_as_edge_by_edge_accumulation():
     src = np.array([u for x in lists for u in x], dtype=np.int64)
     expected = np.zeros_like(h)
     np.add.at(expected, dst, h[src])
-    assert np.array_equal(_neighbour_sum(h, _padded(lists, 30)), expected)
+    csr = Csr(np.cumsum([0] + [len(x) for x in lists]), np.array([u for x in lists for u in x], dtype=np.int64))
+    assert np.array_equal(_neighbour_sum(h, _padded(csr, 30)), expected)

@@ -125,3 +125,13 @@ def test_compiled_structure_features_equal_the_numpy_ones():
         numpy_ = _structure(inst.preds, inst.succs, weights, "python")
         for a, b in zip(compiled, numpy_):
             assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_instance_csr_arrays_hold_the_same_lists_as_its_tuples():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        inst = memory_instance(random_dag(rng, 2, 80))
+        for lists, csr in ((inst.preds, inst.pred_csr), (inst.succs, inst.succ_csr),
+                           (inst.op_inputs, inst.input_csr), (inst.op_reads, inst.read_csr)):
+            assert csr.flat.dtype == np.int64 and csr.start.dtype == np.int64
+            assert tuple(tuple(csr.flat[a:b].tolist()) for a, b in zip(csr.start[:-1], csr.start[1:])) == lists

@@ -90,25 +90,6 @@ cnp.import_array()
 MARGIN = 1e-7
 
 
-cdef tuple _csr(lists):
-    """Lists of ints as (start offsets, flat values) int64 arrays."""
-    cdef Py_ssize_t n = len(lists), i, at = 0
-    starts = np.empty(n + 1, dtype=np.int64)
-    cdef int64_t[::1] s = starts
-    for i in range(n):
-        s[i] = at
-        at += len(lists[i])
-    s[n] = at
-    flat = np.empty(at, dtype=np.int64)
-    cdef int64_t[::1] f = flat
-    at = 0
-    for xs in lists:
-        for x in xs:
-            f[at] = x
-            at += 1
-    return starts, flat
-
-
 cdef inline bint _follows(const int64_t[::1] ps, const int64_t[::1] pf, int64_t u, int64_t last) noexcept nogil:
     """Whether ``last`` is a predecessor of ``u``."""
     cdef int64_t j
@@ -382,10 +363,10 @@ def greedy_order(inst, make_tables, fallback, double margin=MARGIN, *, bint fast
     """
     cdef Py_ssize_t n = inst.num_operators
     cdef int64_t[::1] ss, sf, ps, pf, is_, if_, rs, rf
-    ss, sf = _csr(inst.succs)
-    ps, pf = _csr(inst.preds)
-    is_, if_ = _csr(inst.op_inputs)
-    rs, rf = _csr(inst.op_reads)
+    ss, sf = inst.succ_csr
+    ps, pf = inst.pred_csr
+    is_, if_ = inst.input_csr
+    rs, rf = inst.read_csr
     cdef const double[::1] op_add = np.ascontiguousarray(inst.op_add, dtype=np.float64)
     cdef const double[::1] op_dead = np.ascontiguousarray(inst.op_dead, dtype=np.float64)
     cdef const double[::1] op_work = np.ascontiguousarray(inst.op_work, dtype=np.float64)

@@ -30,7 +30,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import SerenityError
-from .problem import Instance, OrderState
+from .problem import Csr, Instance, OrderState
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ def encode(w: Weights, inst: Instance) -> Encoding:
     n = inst.num_operators
     f = w.float32
     h = inst.node_features.astype(np.float32) @ f["enc_in.weight"] + f["enc_in.bias"]
-    preds, succs = _padded(inst.preds, n), _padded(inst.succs, n)
-    in_scale = (1.0 / np.maximum(_lengths(inst.preds), 1)).astype(np.float32)[:, None]
-    out_scale = (1.0 / np.maximum(_lengths(inst.succs), 1)).astype(np.float32)[:, None]
+    preds, succs = _padded(inst.pred_csr, n), _padded(inst.succ_csr, n)
+    in_scale = (1.0 / np.maximum(np.diff(inst.pred_csr.start), 1)).astype(np.float32)[:, None]
+    out_scale = (1.0 / np.maximum(np.diff(inst.succ_csr.start), 1)).astype(np.float32)[:, None]
     for layer in range(w.layers):
         p = f"layers.{layer}."
         pre = h @ f[p + "self_.weight"]
@@ -108,17 +108,12 @@ def encode(w: Weights, inst: Instance) -> Encoding:
                     context_map=ctx[:, 2 * d:].T.copy())
 
 
-def _lengths(lists) -> np.ndarray:
-    return np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-
-
-def _padded(lists, n: int) -> np.ndarray:
+def _padded(lists: Csr, n: int) -> np.ndarray:
     """Neighbour lists as an ``(n, max degree)`` index table, short rows padded with ``n``."""
-    count = _lengths(lists)
-    flat = np.fromiter((x for xs in lists for x in xs), dtype=np.int64, count=int(count.sum()))
+    count = np.diff(lists.start)
     table = np.full((n, int(count.max(initial=0))), n, dtype=np.int64)
-    column = np.arange(len(flat)) - np.repeat(np.cumsum(count) - count, count)
-    table[np.repeat(np.arange(n), count), column] = flat
+    column = np.arange(len(lists.flat)) - np.repeat(lists.start[:-1], count)
+    table[np.repeat(np.arange(n), count), column] = lists.flat
     return table
 
 

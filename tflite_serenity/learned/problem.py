@@ -46,6 +46,13 @@ CONTEXT_FEATURES = 11
 CANDIDATE_FEATURES = 4
 
 
+class Csr(NamedTuple):
+    """Lists of ints as arrays: list ``i`` is ``flat[start[i]:start[i + 1]]`` (int64)."""
+
+    start: np.ndarray
+    flat: np.ndarray
+
+
 @dataclass(frozen=True)
 class Instance:
     """One graph prepared for the policy (all sizes already multiplied by ``byte_scale``).
@@ -84,6 +91,9 @@ class Instance:
         Parameter bytes over ``k`` times the cache: above 1, some segment must stream.
     byte_scale : float
         What one byte counts in the features.
+    pred_csr, succ_csr, input_csr, read_csr : Csr
+        ``preds``, ``succs``, ``op_inputs`` and ``op_reads`` as arrays (for
+        the encoder and the compiled decoder).
     """
 
     objective: str
@@ -105,6 +115,10 @@ class Instance:
     op_param: np.ndarray
     params_load: float
     byte_scale: float
+    pred_csr: Csr
+    succ_csr: Csr
+    input_csr: Csr
+    read_csr: Csr
 
     @property
     def num_operators(self) -> int:
@@ -162,11 +176,11 @@ class _Flows(NamedTuple):
 def _instance(objective, k, preds, flows: _Flows, work, params, cache, scale) -> Instance:
     n = len(preds)
     preds = tuple(tuple(sorted(p)) for p in preds)
-    succ_lists: list[list[int]] = [[] for _ in range(n)]
-    for v, ps in enumerate(preds):
-        for u in ps:
-            succ_lists[u].append(v)
-    succs = tuple(tuple(s) for s in succ_lists)
+    pred_count = np.fromiter(map(len, preds), dtype=np.int64, count=n)
+    pred_flat = np.fromiter((u for ps in preds for u in ps), dtype=np.int64, count=int(pred_count.sum()))
+    pred_csr = Csr(_starts(pred_count), pred_flat)
+    # successors: each edge u -> v grouped by u, ascending v (the edges come by v)
+    succs, succ_csr = _group(pred_flat, np.repeat(np.arange(n), pred_count), n)
     size = flows.size.astype(np.float64) * scale
     producer, pinned = flows.producer, flows.pinned
     reader_of = np.repeat(np.arange(len(size)), flows.fanout)  # the flow of each consumer entry
@@ -188,15 +202,16 @@ def _instance(objective, k, preds, flows: _Flows, work, params, cache, scale) ->
     op_param = params / params.sum() if params.sum() > 0 else np.zeros(n)
     features = _node_features(preds, succs, op_add, op_in, work, params, cache)
     freeable = ~pinned[reader_of]
+    op_inputs, input_csr = _group(flows.consumer, reader_of, n)
+    op_reads, read_csr = _group(flows.consumer[freeable], reader_of[freeable], n)
     return Instance(
         objective=objective, k=int(k), preds=preds, succs=succs, node_features=features,
         flow_size=size, flow_pinned=pinned.copy(), flow_producer=tuple(producer.tolist()),
-        flow_consumers=_group(reader_of, flows.consumer, len(size)),
-        op_inputs=_group(flows.consumer, reader_of, n),
-        op_reads=_group(flows.consumer[freeable], reader_of[freeable], n),
-        op_add=op_add, op_dead=op_dead,
+        flow_consumers=_group(reader_of, flows.consumer, len(size))[0],
+        op_inputs=op_inputs, op_reads=op_reads, op_add=op_add, op_dead=op_dead,
         init_live=float(init_live), init_dead=float(init_dead), op_work=op_work, op_param=op_param,
         params_load=float(params.sum() / (k * cache)), byte_scale=float(scale),
+        pred_csr=pred_csr, succ_csr=succ_csr, input_csr=input_csr, read_csr=read_csr,
     )
 
 
@@ -205,16 +220,24 @@ def _sums(index: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
     return np.bincount(index, weights=weights, minlength=count).astype(np.float64, copy=False)
 
 
-def _group(owner: np.ndarray, value: np.ndarray, count: int) -> tuple[tuple[int, ...], ...]:
-    """Per owner ``0..count-1``, its values in their order in the arrays."""
+def _group(owner: np.ndarray, value: np.ndarray, count: int) -> tuple[tuple[tuple[int, ...], ...], Csr]:
+    """Per owner ``0..count-1``, its values in their order in the arrays: as tuples and as arrays."""
     by = np.argsort(owner, kind="stable")
-    values = value[by].tolist()
-    ends = np.cumsum(np.bincount(owner, minlength=count)).tolist()
-    out, start = [], 0
+    flat = value[by]
+    start = _starts(np.bincount(owner, minlength=count))
+    values, ends = flat.tolist(), start[1:].tolist()
+    out, begin = [], 0
     for end in ends:
-        out.append(tuple(values[start:end]))
-        start = end
-    return tuple(out)
+        out.append(tuple(values[begin:end]))
+        begin = end
+    return tuple(out), Csr(start, flat.astype(np.int64, copy=False))
+
+
+def _starts(count: np.ndarray) -> np.ndarray:
+    """Offsets ``0, c0, c0 + c1, ...`` (``len(count) + 1`` of them) of lists of these lengths."""
+    start = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=start[1:])
+    return start
 
 
 def _node_features(preds, succs, out_bytes, in_bytes, work, params, cache) -> np.ndarray:
