@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import memory
 from ..errors import InfeasibleError, SerenityError
-from ..graph import Graph
+from ..graph import Graph, check_topological
 from .infer import Weights, greedy_order, load_weights
 from .problem import Instance, check_instance_order, memory_instance, only_order, pipeline_instance
 
@@ -96,10 +96,18 @@ def learned_pipeline_order(problem, k: int) -> tuple[int, ...]:
 
     A graph with one topological order gets it without the policy (which
     could only place the one ready operator at every step)."""
+    order = _pipeline_order(problem, k)
+    check_topological(problem.preds, order)
+    return order
+
+
+def _pipeline_order(problem, k: int) -> tuple[int, ...]:
+    """:func:`learned_pipeline_order` without the final check of the order (for callers that
+    check it themselves; the decoder only ever places ready operators)."""
     policy = load_policy("pipeline")
     if not 1 <= k <= problem.num_operators:
         raise InfeasibleError(f"cannot split {problem.num_operators} operators into {k} non-empty segments")
-    return only_order(problem.preds) or policy.order(pipeline_instance(problem, k))
+    return only_order(problem.preds) or greedy_order(policy.weights, pipeline_instance(problem, k))
 
 
 def learned_split(problem, k: int):
@@ -118,6 +126,5 @@ def learned_split(problem, k: int):
     from ..pipeline.problem import Split
 
     start = time.perf_counter()
-    order = learned_pipeline_order(problem, k)
-    split = contiguous_split(problem, k, order)
+    split = contiguous_split(problem, k, _pipeline_order(problem, k))  # which checks the order
     return Split("learned", split.stages, split.segments, "rule", None, time.perf_counter() - start)
