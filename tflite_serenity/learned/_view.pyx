@@ -45,33 +45,12 @@ def structure(preds, succs, weights):
     cdef double[::1] above = above_arr, below = below_arr
     cdef double[:, ::1] sums = sums_arr
     cdef double[:, :, ::1] table = table_arr
-    cdef int64_t best
     cdef int count
     cdef const unsigned char* row
     for v in range(n):
-        best = -1
-        for x in preds[v]:
-            u = x
-            if u >= v or u < 0:
-                raise ValueError(f"predecessor {u} of operator {v} is not earlier in the numbering")
-            if depth[u] > best:
-                best = depth[u]
-            for w in range(words):
-                up[v, w] |= up[u, w]
-            up[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
-        depth[v] = best + 1
+        depth[v] = _join(v, preds[v], -1, depth, up)
     for v in range(n - 1, -1, -1):
-        best = -1
-        for x in succs[v]:
-            u = x
-            if u <= v or u >= n:
-                raise ValueError(f"successor {u} of operator {v} is not later in the numbering")
-            if height[u] > best:
-                best = height[u]
-            for w in range(words):
-                down[v, w] |= down[u, w]
-            down[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
-        height[v] = best + 1
+        height[v] = _join(v, succs[v], 1, height, down)
     with nogil:
         # table[p, b, c]: the sum of weight[8p + i, c] over the bits i of b, each
         # made from the subset without its lowest bit (the same exact sums)
@@ -99,3 +78,21 @@ def structure(preds, succs, weights):
                     for c in range(m):
                         sums[v, c] += table[p, row[p], c]
     return depth_arr, height_arr, above_arr, below_arr, sums_arr
+
+
+cdef int64_t _join(Py_ssize_t v, neighbours, int side, int64_t[::1] length, uint64_t[:, ::1] sets) except -1:
+    """Operator ``v``'s longest path through ``neighbours`` (all on ``side`` of it: -1
+    before, 1 after), having added each neighbour and its set to ``sets[v]``."""
+    cdef Py_ssize_t u, w, n = length.shape[0], words = sets.shape[1]
+    cdef int64_t best = -1
+    for x in neighbours:
+        u = x
+        if u < 0 or u >= n or (u - v) * side <= 0:
+            where = "earlier" if side < 0 else "later"
+            raise ValueError(f"neighbour {u} of operator {v} is not {where} in the numbering")
+        if length[u] > best:
+            best = length[u]
+        for w in range(words):
+            sets[v, w] |= sets[u, w]
+        sets[v, u >> 6] |= (<uint64_t> 1) << (u & 63)
+    return best + 1
