@@ -31,7 +31,9 @@ def pipeline_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, metavar="DIR", help="where to write STEM_segment_I_of_K.tflite")
     p.add_argument("--solver", choices=SOLVERS, default="exact",
                    help="exact: any split whose edges go forward (CP-SAT); contiguous: best cut of the "
-                        "stored order; param-count: the Edge TPU compiler's equal-parameter rule (default: exact)")
+                        "stored order; param-count: the Edge TPU compiler's equal-parameter rule; learned: "
+                        "best cut of the shipped policy's order (milliseconds, NumPy only, no proof) "
+                        "(default: exact)")
     p.add_argument("--cache-mib", type=float, default=8.0, metavar="MIB",
                    help="on-chip parameter cache per Edge TPU (default: 8)")
     p.add_argument("--link", choices=sorted(LINKS), default="usb3", help="host link (default: usb3)")
