@@ -52,11 +52,9 @@ class BottleneckCost:
     def __init__(self, problem):
         self.problem = problem
         self.n = problem.num_operators
-        self.compute = np.asarray(problem.compute_ps, dtype=np.int64)
-        self.producer, self.consumers = _flow_arrays([f.producer for f in problem.flows],
-                                                     [f.consumers for f in problem.flows])
-        self.size = np.asarray([f.size for f in problem.flows], dtype=np.int64)
-        self.output = np.asarray([f.is_output for f in problem.flows], dtype=bool)
+        a = problem.arrays
+        self.compute, self.size, self.output = a.compute_ps, a.flow_size, a.flow_output
+        self.producer, self.consumers = _flow_arrays(a.flow_producer, [f.consumers for f in problem.flows])
         users: dict[int, list[int]] = {}
         for v, ws in enumerate(problem.op_params):
             for w in ws:
