@@ -85,7 +85,8 @@ def learned_order(graph: Graph) -> tuple[int, ...]:
     """
     if graph.num_operators == 0:
         return ()
-    order = only_order(graph.preds) or load_policy("memory").order(memory_instance(graph))
+    # checked once, here (the decoder only ever places ready operators)
+    order = only_order(graph.preds) or greedy_order(load_policy("memory").weights, memory_instance(graph))
     memory.check_order(graph, order)
     return order
 
