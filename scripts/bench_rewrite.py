@@ -5,8 +5,8 @@ in the converter's order (TFLite Micro's own plan: no tensor shares bytes),
 after scheduling alone, after scheduling with element-wise operators written
 in place (what our arena plan makes TFLite Micro do), after exact rewriting
 on top (the default of the main command: concats moved below their
-consumers and crops before their pads) and after rewriting with the
-channel-wise split too (``--rewrite-approximate``, resp.
+consumers, and pads, crops and 1x1 pools made one small slice) and after
+rewriting with the channel-wise split too (``--rewrite-approximate``, resp.
 ``--rewrite-approximate-int8``), each with its ratio to the converter order.
 With ``--verify`` every in-place or rewritten model is written with its arena
 plan and run in LiteRT (and with ``--tflm`` in TFLite Micro, which then also
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tflite_serenity import memory  # noqa: E402
 from tflite_serenity.graph import Graph, build_graph  # noqa: E402
 from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
-from tflite_serenity.rewrite.crop import crop_before_pad  # noqa: E402
+from tflite_serenity.rewrite.slices import simplify_slices  # noqa: E402
 from tflite_serenity.rewrite.search import rewrite_subgraph  # noqa: E402
 from tflite_serenity.rewrite.sites import Options, classify  # noqa: E402
 from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
@@ -74,7 +74,7 @@ class Row:
     scheduled_optimal: bool
     concat_to_conv: bool
     tflm_converter: int = 0  # TFLite Micro's measured head for the input model (0: not run)
-    crops: int = 0  # crops moved before their pads (part of the exact rewrites)
+    slices: int = 0  # slice rewrites (rewrite.slices, part of the exact rewrites)
     modes: dict[str, Mode] = field(default_factory=dict)
 
 
@@ -139,25 +139,26 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     schedule = schedule_in_place(graph, plain, time_limit=time_limit)
     row.modes["inplace"] = _checked(Mode(schedule.peak, 0, time.monotonic() - start, schedule.optimal,
                                          graph.num_operators), data, tree, schedule.order, runtimes, True, int8)
-    # the exact rewrites start with the crops moved before their pads (rewrite.crop), as the main command does
-    cropped, (row.crops,) = crop_before_pad(tree) if len(tree.subgraphs) == 1 else (tree, (0,))
+    # the exact rewrites start with the slice rewrites (rewrite.slices), as the main command does
+    simplified, (counts,) = simplify_slices(tree) if len(tree.subgraphs) == 1 else (tree, (None,))
+    row.slices = counts.total if counts is not None else 0
     base = schedule
-    if row.crops:
-        moved = build_graph(cropped, 0)
+    if row.slices:
+        moved = build_graph(simplified, 0)
         base = schedule_in_place(moved, schedule_graph(moved, time_limit=time_limit), time_limit=time_limit)
     modes = {"exact": Options(), "approximate": Options(approximate=not int8, approximate_quantized=int8)}
     for label, options in modes.items():
         start = time.monotonic()
-        new, report = rewrite_subgraph(cropped, 0, options=options, baseline=base, time_limit=time_limit)
+        new, report = rewrite_subgraph(simplified, 0, options=options, baseline=base, time_limit=time_limit)
         mode = Mode(report.peak, len(report.sites), time.monotonic() - start, report.schedule.optimal,
                     len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites])
-        if report.sites or row.crops:
+        if report.sites or row.slices:
             mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8)
         else:
             mode.check, mode.tflm_head = row.modes["inplace"].check, row.modes["inplace"].tflm_head
         row.modes[label] = mode
         print(f"  {name} {variant} {label}: {row.converter} -> {plain.peak} -> {schedule.peak} -> {report.peak} "
-              f"({len(report.sites)} sites, {row.crops} crops, {mode.seconds:.1f} s) {mode.check}",
+              f"({len(report.sites)} sites, {row.slices} slice rewrites, {mode.seconds:.1f} s) {mode.check}",
               file=sys.stderr, flush=True)
     return row
 
@@ -190,7 +191,7 @@ def table(rows: list[Row]) -> str:
             f"| {r.name} {r.variant}{'' if r.concat_to_conv else ' (no concat->conv)'} | {r.operators} "
             f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(i.peak)} | {_kib(e.peak)} | {_kib(a.peak)} "
             f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, a.peak))} "
-            f"| {e.sites} / {a.sites}{f' (+{r.crops} crops)' if r.crops else ''} | {heads} | {a.check or '-'} |"
+            f"| {e.sites} / {a.sites}{f' (+{r.slices} slice rewrites)' if r.slices else ''} | {heads} | {a.check or '-'} |"
         )
     return "\n".join(lines)
 

@@ -20,7 +20,7 @@ from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
 from .model.rewrite_ops import has_metadata
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
-from .rewrite.crop import crop_before_pad
+from .rewrite.slices import SliceCounts, simplify_slices
 from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class SubgraphResult:
     note: str = ""
     peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
-    crops_moved: int = 0  # STRIDED_SLICEs moved before the PAD they read (rewrite.crop)
+    slices: SliceCounts = SliceCounts()  # exact rewrites of pads, slices and 1x1 pools (rewrite.slices)
     inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
 
@@ -132,9 +132,9 @@ def optimize(
     original = tree = read_model(data)
     search = pick_engine(engine)
     deadline = start + time_limit
-    crops = (0,) * len(tree.subgraphs)
+    slices = (SliceCounts(),) * len(tree.subgraphs)
     if rewrite and not has_metadata(tree, "OfflineMemoryAllocation"):  # a plan names tensors by index
-        tree, crops = crop_before_pad(tree)  # exact, and never needs more memory in any order
+        tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
     graphs = build_graphs(tree)
     plain = [schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
                             warm_start=[_learned_order(graph)] if warm_start == "learned" and graph.num_operators
@@ -166,19 +166,19 @@ def optimize(
     written = build_graphs(final_tree)
     results = tuple(
         _result(g, w, p, s, rewritten.get(s.subgraph), extra, c)
-        for g, w, p, s, extra, c in zip(build_graphs(original), written, plain, chosen, passes, crops))
+        for g, w, p, s, extra, c in zip(build_graphs(original), written, plain, chosen, passes, slices))
     return OptimizeResult(out, results, time.monotonic() - start, arena)
 
 
 def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewrite, extra_seconds: float,
-            crops: int) -> SubgraphResult:
+            slices: SliceCounts) -> SubgraphResult:
     """The figures of one subgraph: ``graph`` as read, ``written`` as written,
     ``schedule`` the order chosen before rewriting (``plain`` or in place)."""
     final = rewrite.schedule if rewrite is not None else schedule
     return SubgraphResult(
         schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
         final.optimal, plain.seconds + extra_seconds, final.note or schedule.note,
-        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), crops_moved=crops,
+        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), slices=slices,
         inplace=final.inplace,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
 

@@ -92,8 +92,8 @@ def _summary_line(s, rewriting: bool) -> str:
         kind = "" if all(r.exact for r in s.rewrites) else ", approximate"
         n = len(s.rewrites)
         sites = f"{n} site{'s' if n > 1 else ''}{kind}" if n else "no site pays"
-        if s.crops_moved:
-            sites += f", {s.crops_moved} crop{'s' if s.crops_moved > 1 else ''} moved before a pad"
+        if s.slices.total:
+            sites += f", {s.slices.describe()}"
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:

@@ -43,6 +43,8 @@ _NEW_OPERATORS = {
     "ADD": (BuiltinOperator.ADD, BuiltinOptions.AddOptions, fb.AddOptionsT),
     "CONCATENATION": (BuiltinOperator.CONCATENATION, BuiltinOptions.ConcatenationOptions,
                       fb.ConcatenationOptionsT),
+    "STRIDED_SLICE": (BuiltinOperator.STRIDED_SLICE, BuiltinOptions.StridedSliceOptions,
+                      fb.StridedSliceOptionsT),
 }
 
 
@@ -205,6 +207,18 @@ class SubgraphEditor:
         return self._new_constant(source, np.ascontiguousarray(np.asarray(values, dtype=dtype)), name,
                                   copy.deepcopy(source.quantization))
 
+    def constant(self, values: np.ndarray, *, name: str) -> int:
+        """A new constant holding ``values`` (no quantization), typed by their dtype,
+        e.g. the int32 begin, end and strides of a new STRIDED_SLICE."""
+        array = np.ascontiguousarray(values)
+        types = [t for t, dtype in _NUMPY.items() if np.dtype(dtype) == array.dtype]
+        if not types:
+            raise ValueError(f"no tensor type for dtype {array.dtype}")
+        source = fb.TensorT()
+        source.type = types[0]
+        source.hasRank = True
+        return self._new_constant(source, array, name, None)
+
     def constant_zeros_like(self, tensor: int, *, name: str) -> int:
         """A new constant of zeros with the type, shape and quantization of ``tensor``."""
         source = self._tensors[tensor]
@@ -238,7 +252,7 @@ class SubgraphEditor:
         self, kind: str, inputs: Sequence[int], outputs: Sequence[int], *,
         options: Mapping[str, object] = {}, version: int = 1,
     ) -> "fb.OperatorT":
-        """A new ``ADD`` or ``CONCATENATION`` with the given option fields (not placed
+        """A new ``ADD``, ``CONCATENATION`` or ``STRIDED_SLICE`` with the given option fields (not placed
         yet). Its operator code is reused when the model has one, else added
         with ``version``."""
         if kind not in _NEW_OPERATORS:
@@ -350,7 +364,8 @@ class SubgraphEditor:
         return view
 
     def _opcode(self, code: int, version: int) -> int:
-        matches = [i for i, c in enumerate(self._codes) if builtin_code(c) == code]
+        # an entry of a lower version may not cover the new operator's types
+        matches = [i for i, c in enumerate(self._codes) if builtin_code(c) == code and (c.version or 1) >= version]
         if matches:
             return max(matches, key=lambda i: (self._codes[i].version, -i))
         entry = fb.OperatorCodeT()
