@@ -20,6 +20,7 @@ from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
 from .model.rewrite_ops import has_metadata
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
+from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
 from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
@@ -42,6 +43,7 @@ class SubgraphResult:
     peak_scheduled: int = -1  # after reordering alone, before rewriting (-1: not computed)
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
     slices: SliceCounts = SliceCounts()  # exact rewrites of pads, slices and 1x1 pools (rewrite.slices)
+    strips: tuple[StripRewrite, ...] = ()  # runs computed in row strips (rewrite.strips)
     inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
 
@@ -76,6 +78,8 @@ def optimize(
     rewrite: bool = True,
     rewrite_approximate: bool = False,
     rewrite_approximate_int8: bool = False,
+    strips: bool = True,
+    max_recompute: float = 1.0,
     arena_plan: bool = True,
     shared_outputs: bool = True,
     warm_start: Literal["none", "learned"] = "none",
@@ -100,6 +104,14 @@ def optimize(
         Also split convolutions and fully connected layers over concat inputs
         (partial sums added by ADD) in float, resp. int8, subgraphs. Outputs
         change in rounding; docs/rewriting.md gives the measured error.
+    strips
+        With ``rewrite``, also compute runs of operators around the peak in
+        row strips where that lowers it (exact in integer subgraphs; rows the
+        strips share are computed twice, so each kept run reports its
+        multiply-accumulates). Float runs need ``rewrite_approximate``.
+    max_recompute
+        The most multiply-accumulates strips may add, as a fraction of the
+        subgraph's (1.0: at most twice as many in all).
     arena_plan
         Also place every tensor in TFLite Micro's arena for the final order
         and write the placement as its offline memory plan, where it makes
@@ -140,7 +152,8 @@ def optimize(
                             warm_start=[_learned_order(graph)] if warm_start == "learned" and graph.num_operators
                             else [])
              for graph in graphs]
-    run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, arena_plan)
+    run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, strips, max_recompute,
+               arena_plan)
     chosen, passes = plain, [0.0] * len(plain)  # passes: seconds of the in-place pass per subgraph
     if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
@@ -179,6 +192,7 @@ def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewri
         schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
         final.optimal, plain.seconds + extra_seconds, final.note or schedule.note,
         peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), slices=slices,
+        strips=rewrite.strips if rewrite is not None else (),
         inplace=final.inplace,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
 
@@ -197,13 +211,16 @@ class _Run:
     rewrite: bool
     approximate: bool
     approximate_int8: bool
+    strips: bool
+    max_recompute: float
     arena_plan: bool
 
     def __call__(self, schedules: list[GraphSchedule]):
         tree = self.tree
         rewritten = {}
         if self.rewrite:
-            options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8)
+            options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
+                                     strips=self.strips, max_recompute=self.max_recompute)
             tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.deadline,
                                             engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]

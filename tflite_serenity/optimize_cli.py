@@ -33,12 +33,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="only reorder: do not move channel concats below their consumers "
                         "(by default, exact rewrites are kept where they lower the peak)")
     p.add_argument("--rewrite-approximate", action="store_true",
-                   help="also split convolutions over concat inputs in float subgraphs; not bit-exact "
-                        "(summation order), measured max error below 1e-6 of the output range")
+                   help="also split convolutions over concat inputs, and compute float convolutions in row "
+                        "strips, in float subgraphs; not bit-exact in LiteRT (summation order), measured max "
+                        "error below 1e-6 of the output range")
     p.add_argument("--rewrite-approximate-int8", action="store_true",
                    help="also split convolutions over concat inputs in int8 subgraphs; changes rounding: "
                         "measured 1-3 quantization steps next to a split, up to 69 at the output of a "
                         "network with several (docs/rewriting.md); check the outputs")
+    p.add_argument("--no-strips", action="store_true",
+                   help="do not compute runs of operators in row strips (by default, integer runs around the "
+                        "peak are computed a band of rows at a time where that lowers it: exact, but rows the "
+                        "strips share are computed twice; the summary shows the extra multiply-accumulates)")
+    p.add_argument("--max-recompute", type=float, default=100.0, metavar="PERCENT",
+                   help="the most multiply-accumulates row strips may add, in percent of the model's "
+                        "(default: 100, at most twice as many)")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
@@ -56,6 +64,8 @@ def run_optimize(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     if args.time_limit < 0:
         raise SerenityError("--time-limit must be 0 or more seconds")
+    if args.max_recompute < 0:
+        raise SerenityError("--max-recompute must be 0 or more percent")
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
     from .progress import progress_for
@@ -63,7 +73,8 @@ def run_optimize(argv: Sequence[str]) -> int:
     with progress_for(args.quiet) as progress:  # on stderr, only on a terminal
         result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
                           rewrite_approximate=args.rewrite_approximate, shared_outputs=not args.no_shared_outputs,
-                          rewrite_approximate_int8=args.rewrite_approximate_int8,
+                          rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
+                          max_recompute=args.max_recompute / 100,
                           arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
     result.save(args.output)
     if args.json:
@@ -94,6 +105,13 @@ def _summary_line(s, rewriting: bool) -> str:
         sites = f"{n} site{'s' if n > 1 else ''}{kind}" if n else "no site pays"
         if s.slices.total:
             sites += f", {s.slices.describe()}"
+        if s.strips:
+            n = len(s.strips)
+            extra = s.strips[-1].macs_after / s.strips[0].macs_before - 1 if s.strips[0].macs_before else 0.0
+            approximate = "" if all(r.exact for r in s.strips) else ", approximate"
+            sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
+                      f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates"
+                      f"{approximate})")
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:

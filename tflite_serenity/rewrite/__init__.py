@@ -4,7 +4,10 @@ operators that consume them, where the scheduled peak says it pays.
 * :mod:`.sites` finds concat sites on our :class:`~tflite_serenity.graph.Graph`;
 * :mod:`.apply` rewrites one site (through :mod:`tflite_serenity.model.rewrite_ops`,
   the only code here that touches the schema);
-* :mod:`.search` schedules candidates and keeps what lowers the peak.
+* :mod:`.search` schedules candidates and keeps what lowers the peak;
+* :mod:`.slices` makes pads, crops and 1x1 pools one small slice (always pays);
+* :mod:`.strips` computes a run of the graph in row strips, and
+  :mod:`.strip_search` picks the runs around the peak where that pays.
 
 docs/rewriting.md says what each rewrite does, when it is exact, and the error
 of the approximate ones.
@@ -55,6 +58,6 @@ def rewrite_model(
         left = max(0.0, deadline - time.monotonic())
         model, report = rewrite_subgraph(model, schedule.subgraph, options=options, baseline=schedule,
                                          time_limit=left, engine=engine)
-        if report.sites:
+        if report.changed:
             kept[schedule.subgraph] = report
     return model, kept

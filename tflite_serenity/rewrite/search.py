@@ -22,6 +22,7 @@ from ..model.rewrite_ops import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
+from .strip_search import StripRewrite, tile_subgraph
 
 #: How many levels below the concat a candidate may move it.
 MAX_DEPTH = 6
@@ -71,6 +72,11 @@ class SubgraphRewrite:
     sites: tuple[SiteRewrite, ...]  # empty when nothing was kept
     candidates: int  # rewritten graphs scheduled
     note: str = ""
+    strips: tuple[StripRewrite, ...] = ()  # runs computed in row strips, after the concat rewrites
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sites or self.strips)
 
     @property
     def peak(self) -> int:
@@ -78,7 +84,7 @@ class SubgraphRewrite:
 
     @property
     def exact(self) -> bool:
-        return all(s.exact for s in self.sites)
+        return all(s.exact for s in self.sites) and all(s.exact for s in self.strips)
 
 
 def rewrite_subgraph(
@@ -147,10 +153,17 @@ def rewrite_subgraph(
         if best is not None and best.schedule.peak < current.schedule.peak:
             records.extend(_record(current, site, best, joint=True) for site in remaining)
             current = best
+    strips: tuple[StripRewrite, ...] = ()
+    if options.strips and not search.out_of_time():
+        tiled, schedule, strips = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
+                                                budget=search.budget, engine=engine, approximate=options.approximate,
+                                                max_recompute=options.max_recompute)
+        if strips:
+            current = _Version(tiled, build_graph(tiled, subgraph), schedule)
     if current.schedule.peak >= baseline.peak:
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), search.candidates, search.note)
     return current.model, SubgraphRewrite(subgraph, baseline.peak, current.schedule, tuple(records),
-                                          search.candidates, search.note)
+                                          search.candidates, search.note, strips)
 
 
 @dataclass(frozen=True)

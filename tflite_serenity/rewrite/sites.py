@@ -66,10 +66,15 @@ class Options:
     ``approximate`` allows the channel-wise rewrite on float tensors (not
     bit-exact: the sums are added in another order); ``approximate_quantized``
     on int8 tensors (changes rounding: partial results are requantized).
+    ``strips`` allows computing runs of the graph in row strips (exact, but
+    rows shared by strips are computed twice: :mod:`.strips`), adding at most
+    ``max_recompute`` times the subgraph's multiply-accumulates.
     """
 
     approximate: bool = False
     approximate_quantized: bool = False
+    strips: bool = True
+    max_recompute: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def simplify_slices(model) -> tuple[object, tuple[SliceCounts, ...]]:
 
 
 @dataclass(frozen=True)
-class _Slice:
+class Slice:
     """A STRIDED_SLICE the rules understand: its input, output and kept elements."""
 
     op: int
@@ -169,7 +169,8 @@ def _plain(graph: Graph, tensors: Sequence[int]) -> bool:
     return all(t >= 0 and not graph.tensors[t].dynamic and memory.is_activation(graph.tensors[t]) for t in tensors)
 
 
-def _as_slice(model, graph: Graph, index: int) -> _Slice | None:
+def read_slice(model, graph: Graph, index: int) -> Slice | None:
+    """Operator ``index`` as a :class:`Slice`, if it is a STRIDED_SLICE the rules understand."""
     op = graph.operators[index]
     if op.kind != "STRIDED_SLICE" or len(op.inputs) != 4 or len(op.outputs) != 1:
         return None
@@ -193,7 +194,7 @@ def _as_slice(model, graph: Graph, index: int) -> _Slice | None:
         if count != out_shape[i] or count == 0:
             return None
         axes.append(Axis(first, strides[i], count))
-    return _Slice(index, x, out, tuple(axes))
+    return Slice(index, x, out, tuple(axes))
 
 
 def _resolve(index: int, size: int, masked: int, default: int) -> int:
@@ -206,8 +207,8 @@ def _resolve(index: int, size: int, masked: int, default: int) -> int:
     return min(max(index, 0), size)
 
 
-def _paddings(model, graph: Graph, index: int) -> list[tuple[int, int]] | None:
-    """A PAD's constant, non-negative paddings, or None."""
+def read_paddings(model, graph: Graph, index: int) -> list[tuple[int, int]] | None:
+    """Operator ``index``'s paddings if it is a PAD with constant, non-negative paddings, or None."""
     op = graph.operators[index]
     if op.kind != "PAD" or len(op.inputs) != 2 or len(op.outputs) != 1:
         return None
@@ -221,12 +222,12 @@ def _paddings(model, graph: Graph, index: int) -> list[tuple[int, int]] | None:
 
 
 def _slice_after_pad(model, graph: Graph, index: int):
-    pads = _paddings(model, graph, index)
+    pads = read_paddings(model, graph, index)
     if pads is None:
         return None
     pad = graph.operators[index]
     reader = _sole_reader(graph, pad.outputs[0])
-    cut = _as_slice(model, graph, reader) if reader is not None else None
+    cut = read_slice(model, graph, reader) if reader is not None else None
     if cut is None or cut.source != pad.outputs[0]:
         return None
     moved = slice_first(graph.tensors[pad.inputs[0]].shape, pads, cut.axes)
@@ -290,11 +291,11 @@ def _pool_of_one(model, graph: Graph, index: int):
 
 
 def _slice_of_slice(model, graph: Graph, index: int):
-    inner = _as_slice(model, graph, index)
+    inner = read_slice(model, graph, index)
     if inner is None:
         return None
     reader = _sole_reader(graph, inner.output)
-    outer = _as_slice(model, graph, reader) if reader is not None else None
+    outer = read_slice(model, graph, reader) if reader is not None else None
     if outer is None:
         return None
     axes = compose(inner.axes, outer.axes)
@@ -312,11 +313,11 @@ def _slice_of_slice(model, graph: Graph, index: int):
 
 def _copy(model, graph: Graph, index: int):
     op = graph.operators[index]
-    pads = _paddings(model, graph, index)
+    pads = read_paddings(model, graph, index)
     if pads is not None:
         keeps_all = not any(a or b for a, b in pads)
     else:
-        cut = _as_slice(model, graph, index)
+        cut = read_slice(model, graph, index)
         keeps_all = cut is not None and all(
             (a.start, a.stride, a.count) == (0, 1, n) for a, n in zip(cut.axes, graph.tensors[cut.source].shape))
     if not keeps_all:

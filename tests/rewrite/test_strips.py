@@ -1,0 +1,110 @@
+"""Row strips: a run of operators computed a band of rows at a time, exactly."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from tflite_serenity import optimize
+from tflite_serenity.graph import build_graph
+from tflite_serenity.model import read_model, with_operator_orders, write_model
+from tflite_serenity.rewrite.strips import splittable, strip_window, tile
+from tflite_serenity.schedule.search import schedule_graph
+from tflite_serenity.verify import compare_models
+from tests.models import load
+
+
+def _average_rows(x: np.ndarray, kernel: int, stride: int, same: bool) -> np.ndarray:
+    """A 1-D average pool as TFLite computes it: SAME pads, and averages count real elements only."""
+    n = len(x)
+    rows = -(-n // stride) if same else (n - kernel) // stride + 1
+    pad = max((rows - 1) * stride + kernel - n, 0) // 2 if same else 0
+    out = []
+    for r in range(rows):
+        window = [x[i] for i in range(r * stride - pad, r * stride - pad + kernel) if 0 <= i < n]
+        out.append(sum(window) / len(window))
+    return np.asarray(out)
+
+
+def test_a_strip_window_gives_the_rows_of_the_whole_map_on_random_cases():
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(3000):
+        kernel, stride, same = rng.randint(1, 7), rng.randint(1, 3), rng.random() < 0.7
+        height = rng.randint(kernel, 40)
+        x = np.asarray([rng.random() for _ in range(height)])
+        whole = _average_rows(x, kernel, stride, same)
+        a = rng.randrange(len(whole))
+        b = rng.randint(a + 1, len(whole))
+        pad_top = max((len(whole) - 1) * stride + kernel - height, 0) // 2 if same else 0
+        w = strip_window(height, kernel, stride, pad_top, same, a, b)
+        if w is None:
+            continue
+        checked += 1
+        strip = _average_rows(x[w.start:w.stop], kernel, stride, same)
+        assert np.array_equal(strip[w.first:w.first + b - a], whole[a:b])
+    assert checked > 2500
+
+
+def _first_run(name: str):
+    """The model, stored in its best order, and the longest stretch at the start
+    of that order that can run in strips (up to a transposed convolution or a
+    global mean)."""
+    model = read_model(load(name))
+    model = with_operator_orders(model, {0: schedule_graph(build_graph(model, 0)).order})
+    usable = splittable(model, build_graph(model, 0))
+    stop = usable.index(False) if False in usable else len(usable)
+    return model, 0, stop
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tflm"])
+@pytest.mark.parametrize("name", ["swiftnet_tiny_int8.tflite", "darts_tiny_int8.tflite", "unet_tiny_int8.tflite",
+                                  "pad_crop_int8.tflite"])
+def test_int8_runs_in_strips_give_bit_identical_outputs(name, runtime):
+    # convolutions of every stride, SAME and VALID pools, pads and slices in the strips
+    model, start, stop = _first_run(name)
+    tiled = tile(model, 0, start, stop, 3)
+    assert tiled is not None and len(tiled.strips) == 3
+    comparison = compare_models(load(name), write_model(tiled.model), runtime=runtime, trials=2)
+    assert comparison.bit_identical, comparison.describe()
+
+
+def test_float_runs_in_strips_are_bit_identical_in_tflite_micro():
+    model, start, stop = _first_run("swiftnet_tiny_float.tflite")
+    tiled = tile(model, 0, start, stop, 3)
+    comparison = compare_models(load("swiftnet_tiny_float.tflite"), write_model(tiled.model), runtime="tflm",
+                                trials=2)
+    assert comparison.bit_identical, comparison.describe()
+
+
+def test_each_strip_is_stored_after_the_one_before():
+    model, start, stop = _first_run("swiftnet_tiny_int8.tflite")
+    tiled = tile(model, 0, start, stop, 4)
+    assert all(max(a) < min(b) for a, b in zip(tiled.strips, tiled.strips[1:]))
+
+
+def test_the_main_command_runs_the_peak_in_strips_where_it_pays():
+    (plain,) = optimize(load("swiftnet_tiny_int8.tflite"), strips=False).subgraphs
+    (sub,) = optimize(load("swiftnet_tiny_int8.tflite")).subgraphs
+    assert sub.strips and sub.peak_after < plain.peak_after
+    assert all(r.exact and r.macs_after > r.macs_before for r in sub.strips)
+
+
+def test_strips_stay_within_the_recompute_allowed():
+    (sub,) = optimize(load("irregular_int8.tflite"), max_recompute=0.2).subgraphs
+    assert sub.strips and sub.strips[-1].macs_after <= 1.2 * sub.strips[0].macs_before
+    (none,) = optimize(load("irregular_int8.tflite"), max_recompute=0.0).subgraphs
+    assert not none.strips
+
+
+def test_float_convolutions_go_into_strips_only_when_approximation_is_allowed():
+    # LiteRT's float kernels may sum a strip's terms in another order
+    (exact,) = optimize(load("swiftnet_tiny_float.tflite")).subgraphs
+    assert not exact.strips
+    result = optimize(load("swiftnet_tiny_float.tflite"), rewrite_approximate=True)
+    (approximate,) = result.subgraphs
+    assert approximate.strips and not any(r.exact for r in approximate.strips)
+    comparison = compare_models(load("swiftnet_tiny_float.tflite"), result.model, runtime="litert", trials=2)
+    assert comparison.max_rel_diff < 1e-6, comparison.describe()

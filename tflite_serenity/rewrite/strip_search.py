@@ -1,0 +1,264 @@
+"""Choose where to compute in row strips: around the peak, only where it pays.
+
+A strip rewrite (:mod:`.strips`) can only lower the peak if it covers the
+steps where the schedule reaches it. So candidates are runs of whole
+segments around the segments holding those steps, a few segments wider on
+each side, each with 2 to 8 strips. Every candidate is scheduled; the best
+is kept if its peak is lower, and the search starts again from there (the
+peak has moved) until nothing pays or time runs out.
+
+Strips recompute the rows they share: a kept rewrite reports the
+multiply-accumulates of the subgraph before and after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from .. import memory
+from ..graph import Graph, build_graph
+from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from ..model import with_operator_orders
+from .strips import bit_exact, splittable, tile
+
+#: Candidate starts, and stops, of a run: those the fewest bytes cross.
+ENDS = 8
+#: Runs tried with more than two strips (those two strips took lowest).
+MAX_RUNS = 3
+#: Strip counts tried per run of segments.
+STRIPS = (2, 3, 4, 6, 8)
+
+
+@dataclass(frozen=True)
+class StripRewrite:
+    """One run of operators computed in row strips."""
+
+    operators: int  # of the run, before the rewrite
+    strips: int
+    exits: tuple[str, ...]  # tensors joined from their strips
+    peak_before: int  # scheduled peak of the subgraph
+    peak_after: int
+    macs_before: int  # multiply-accumulates of the subgraph's windowed operators
+    macs_after: int
+    exact: bool = True  # bit-identical in LiteRT too (no float convolution or average in strips)
+
+    @property
+    def gain(self) -> int:
+        return self.peak_before - self.peak_after
+
+
+def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, budget: float,
+                  engine: Engine | None = None, approximate: bool = False,
+                  max_recompute: float = 1.0) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...]]:
+    """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
+
+    ``schedule`` is the current schedule of the subgraph (its ``inplace``
+    setting is kept); ``budget`` the seconds one candidate's schedule may
+    take. Float convolutions and averages go into strips only with
+    ``approximate`` (LiteRT may add their terms in another order). All
+    strips together add at most ``max_recompute`` times the subgraph's
+    multiply-accumulates (:func:`macs`). Returns
+    the model, its schedule and what was rewritten (the input model and
+    schedule when nothing pays).
+    """
+    records: list[StripRewrite] = []
+    made: set[str] = set()  # exits joined by earlier rewrites: never split twice
+    groups: tuple = ()  # per kept run, per strip: the positions of its operators
+    graph = build_graph(model, subgraph)
+    allowed = int(macs(graph) * (1 + max_recompute))
+    while time.monotonic() < deadline:
+        best = _best_candidate(model, graph, schedule, made, deadline, budget, engine, approximate, allowed, groups)
+        if best is None:
+            break
+        records.append(StripRewrite(best.operators, best.strips, best.exits, schedule.peak, best.schedule.peak,
+                                    macs(graph), best.macs, best.exact))
+        made.update(best.exits)
+        groups = best.groups
+        model, graph, schedule = best.model, best.graph, best.schedule
+    return model, schedule, tuple(records)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    model: object
+    graph: Graph
+    schedule: GraphSchedule
+    groups: tuple  # per run in strips (earlier ones too), per strip: the positions of its operators
+    strips: int
+    operators: int
+    exits: tuple[str, ...]
+    macs: int
+    exact: bool
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.schedule.peak, self.macs  # the lowest peak; of those, the least recomputation
+
+
+def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, budget: float,
+                    engine, approximate: bool, allowed_macs: int, groups) -> _Candidate | None:
+    order = schedule.order
+    n = len(order)
+    live = memory.profile(graph, order, inplace=schedule.inplace).live
+    peak = max(live, default=0)
+    held = [step for step, v in enumerate(live) if v == peak]
+    usable = [ok and (approximate or bit_exact(graph, op))
+              and not any(_from_strips(graph.tensors[t].name, made) for t in graph.operators[op].outputs)
+              for op, ok in enumerate(splittable(model, graph))]
+    if not held or not all(usable[order[step]] for step in held):
+        return None
+    # a run is a stretch [p, q) of the order (so no path leaves it and comes
+    # back) of operators that can run in strips, around every step at the peak
+    left, right = held[0], held[-1] + 1
+    while left > 0 and usable[order[left - 1]]:
+        left -= 1
+    while right < n and usable[order[right]]:
+        right += 1
+    crossing = _crossing_bytes(graph, order)
+    # What stays whole: the entries (alive across p) while every strip runs, and at
+    # the end the exits (alive across q), each with its bands. Try the stretches
+    # whose two ends carry the fewest bytes, and only a few.
+    # Ends further out are worth it only if fewer bytes cross them: the nearest
+    # few ends that each carry fewer bytes than every end nearer the peak.
+    starts = _records(crossing, range(held[0], left - 1, -1))
+    stops = [q for q in _records(crossing, range(held[-1] + 1, right + 1)) if 2 * crossing[q] < peak]
+    runs = [(p, q) for p in starts for q in stops]
+    if not runs:
+        return None
+    ordered = with_operator_orders(model, {graph.subgraph: order})  # each run now stored in one piece
+
+    def attempt(start: int, stop: int, strips: int) -> _Candidate | None:
+        tiled = tile(ordered, graph.subgraph, start, stop, strips)
+        if tiled is None:
+            return None
+        tgraph = build_graph(tiled.model, graph.subgraph)
+        # Strips run one after the other: interleaving them only keeps more
+        # rows alive, and without it the search splits per strip and stays fast.
+        inverse = {op: k for k, op in enumerate(order)}
+        added = tgraph.num_operators - graph.num_operators
+        moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
+                      for group in groups)
+        tschedule = schedule_graph(_in_sequence(tgraph, [*moved, tiled.strips]),
+                                   time_limit=min(budget, max(0.0, deadline - time.monotonic())),
+                                   engine=engine, inplace=schedule.inplace,
+                                   warm_start=[tuple(range(tgraph.num_operators))])
+        tschedule = dataclasses.replace(tschedule, optimal=False,
+                                        note=tschedule.note or "optimal with the strips in sequence")
+        return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
+                          tuple(graph.tensors[t].name for t in _exits(graph, order[start:stop])), macs(tgraph),
+                          all(bit_exact(graph, op) for op in order[start:stop]))
+
+    # every run in two strips, then more strips for the runs that went lowest
+    tried: list[_Candidate] = []
+    tried_runs: list[tuple[int, int, int, int]] = []
+    for start, stop in runs:
+        if time.monotonic() >= deadline:
+            break
+        found = attempt(start, stop, STRIPS[0])
+        if found is not None:
+            tried.append(found)
+            tried_runs.append((found.schedule.peak, stop - start, start, stop))
+    for _, _, start, stop in sorted(tried_runs)[:MAX_RUNS]:
+        for strips in STRIPS[1:]:
+            if time.monotonic() >= deadline:
+                break
+            found = attempt(start, stop, strips)
+            if found is not None:
+                tried.append(found)
+    better = [c for c in tried if c.schedule.peak < schedule.peak and c.macs <= allowed_macs]
+    return min(better, key=lambda c: c.key) if better else None
+
+
+def _shifted(position: int, start: int, stop: int, added: int) -> int:
+    """Where an operator outside the run ``[start, stop)`` stands once the run is in strips."""
+    return position if position < start else position + added
+
+
+def _in_sequence(graph: Graph, groups) -> Graph:
+    """``graph`` with ordering edges that run each strip of a group after the one before."""
+    preds = [set(p) for p in graph.preds]
+    for strips in groups:
+        for before, after in zip(strips, strips[1:]):
+            done, next_ = set(before), set(after)
+            sinks = [op for op in before if not done.intersection(graph.succs[op])]
+            for op in after:
+                if not next_.intersection(graph.preds[op]):
+                    preds[op].update(sinks)
+    succs: list[list[int]] = [[] for _ in preds]
+    for op, ps in enumerate(preds):
+        for p in ps:
+            succs[p].append(op)
+    return dataclasses.replace(graph, preds=tuple(tuple(sorted(p)) for p in preds),
+                               succs=tuple(tuple(s) for s in succs))
+
+
+def _records(crossing: list[int], ends) -> list[int]:
+    """The first ``ENDS`` of ``ends`` (nearest the peak first) that each carry
+    fewer bytes than all before them."""
+    found: list[int] = []
+    for end in ends:
+        if not found or crossing[end] < crossing[found[-1]]:
+            found.append(end)
+            if len(found) == ENDS:
+                break
+    return found
+
+
+def _crossing_bytes(graph: Graph, order) -> list[int]:
+    """Per boundary ``p`` (0..n) of ``order``: bytes of the activations written
+    before it and read (or kept as outputs) at or after it."""
+    n = len(order)
+    position = {op: step for step, op in enumerate(order)}
+    delta = [0] * (n + 2)
+    for t, tensor in enumerate(graph.tensors):
+        if not memory.is_activation(tensor):
+            continue
+        producer = graph.producer[t]
+        if producer < 0 and t not in graph.inputs:
+            continue
+        born = position[producer] + 1 if producer >= 0 else 0
+        readers = [position[c] for c in graph.consumers[t]]
+        last = n if t in graph.outputs else max(readers, default=born - 1)
+        if last >= born:
+            size = memory.tensor_bytes(tensor)
+            delta[born] += size
+            delta[last + 1] -= size
+    crossing, total = [], 0
+    for p in range(n + 1):
+        total += delta[p]
+        crossing.append(total)
+    return crossing
+
+
+def _from_strips(name: str, exits: set[str]) -> bool:
+    """Whether a tensor was written by an earlier strip rewrite (a strip, or a joined exit)."""
+    return name in exits or "/serenity_strip" in name or "/serenity_band" in name
+
+
+def _exits(graph: Graph, ops) -> list[int]:
+    inside = set(ops)
+    return [t for op in ops for t in graph.operators[op].outputs
+            if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
+
+
+def macs(graph: Graph) -> int:
+    """Multiply-accumulates of the convolutions (and window reads of the pools) of a graph."""
+    total = 0
+    for op in graph.operators:
+        if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            continue
+        out = graph.tensors[op.outputs[0]].shape
+        elements = 1
+        for d in out:
+            elements *= d
+        if op.kind == "CONV_2D":
+            _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
+            total += elements * kh * kw * cin
+        elif op.kind == "DEPTHWISE_CONV_2D":
+            _, kh, kw, _ = graph.tensors[op.inputs[1]].shape
+            total += elements * kh * kw
+        else:
+            total += elements  # the window size is in the options; pools are cheap beside convolutions
+    return total

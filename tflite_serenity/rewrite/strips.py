@@ -1,0 +1,368 @@
+"""Spatial partitioning: a stretch of the graph computed in row strips.
+
+Reordering and concat rewrites cannot shrink one large feature map. Early in
+a convolutional network, a few maps of full resolution are alive at once and
+set the peak. Computed a band of rows at a time, each map only ever exists
+one band at a time, plus the rows the next windows need from the band above
+(patch-based inference, as in MCUNetV2, Lin et al. 2021, here for any
+stretch of a DAG between two forced cuts).
+
+A *segment* is the operators between two forced cuts of the graph
+(``schedule.problem.forced_cuts``): every operator after it depends on all
+of it, so only its *exits* (tensors it writes that later operators or the
+graph outputs read) leave it. Its *entries* (tensors it reads from before)
+stay whole. For ``n`` strips, each exit is cut into ``n`` bands of rows;
+working backwards, every tensor of the segment gets, per strip, the rows its
+readers need. Each operator then runs once per strip on its input rows, and
+the exits are joined by a CONCATENATION on the row axis.
+
+Exact: every output element is computed from the same input elements by the
+same kernel. A windowed operator (CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D,
+MAX_POOL_2D) keeps its padding mode, and the strip it reads is chosen so
+that the padding the kernel adds at the strip's edges falls only where the
+whole map had padding too (at its top and bottom rows); the rows a strip
+computes beyond that are sliced off. So average pools still count only real
+elements, and integer and float kernels give the same bits. Rows overlap
+between strips (recomputed: more arithmetic for less memory), which is why
+the rewrite is kept only where the scheduled peak is lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .. import memory
+from ..graph import Graph, build_graph
+from ..model.rewrite_ops import SubgraphEditor, operator_options
+from ..schedule.problem import forced_cuts
+from .slices import Axis, read_paddings, read_slice
+
+_WINDOWED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+#: Operators that compute each element from the same element of their inputs.
+_ELEMENTWISE = frozenset({
+    "ABS", "ADD", "CAST", "DEQUANTIZE", "DIV", "ELU", "EXP", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOG",
+    "LOGISTIC", "MAXIMUM", "MINIMUM", "MUL", "NEG", "PRELU", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1",
+    "RELU_0_TO_1", "RSQRT", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SUB", "TANH",
+})
+
+
+@dataclass(frozen=True)
+class Window:
+    """How one strip of a windowed operator is computed: it reads input rows
+    ``[start, stop)`` and writes ``rows`` rows, of which ``[first, first +
+    count)`` are the wanted output rows."""
+
+    start: int
+    stop: int
+    rows: int
+    first: int
+
+
+def strip_window(height: int, kernel: int, stride: int, pad_top: int, same: bool, a: int, b: int) -> Window | None:
+    """The input rows a strip needs to compute output rows ``[a, b)`` of a
+    windowed operator exactly (rows of the input map: ``height``; window
+    span: ``kernel`` rows; the whole map's padding above: ``pad_top``).
+
+    The strip runs the operator with the same padding mode: with SAME, the
+    kernel pads the strip as if it were the whole map. That is exact only
+    where the padding it adds falls outside the map too; the nearest strip
+    for which it does is returned (None if none is near).
+    """
+    lo = max(a * stride - pad_top, 0)
+    hi = min((b - 1) * stride - pad_top + kernel, height)
+    reach = kernel + 2 * stride
+    best = None
+    for start in range(lo, max(lo - reach, 0) - 1, -1):
+        for stop in range(hi, min(hi + reach, height) + 1):
+            if best is not None and stop - start >= best.stop - best.start:
+                break
+            found = _window_of(height, kernel, stride, pad_top, same, start, stop, a, b)
+            if found is not None:
+                best = found
+    return best
+
+
+def _window_of(height, kernel, stride, pad_top, same, start, stop, a, b) -> Window | None:
+    n = stop - start
+    if same:
+        rows = -(-n // stride)
+        pad = max((rows - 1) * stride + kernel - n, 0) // 2
+    else:
+        rows = (n - kernel) // stride + 1 if n >= kernel else 0
+        pad = 0
+    # strip row i reads map rows start - pad + i * stride + [0, kernel); output row r reads r * stride - pad_top + ...
+    offset = a * stride - pad_top - start + pad
+    if offset % stride:
+        return None
+    first = offset // stride
+    if first < 0 or first + (b - a) > rows:
+        return None
+    # where the window leaves the strip, the kernel pads: the whole map must have padding there too
+    if start > 0 and a * stride - pad_top < start:
+        return None
+    if stop < height and (b - 1) * stride - pad_top + kernel > stop:
+        return None
+    return Window(start, stop, rows, first)
+
+
+def segments(graph: Graph) -> list[tuple[int, int]]:
+    """The stretches ``[start, stop)`` of the stored order between consecutive forced cuts."""
+    cuts = forced_cuts(graph.num_operators, graph.preds)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+#: Float kernels whose sums LiteRT may add in another order on a strip (its
+#: optimized kernels pick their blocking by the map's size): measured up to
+#: 5e-7 apart. TFLite Micro's reference kernels, and every integer kernel, add
+#: each output's terms in one fixed order.
+_FLOAT_SUMS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"})
+
+
+def bit_exact(graph: Graph, op: int) -> bool:
+    """Whether operator ``op`` run on a strip gives the same bits in LiteRT too
+    (not a float convolution or average)."""
+    o = graph.operators[op]
+    return not (o.kind in _FLOAT_SUMS and graph.tensors[o.inputs[0]].dtype in ("FLOAT32", "FLOAT16"))
+
+
+def splittable(model, graph: Graph) -> list[bool]:
+    """Per operator: whether it can run in row strips (:func:`tile` may still
+    find no exact strips for a given count)."""
+    return [_plan(model, graph, i) is not None for i in range(graph.num_operators)]
+
+
+@dataclass(frozen=True)
+class _OpPlan:
+    op: int
+    kind: str
+    window: tuple[int, int, int, bool] | None  # kernel, stride, pad_top, same (windowed operators)
+    moves: tuple[int, int] | None = None  # PAD, STRIDED_SLICE: output row r is input row a + r * b
+    axes: tuple[Axis, ...] = ()  # STRIDED_SLICE: what it keeps
+    paddings: tuple[tuple[int, int], ...] = ()  # PAD
+
+
+@dataclass(frozen=True)
+class Tiled:
+    """A model with a run computed in strips, and the positions of each strip's operators."""
+
+    model: object
+    strips: tuple[tuple[int, ...], ...]
+
+
+def tile(model, subgraph: int, start: int, stop: int, strips: int, order: Sequence[int] | None = None) -> Tiled | None:
+    """The model with operators ``[start, stop)`` of the stored order computed
+    in ``strips`` row strips, or None when some operator there cannot be split
+    by rows or the strips would not be exact.
+
+    No path may leave the run and come back (a stretch of any valid order
+    qualifies). The strips are stored one after the other, each in ``order``
+    (a schedule of the subgraph; default: the stored order), where the run
+    stood, then the joins of its exits.
+    """
+    graph = build_graph(model, subgraph)
+    ops = range(start, stop)
+    if order is not None:
+        ops = sorted(ops, key={op: step for step, op in enumerate(order)}.__getitem__)
+    plans = [_plan(model, graph, i) for i in ops]
+    if any(p is None for p in plans) or strips < 2:
+        return None
+    inside = set(range(start, stop))
+    produced = {t for i in ops for t in graph.operators[i].outputs}
+    exits = [t for t in sorted(produced)
+             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
+    tensors = graph.tensors
+    spatial = {t for i in ops for t in (*graph.operators[i].inputs, *graph.operators[i].outputs)
+               if t >= 0 and memory.is_activation(tensors[t]) and len(tensors[t].shape) == 4
+               and tensors[t].shape[1] > 1}
+    if any(e not in spatial for e in exits):
+        return None
+    height = {t: tensors[t].shape[1] for t in spatial}
+    # rows of each tensor each strip needs, working backwards from the exits' bands
+    need: list[dict[int, tuple[int, int]]] = []
+    windows: list[dict[int, Window]] = []
+    for j in range(strips):
+        rows: dict[int, tuple[int, int]] = {}
+        for e in exits:
+            a, b = j * height[e] // strips, (j + 1) * height[e] // strips
+            if a < b:
+                rows[e] = (a, b)
+        found: dict[int, Window] = {}
+        for plan in reversed(plans):
+            op = graph.operators[plan.op]
+            out = op.outputs[0]
+            if out not in rows:
+                continue
+            a, b = rows[out]
+            if plan.window is not None:
+                kernel, stride, pad_top, same = plan.window
+                w = strip_window(height[op.inputs[0]], kernel, stride, pad_top, same, a, b)
+                if w is None:
+                    return None
+                found[plan.op] = w
+                wanted = [(op.inputs[0], (w.start, w.stop))]
+            elif plan.moves is not None:
+                offset, step = plan.moves
+                lo, hi = max(offset + a * step, 0), min(offset + (b - 1) * step + 1, height[op.inputs[0]])
+                if lo >= hi:
+                    return None  # the strip would read no row: only padding
+                wanted = [(op.inputs[0], (lo, hi))]
+            else:
+                wanted = [(t, (a, b)) for t in op.inputs if t in spatial]
+            for t, (lo, hi) in wanted:
+                old = rows.get(t)
+                rows[t] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+        need.append(rows)
+        windows.append(found)
+    if all(height[t] == need[j].get(t, (0, 0))[1] - need[j].get(t, (0, 0))[0]
+           for j in range(strips) for t in spatial if graph.producer[t] in inside):
+        return None  # every strip needs every map whole: nothing to gain
+    return _emit(model, graph, plans, exits, spatial, need, windows, inside)
+
+
+def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
+    op = graph.operators[index]
+    tensors = graph.tensors
+    if len(op.outputs) != 1 or graph.operators[index].calls:
+        return None
+    out = tensors[op.outputs[0]]
+    if len(out.shape) != 4 or out.dynamic or not memory.is_activation(out):
+        return None
+    acts = [t for t in op.inputs if t >= 0 and memory.is_activation(tensors[t])]
+    if op.kind in _WINDOWED:
+        x = tensors[op.inputs[0]]
+        if len(x.shape) != 4 or x.dynamic or acts != [op.inputs[0]]:
+            return None
+        options = operator_options(model, graph.subgraph, index)
+        stride = int(options.get("strideH", 1) or 1)
+        dilation = int(options.get("dilationHFactor", 1) or 1)
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            kernel = tensors[op.inputs[1]].shape[1]
+        else:
+            kernel = int(options.get("filterHeight", 1))
+        span = (kernel - 1) * dilation + 1
+        same = options.get("padding", 0) == 0  # Padding.SAME
+        pad_top = max((out.shape[1] - 1) * stride + span - x.shape[1], 0) // 2 if same else 0
+        return _OpPlan(index, op.kind, (span, stride, pad_top, same))
+    if op.kind in _ELEMENTWISE:
+        # activations either the output's shape or broadcast along rows (e.g. a channel scale)
+        if all(tensors[t].shape == out.shape or (len(tensors[t].shape) == 4 and tensors[t].shape[1] == 1)
+               for t in acts):
+            return _OpPlan(index, op.kind, None)
+        return None
+    if op.kind == "CONCATENATION":
+        axis = operator_options(model, graph.subgraph, index).get("axis", 0)
+        if axis in (3, -1) and all(len(tensors[t].shape) == 4 for t in acts):
+            return _OpPlan(index, op.kind, None)
+    if op.kind == "PAD":
+        pads = read_paddings(model, graph, index)
+        if pads is not None and len(pads) == 4:
+            return _OpPlan(index, op.kind, None, (-pads[1][0], 1), paddings=tuple(pads))
+    if op.kind == "STRIDED_SLICE":
+        cut = read_slice(model, graph, index)
+        if cut is not None and len(cut.axes) == 4:
+            return _OpPlan(index, op.kind, None, (cut.axes[1].start, cut.axes[1].stride), axes=cut.axes)
+    return None
+
+
+def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, windows, inside):
+    ed = SubgraphEditor(model, graph.subgraph)
+    tensors = graph.tensors
+    new_ops: list = []
+    owner: list[int] = []  # per new operator: its strip, or -1 (the joins)
+
+    def place(op, strip: int) -> None:
+        new_ops.append(op)
+        owner.append(strip)
+
+    def cut(t: int, have: tuple[int, int], want: tuple[int, int], source: int, name: str, strip: int) -> int:
+        """``source`` (rows ``have`` of tensor t) cut to rows ``want``."""
+        if have == want:
+            return source
+        shape = list(tensors[t].shape)
+        shape[1] = want[1] - want[0]
+        piece = ed.activation_like(t, shape=shape, name=name)
+        full = list(tensors[t].shape)
+        full[1] = have[1] - have[0]
+        begin = np.asarray([0, want[0] - have[0], 0, 0], dtype=np.int32)
+        end = np.asarray([full[0], want[1] - have[0], full[2], full[3]], dtype=np.int32)
+        place(ed.new_operator(
+            "STRIDED_SLICE", [source, ed.constant(begin, name=f"{name}/begin"), ed.constant(end, name=f"{name}/end"),
+                              ed.constant(np.ones(4, dtype=np.int32), name=f"{name}/strides")],
+            [piece], version=2 if tensors[t].dtype == "INT8" else 1), strip)
+        return piece
+
+    parts: dict[int, list[int]] = {e: [] for e in exits}
+    for j, rows in enumerate(need):
+        have: dict[int, tuple[int, int]] = {}
+        made: dict[int, int] = {}
+
+        def rows_of(t: int, want: tuple[int, int]) -> int:
+            if t not in made:  # an entry: the whole map is there
+                have[t], made[t] = (0, tensors[t].shape[1]), t
+            return cut(t, have[t], want, made[t], f"{tensors[t].name}/serenity_strip{j}_{want[0]}_{want[1]}", j)
+
+        for plan in plans:
+            op = graph.operators[plan.op]
+            out = op.outputs[0]
+            if out not in rows:
+                continue
+            a, b = rows[out]
+            w = windows[j].get(plan.op)
+            shape = list(tensors[out].shape)
+            shape[1] = w.rows if w is not None else b - a
+            strip = ed.activation_like(out, shape=shape, name=f"{tensors[out].name}/serenity_strip{j}")
+            if plan.moves is not None:
+                place(_moved_rows(ed, graph, plan, a, b, rows_of, strip), j)
+            else:
+                inputs = []
+                for t in op.inputs:
+                    if t in spatial:
+                        inputs.append(rows_of(t, (w.start, w.stop) if w is not None else (a, b)))
+                    else:
+                        inputs.append(t)  # constants, and maps broadcast along rows
+                place(ed.copy_operator(plan.op, inputs, [strip]), j)
+            if w is not None:
+                lo = a - w.first
+                strip = cut(out, (lo, lo + w.rows), (a, b), strip, f"{tensors[out].name}/serenity_strip{j}_rows", j)
+            have[out], made[out] = (a, b), strip
+        for e in exits:
+            band = (j * tensors[e].shape[1] // len(need), (j + 1) * tensors[e].shape[1] // len(need))
+            if band[0] < band[1]:
+                parts[e].append(cut(e, have[e], band, made[e], f"{tensors[e].name}/serenity_band{j}", j))
+    for e in exits:
+        place(ed.new_operator("CONCATENATION", parts[e], [e], options={"axis": 1},
+                              version=2 if tensors[e].dtype == "INT8" else 1), -1)
+    last = max(p.op for p in plans)
+    for p in plans:
+        if p.op != last:
+            ed.replace(p.op, [])
+    ed.replace(last, new_ops)
+    first_position = sum(1 for i in range(last) if i not in inside)  # the run's operators before `last` are gone
+    return Tiled(ed.finish()[0], tuple(tuple(first_position + k for k, s in enumerate(owner) if s == j)
+                                       for j in range(len(need))))
+
+
+def _moved_rows(ed: SubgraphEditor, graph: Graph, plan: _OpPlan, a: int, b: int, rows_of, strip: int):
+    """The PAD or STRIDED_SLICE writing rows ``[a, b)`` of its output into ``strip``."""
+    op = graph.operators[plan.op]
+    x = op.inputs[0]
+    offset, step = plan.moves
+    lo, hi = max(offset + a * step, 0), min(offset + (b - 1) * step + 1, graph.tensors[x].shape[1])
+    source = rows_of(x, (lo, hi))
+    name = graph.tensors[op.outputs[0]].name
+    if op.kind == "PAD":
+        paddings = [list(p) for p in plan.paddings]
+        paddings[1] = [lo - (offset + a), (offset + b) - hi]  # what of the strip's rows is padding
+        constant = ed.constant_like(op.inputs[1], np.asarray(paddings), name=f"{name}/serenity_paddings_{a}_{b}")
+        return ed.copy_operator(plan.op, [source, constant], [strip])
+    axes = list(plan.axes)
+    axes[1] = Axis(0, step, b - a)  # the source starts at the first row kept
+    begin, end, strides = (np.asarray(v, dtype=np.int32) for v in
+                           ([x.start for x in axes], [x.end for x in axes], [x.stride for x in axes]))
+    return ed.copy_operator(plan.op, [source, ed.constant(begin, name=f"{name}/serenity_begin_{a}_{b}"),
+                                      ed.constant(end, name=f"{name}/serenity_end_{a}_{b}"),
+                                      ed.constant(strides, name=f"{name}/serenity_strides_{a}_{b}")], [strip],
+                            options={"beginMask": 0, "endMask": 0})
