@@ -4,19 +4,23 @@ For each model (float32 and int8) it prints the peak of live activation bytes
 in the converter's order (TFLite Micro's own plan: no tensor shares bytes),
 after scheduling alone, after scheduling with element-wise operators written
 in place (what our arena plan makes TFLite Micro do), after exact rewriting
-on top (the default of the main command: concats moved below their
-consumers, and pads, crops and 1x1 pools made one small slice) and after
-rewriting with the channel-wise split too (``--rewrite-approximate``, resp.
-``--rewrite-approximate-int8``), each with its ratio to the converter order.
+on top (concats moved below their consumers, and pads, crops and 1x1 pools
+made one small slice), with runs around the peak computed in row strips too
+(the default of the main command: integer runs only), and with the
+approximate rewrites too (``--rewrite-approximate``: channel-wise splits and
+float runs in strips; resp. ``--rewrite-approximate-int8``), each with its
+ratio to the converter order.
 With ``--verify`` every in-place or rewritten model is written with its arena
 plan and run in LiteRT (and with ``--tflm`` in TFLite Micro, which then also
 reports the head it measures) against the original: exact rewrites must be
 bit-identical, approximate ones show their largest error relative to the
 output range (int8: in quantization steps).
 
-The geometric means at the end are over the models that have a concat
-reaching a CONV_2D or FULLY_CONNECTED through per-channel operators (the
-sites SERENITY's channel-wise partitioning is for).
+The geometric means at the end are over the issue's irregular networks
+(RandWire WS and ER, DARTS, SwiftNet, NASNetMobile), over the models that
+have a concat reaching a CONV_2D or FULLY_CONNECTED through per-channel
+operators (the sites SERENITY's channel-wise partitioning is for), and over
+all.
 
 Usage::
 
@@ -47,6 +51,8 @@ from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  #
 from tflite_serenity.arena.model_plan import plan_arena  # noqa: E402
 
 IRREGULAR = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile", "densenet121", "inceptionv3", "unet")
+#: The irregular networks the rewriting issue names (SERENITY's benchmark kinds).
+ISSUE_SET = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile")
 DEFAULT_ZOO = Path(__file__).resolve().parents[1] / ".zoo"
 
 
@@ -61,6 +67,7 @@ class Mode:
     operators: int
     check: str = ""  # verification verdict
     rewrites: list = field(default_factory=list)  # one dict per rewritten site
+    strips: list = field(default_factory=list)  # one dict per run computed in row strips
     tflm_head: int = 0  # measured by TFLite Micro with our arena plan (0: not run)
 
 
@@ -146,20 +153,22 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     if row.slices:
         moved = build_graph(simplified, 0)
         base = schedule_in_place(moved, schedule_graph(moved, time_limit=time_limit), time_limit=time_limit)
-    modes = {"exact": Options(), "approximate": Options(approximate=not int8, approximate_quantized=int8)}
+    modes = {"exact": Options(strips=False), "strips": Options(),
+             "approximate": Options(approximate=not int8, approximate_quantized=int8)}
     for label, options in modes.items():
         start = time.monotonic()
         new, report = rewrite_subgraph(simplified, 0, options=options, baseline=base, time_limit=time_limit)
         mode = Mode(report.peak, len(report.sites), time.monotonic() - start, report.schedule.optimal,
-                    len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites])
-        if report.sites or row.slices:
+                    len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites],
+                    strips=[asdict(run) for run in report.strips])
+        if report.changed or row.slices:
             mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8)
         else:
             mode.check, mode.tflm_head = row.modes["inplace"].check, row.modes["inplace"].tflm_head
         row.modes[label] = mode
         print(f"  {name} {variant} {label}: {row.converter} -> {plain.peak} -> {schedule.peak} -> {report.peak} "
-              f"({len(report.sites)} sites, {row.slices} slice rewrites, {mode.seconds:.1f} s) {mode.check}",
-              file=sys.stderr, flush=True)
+              f"({len(report.sites)} sites, {row.slices} slice rewrites, {_strips(mode)}, {mode.seconds:.1f} s) "
+              f"{mode.check}", file=sys.stderr, flush=True)
     return row
 
 
@@ -179,19 +188,31 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}x"
 
 
+def _strips(mode: Mode) -> str:
+    """E.g. ``8 strips, +48% MACs``; ``-`` when no run is in strips."""
+    if not mode.strips:
+        return "-"
+    extra = mode.strips[-1]["macs_after"] / mode.strips[0]["macs_before"] - 1
+    return f"{'/'.join(str(r['strips']) for r in mode.strips)} strips, {extra:+.0%} MACs"
+
+
 def table(rows: list[Row]) -> str:
-    head = ("| model | ops | converter order (KiB) | scheduling | + in place | + exact rewriting "
-            "| + approximate | ratio vs converter order: scheduling / in place / exact / approximate "
-            "| sites exact / approx | TFLM head, input / output (KiB) | check |")
-    lines = [head, "|" + "---|" * 11]
+    head = ("| model | ops | converter order (KiB) | scheduling | + in place | + exact rewriting | + row strips "
+            "| + approximate | ratio vs converter order: scheduling / in place / exact / strips / approximate "
+            "| sites exact / approx | row strips (default / approximate) "
+            "| TFLM head, input / default / approximate (KiB) | check (default; approximate) |")
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
-        i, e, a = r.modes["inplace"], r.modes["exact"], r.modes["approximate"]
-        heads = f"{_kib(r.tflm_converter)} / {_kib(a.tflm_head)}" if r.tflm_converter and a.tflm_head else "-"
+        i, e, s, a = r.modes["inplace"], r.modes["exact"], r.modes["strips"], r.modes["approximate"]
+        heads = (f"{_kib(r.tflm_converter)} / {_kib(s.tflm_head)} / {_kib(a.tflm_head)}"
+                 if r.tflm_converter and s.tflm_head and a.tflm_head else "-")
         lines.append(
             f"| {r.name} {r.variant}{'' if r.concat_to_conv else ' (no concat->conv)'} | {r.operators} "
-            f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(i.peak)} | {_kib(e.peak)} | {_kib(a.peak)} "
-            f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, a.peak))} "
-            f"| {e.sites} / {a.sites}{f' (+{r.slices} slice rewrites)' if r.slices else ''} | {heads} | {a.check or '-'} |"
+            f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(i.peak)} | {_kib(e.peak)} | {_kib(s.peak)} "
+            f"| {_kib(a.peak)} "
+            f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, s.peak, a.peak))} "
+            f"| {e.sites} / {a.sites}{f' (+{r.slices} slice rewrites)' if r.slices else ''} "
+            f"| {_strips(s)} / {_strips(a)} | {heads} | {s.check or '-'}; {a.check or '-'} |"
         )
     return "\n".join(lines)
 
@@ -201,22 +222,29 @@ def geomean(values: list[float]) -> float:
 
 
 def summary(rows: list[Row]) -> str:
+    subsets = {
+        "the issue's irregular set": lambda r: r.name in ISSUE_SET,
+        "with concat->conv sites": lambda r: r.concat_to_conv,
+        "all": lambda r: True,
+    }
     out = []
-    for subset in ("with concat->conv sites", "all"):
+    for subset, member in subsets.items():
         for variant in ("float", "int8"):
-            chosen = [r for r in rows if r.variant == variant and (subset == "all" or r.concat_to_conv)]
+            chosen = [r for r in rows if r.variant == variant and member(r)]
             if not chosen:
                 continue
             g = [geomean([r.converter / x(r) for r in chosen]) for x in (
                 lambda r: r.scheduled, lambda r: r.modes["inplace"].peak, lambda r: r.modes["exact"].peak,
-                lambda r: r.modes["approximate"].peak)]
+                lambda r: r.modes["strips"].peak, lambda r: r.modes["approximate"].peak)]
             line = (f"geometric mean reduction vs converter order, {variant} models, {subset} ({len(chosen)}): "
                     f"scheduling {g[0]:.2f}x, in place {g[1]:.2f}x, exact rewriting {g[2]:.2f}x, "
-                    f"+approximate {g[3]:.2f}x")
-            measured = [r for r in chosen if r.tflm_converter and r.modes["approximate"].tflm_head]
+                    f"+row strips {g[3]:.2f}x, +approximate {g[4]:.2f}x")
+            measured = [r for r in chosen if r.tflm_converter and r.modes["strips"].tflm_head
+                        and r.modes["approximate"].tflm_head]
             if len(measured) == len(chosen):
-                m = geomean([r.tflm_converter / r.modes["approximate"].tflm_head for r in measured])
-                line += f"; TFLite Micro head measured, input / output: {m:.2f}x"
+                m = [geomean([r.tflm_converter / r.modes[k].tflm_head for r in measured])
+                     for k in ("strips", "approximate")]
+                line += f"; TFLite Micro head measured, input / output: {m[0]:.2f}x default, {m[1]:.2f}x approximate"
             out.append(line)
     return "\n".join(out)
 

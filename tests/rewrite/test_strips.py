@@ -89,7 +89,9 @@ def test_the_main_command_runs_the_peak_in_strips_where_it_pays():
     (plain,) = optimize(load("swiftnet_tiny_int8.tflite"), strips=False).subgraphs
     (sub,) = optimize(load("swiftnet_tiny_int8.tflite")).subgraphs
     assert sub.strips and sub.peak_after < plain.peak_after
-    assert all(r.exact and r.macs_after > r.macs_before for r in sub.strips)
+    # shared rows are computed twice: never fewer multiply-accumulates
+    assert all(r.exact and r.macs_after >= r.macs_before for r in sub.strips)
+    assert sub.strips[-1].macs_after > sub.strips[0].macs_before
 
 
 def test_strips_stay_within_the_recompute_allowed():

@@ -124,19 +124,22 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     # few ends that each carry fewer bytes than every end nearer the peak.
     starts = _records(crossing, range(held[0], left - 1, -1))
     stops = [q for q in _records(crossing, range(held[-1] + 1, right + 1)) if 2 * crossing[q] < peak]
-    runs = [(p, q) for p in starts for q in stops]
+    runs = [(order, p, q) for p in starts for q in stops]
     if not runs:
         return None
-    ordered = with_operator_orders(model, {graph.subgraph: order})  # each run now stored in one piece
+    models = {}  # the model stored in each order a run is tried in
 
-    def attempt(start: int, stop: int, strips: int) -> _Candidate | None:
-        tiled = tile(ordered, graph.subgraph, start, stop, strips)
+    def attempt(run_order, start: int, stop: int, strips: int) -> _Candidate | None:
+        key = tuple(run_order)
+        if key not in models:
+            models[key] = with_operator_orders(model, {graph.subgraph: run_order})  # the run in one piece
+        tiled = tile(models[key], graph.subgraph, start, stop, strips)
         if tiled is None:
             return None
         tgraph = build_graph(tiled.model, graph.subgraph)
         # Strips run one after the other: interleaving them only keeps more
         # rows alive, and without it the search splits per strip and stays fast.
-        inverse = {op: k for k, op in enumerate(order)}
+        inverse = {op: k for k, op in enumerate(run_order)}
         added = tgraph.num_operators - graph.num_operators
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
@@ -146,29 +149,89 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
                                    warm_start=[tuple(range(tgraph.num_operators))])
         tschedule = dataclasses.replace(tschedule, optimal=False,
                                         note=tschedule.note or "optimal with the strips in sequence")
+        inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
-                          tuple(graph.tensors[t].name for t in _exits(graph, order[start:stop])), macs(tgraph),
-                          all(bit_exact(graph, op) for op in order[start:stop]))
+                          tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
+                          all(bit_exact(graph, op) for op in inside))
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
-    tried_runs: list[tuple[int, int, int, int]] = []
-    for start, stop in runs:
-        if time.monotonic() >= deadline:
-            break
-        found = attempt(start, stop, STRIPS[0])
+    tried_runs: list[tuple[int, int, tuple, int, int]] = []
+
+    def first(run_order, start: int, stop: int) -> None:
+        found = attempt(run_order, start, stop, STRIPS[0])
         if found is not None:
             tried.append(found)
-            tried_runs.append((found.schedule.peak, stop - start, start, stop))
-    for _, _, start, stop in sorted(tried_runs)[:MAX_RUNS]:
+            tried_runs.append((found.schedule.peak, stop - start, tuple(run_order), start, stop))
+
+    for run_order, start, stop in runs:
+        if time.monotonic() >= deadline:
+            break
+        first(run_order, start, stop)
+    # The best stretches may hold operators of lower resolution that need most
+    # rows of the large maps in every strip: try them without those too.
+    for _, _, run_order, start, stop in sorted(tried_runs)[:MAX_RUNS]:
+        for narrower in _tall_parts(graph, run_order, start, stop):
+            if time.monotonic() >= deadline:
+                break
+            first(*narrower)
+    for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]:
         for strips in STRIPS[1:]:
             if time.monotonic() >= deadline:
                 break
-            found = attempt(start, stop, strips)
+            found = attempt(list(run_order), start, stop, strips)
             if found is not None:
                 tried.append(found)
     better = [c for c in tried if c.schedule.peak < schedule.peak and c.macs <= allowed_macs]
     return min(better, key=lambda c: c.key) if better else None
+
+
+def _tall_parts(graph: Graph, order, start: int, stop: int):
+    """For each map height of the stretch ``[start, stop)`` of ``order`` but the
+    lowest: the operators that read or write a map of that height or more,
+    with whatever lies on a path between two of them, stored in one piece
+    (an order, start, stop)."""
+    inside = list(order[start:stop])
+    heights = sorted({_height(graph, op) for op in inside})
+    ancestors, descendants = _reach(graph)
+    for h in heights[1:]:
+        mask = 0
+        for op in inside:
+            if _height(graph, op) >= h:
+                mask |= 1 << op
+        run = [op for op in inside if mask >> op & 1 or (ancestors[op] & mask and descendants[op] & mask)]
+        if len(run) == len(inside) or not run:
+            continue
+        chosen = set(run)
+        before = [op for op in order if op not in chosen and ancestors_of(ancestors, op, chosen)]
+        early = set(before)
+        rest = [op for op in order if op not in chosen and op not in early]
+        yield [*before, *run, *rest], len(before), len(before) + len(run)
+
+
+def ancestors_of(ancestors, op: int, run: set[int]) -> bool:
+    """Whether ``op`` is an ancestor of some operator of ``run``."""
+    return any(ancestors[r] >> op & 1 for r in run)
+
+
+def _height(graph: Graph, op: int) -> int:
+    """The most rows of a map the operator reads or writes (0: none)."""
+    o = graph.operators[op]
+    return max((graph.tensors[t].shape[1] for t in (*o.inputs, *o.outputs)
+                if t >= 0 and len(graph.tensors[t].shape) == 4 and memory.is_activation(graph.tensors[t])), default=0)
+
+
+def _reach(graph: Graph) -> tuple[list[int], list[int]]:
+    """Per operator, bitsets of its ancestors and of its descendants."""
+    n = graph.num_operators
+    ancestors, descendants = [0] * n, [0] * n
+    for v in range(n):  # the stored order is topological
+        for u in graph.preds[v]:
+            ancestors[v] |= ancestors[u] | 1 << u
+    for v in range(n - 1, -1, -1):
+        for w in graph.succs[v]:
+            descendants[v] |= descendants[w] | 1 << w
+    return ancestors, descendants
 
 
 def _shifted(position: int, start: int, stop: int, added: int) -> int:
