@@ -170,8 +170,9 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         first(run_order, start, stop)
     # The best stretches may hold operators of lower resolution that need most
     # rows of the large maps in every strip: try them without those too.
-    for _, _, run_order, start, stop in sorted(tried_runs)[:MAX_RUNS]:
-        for narrower in _tall_parts(graph, run_order, start, stop):
+    widest = (tuple(order), left, right)
+    for _, _, run_order, start, stop in [*sorted(tried_runs)[:MAX_RUNS], (0, 0, *widest)]:
+        for narrower in _tall_parts(graph, run_order, start, stop, usable):
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
@@ -186,11 +187,12 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     return min(better, key=lambda c: c.key) if better else None
 
 
-def _tall_parts(graph: Graph, order, start: int, stop: int):
+def _tall_parts(graph: Graph, order, start: int, stop: int, usable):
     """For each map height of the stretch ``[start, stop)`` of ``order`` but the
     lowest: the operators that read or write a map of that height or more,
     with whatever lies on a path between two of them, stored in one piece
-    (an order, start, stop)."""
+    (an order, start, stop); and each such part grown by readers of its exits
+    while that shrinks them (:func:`_grown`)."""
     inside = list(order[start:stop])
     heights = sorted({_height(graph, op) for op in inside})
     ancestors, descendants = _reach(graph)
@@ -199,14 +201,50 @@ def _tall_parts(graph: Graph, order, start: int, stop: int):
         for op in inside:
             if _height(graph, op) >= h:
                 mask |= 1 << op
-        run = [op for op in inside if mask >> op & 1 or (ancestors[op] & mask and descendants[op] & mask)]
+        run = {op for op in inside if mask >> op & 1 or (ancestors[op] & mask and descendants[op] & mask)}
         if len(run) == len(inside) or not run:
             continue
-        chosen = set(run)
-        before = [op for op in order if op not in chosen and ancestors_of(ancestors, op, chosen)]
-        early = set(before)
-        rest = [op for op in order if op not in chosen and op not in early]
-        yield [*before, *run, *rest], len(before), len(before) + len(run)
+        yield _in_one_piece(order, run, ancestors)
+        grown = _grown(graph, run, usable, ancestors)
+        if grown != run:
+            yield _in_one_piece(order, grown, ancestors)
+
+
+def _in_one_piece(order, run: set[int], ancestors) -> tuple[list[int], int, int]:
+    """``order`` with the operators of the convex set ``run`` together: its
+    ancestors first, then ``run``, then the rest (an order, start, stop)."""
+    before = [op for op in order if op not in run and ancestors_of(ancestors, op, run)]
+    early = set(before)
+    rest = [op for op in order if op not in run and op not in early]
+    return [*before, *(op for op in order if op in run), *rest], len(before), len(before) + len(run)
+
+
+def _grown(graph: Graph, run: set[int], usable, ancestors) -> set[int]:
+    """``run`` with readers of its exits added one by one while that shrinks the
+    bytes of its exits (a depthwise convolution's output read only by the 1x1
+    convolution that narrows it, say), keeping it convex."""
+    run = set(run)
+    weight = _exit_bytes(graph, run)
+    while True:
+        mask = sum(1 << op for op in run)
+        best = None
+        for t in _exits(graph, sorted(run)):
+            for c in graph.consumers[t]:
+                if c in run or not usable[c]:
+                    continue
+                if any(p not in run and ancestors[p] & mask for p in graph.preds[c]):
+                    continue  # a path from the run would reach c outside it
+                bytes_ = _exit_bytes(graph, run | {c})
+                if bytes_ < weight and (best is None or bytes_ < best[0]):
+                    best = (bytes_, c)
+        if best is None:
+            return run
+        weight = best[0]
+        run.add(best[1])
+
+
+def _exit_bytes(graph: Graph, run: set[int]) -> int:
+    return sum(memory.tensor_bytes(graph.tensors[t]) for t in _exits(graph, sorted(run)))
 
 
 def ancestors_of(ancestors, op: int, run: set[int]) -> bool:
