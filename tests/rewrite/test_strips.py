@@ -79,6 +79,15 @@ def test_float_runs_in_strips_are_bit_identical_in_tflite_micro():
     assert comparison.bit_identical, comparison.describe()
 
 
+def test_maps_of_one_row_stay_out_of_strips():
+    # a squeeze-and-excite scale depends on every row of the map it pools
+    model = read_model(load("inplace_int8.tflite"))
+    graph = build_graph(model, 0)
+    single = [op.index for op in graph.operators if graph.tensors[op.outputs[0]].shape[1:2] == (1,)]
+    usable = splittable(model, graph)
+    assert single and not any(usable[op] for op in single)
+
+
 def test_each_strip_is_stored_after_the_one_before():
     model, start, stop = _first_run("swiftnet_tiny_int8.tflite")
     tiled = tile(model, 0, start, stop, 4)

@@ -228,8 +228,8 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
     if len(op.outputs) != 1 or graph.operators[index].calls:
         return None
     out = tensors[op.outputs[0]]
-    if len(out.shape) != 4 or out.dynamic or not memory.is_activation(out):
-        return None
+    if len(out.shape) != 4 or out.dynamic or not memory.is_activation(out) or out.shape[1] < 2:
+        return None  # one row (a squeeze-and-excite scale, say) depends on every row: not in strips
     acts = [t for t in op.inputs if t >= 0 and memory.is_activation(tensors[t])]
     if op.kind in _WINDOWED:
         x = tensors[op.inputs[0]]
