@@ -51,7 +51,7 @@ _SEARCH_ORDERS: tuple[str | None, ...] = (
     "duration", "peak", "area", "conflict", "size", "start", None)
 # The turns start at this fraction of the budget each and double every round
 # (or at a fixed amount of work when the budget is unbounded).
-_FIRST_TURN = 1 / 40
+_FIRST_TURN = 1 / 10
 _FIRST_TURN_UNBOUNDED = 0.005
 # Fraction of the budget for the fit questions; minimize gets the rest.
 _FIT_SHARE = 0.75
