@@ -108,6 +108,28 @@ def pad_crop() -> keras.Model:
     return keras.Model(inp, layers.Conv2D(8, 1)(joined), name="pad_crop")
 
 
+class _AddPerPixel(layers.Layer):
+    """Adds a learned constant of the map's whole shape: a different value at every pixel."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=tuple(input_shape[1:]), name="per_pixel",
+                                     initializer=keras.initializers.RandomNormal(stddev=0.5))
+
+    def call(self, x):
+        return x + self.table
+
+
+def per_pixel_constant() -> keras.Model:
+    """A 16x16 map plus a constant of its whole shape ([16, 16, 8]), between
+    convolutions: the ADD's constant differs per row, so no strip may take it
+    whole."""
+    inp = keras.Input((16, 16, 4), batch_size=1)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = _AddPerPixel()(x)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    return keras.Model(inp, layers.Conv2D(4, 1)(x), name="per_pixel_constant")
+
+
 def dynamic_batch() -> keras.Model:
     """A small conv net whose batch dimension is left unspecified (None)."""
     inp = keras.Input((8, 8, 3))

@@ -152,6 +152,9 @@ def test_models() -> list[TestModel]:
                   "STRIDED_SLICE back to 16x16 (the crop may go first: the intermediate shrinks to 15x15), "
                   "beside a PAD read by a crop and a convolution (stays).",
                   keras_variants(fixture_nets.pad_crop)),
+        TestModel("per_pixel", "Conv, then ADD of a constant of the whole map's shape [16,16,8] (a different "
+                  "value per pixel), then a strided conv: the ADD must stay out of row strips.",
+                  keras_variants(fixture_nets.per_pixel_constant)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

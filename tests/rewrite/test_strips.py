@@ -88,6 +88,15 @@ def test_maps_of_one_row_stay_out_of_strips():
     assert single and not any(usable[op] for op in single)
 
 
+@pytest.mark.parametrize("variant", ["float", "int8"])
+def test_a_constant_that_differs_per_row_keeps_its_operator_out_of_strips(variant):
+    # ADD of a [16, 16, 8] constant: a strip would need its rows, not the whole of it
+    model = read_model(load(f"per_pixel_{variant}.tflite"))
+    graph = build_graph(model, 0)
+    usable = {(op.kind, ok) for op, ok in zip(graph.operators, splittable(model, graph))}
+    assert usable == {("CONV_2D", True), ("ADD", False)}
+
+
 def test_each_strip_is_stored_after_the_one_before():
     model, start, stop = _first_run("swiftnet_tiny_int8.tflite")
     tiled = tile(model, 0, start, stop, 4)

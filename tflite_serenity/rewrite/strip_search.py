@@ -1,11 +1,13 @@
 """Choose where to compute in row strips: around the peak, only where it pays.
 
 A strip rewrite (:mod:`.strips`) can only lower the peak if it covers the
-steps where the schedule reaches it. So candidates are runs of whole
-segments around the segments holding those steps, a few segments wider on
-each side, each with 2 to 8 strips. Every candidate is scheduled; the best
-is kept if its peak is lower, and the search starts again from there (the
-peak has moved) until nothing pays or time runs out.
+steps where the schedule reaches it. So candidates are stretches of the
+current schedule around those steps, whose ends few bytes cross, and within
+the best of them the part that touches the tallest maps. Each is tried in 2
+strips, the best in 3 to 8. Every candidate is scheduled with its strips
+one after another; the best is kept if its peak is lower (ties: fewer
+multiply-accumulates), and the search starts again from there (the peak has
+moved) until nothing pays or time runs out.
 
 Strips recompute the rows they share: a kept rewrite reports the
 multiply-accumulates of the subgraph before and after.
@@ -20,15 +22,15 @@ from dataclasses import dataclass
 from .. import memory
 from ..errors import ModelFormatError
 from ..graph import Graph, build_graph
-from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from ..model import with_operator_orders
+from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .strips import bit_exact, splittable, tile
 
 #: Candidate starts, and stops, of a run: those the fewest bytes cross.
 ENDS = 8
 #: Runs tried with more than two strips (those two strips took lowest).
 MAX_RUNS = 3
-#: Strip counts tried per run of segments.
+#: Strip counts tried per run.
 STRIPS = (2, 3, 4, 6, 8)
 
 
@@ -60,9 +62,8 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     take. Float convolutions and averages go into strips only with
     ``approximate`` (LiteRT may add their terms in another order). All
     strips together add at most ``max_recompute`` times the subgraph's
-    multiply-accumulates (:func:`macs`). Returns
-    the model, its schedule and what was rewritten (the input model and
-    schedule when nothing pays).
+    multiply-accumulates (:func:`macs`). Returns the model, its schedule and
+    what was rewritten (the input model and schedule when nothing pays).
     """
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
@@ -118,11 +119,10 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     while right < n and usable[order[right]]:
         right += 1
     crossing = _crossing_bytes(graph, order)
-    # What stays whole: the entries (alive across p) while every strip runs, and at
-    # the end the exits (alive across q), each with its bands. Try the stretches
-    # whose two ends carry the fewest bytes, and only a few.
-    # Ends further out are worth it only if fewer bytes cross them: the nearest
-    # few ends that each carry fewer bytes than every end nearer the peak.
+    # What stays whole: the entries (alive across p) while every strip runs, and
+    # at the end the exits (alive across q), each with its bands. An end further
+    # from the peak is worth trying only if fewer bytes cross it than every
+    # nearer one.
     starts = _records(crossing, range(held[0], left - 1, -1))
     stops = [q for q in _records(crossing, range(held[-1] + 1, right + 1)) if 2 * crossing[q] < peak]
     runs = [(order, p, q) for p in starts for q in stops]

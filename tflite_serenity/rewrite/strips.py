@@ -5,16 +5,15 @@ a convolutional network, a few maps of full resolution are alive at once and
 set the peak. Computed a band of rows at a time, each map only ever exists
 one band at a time, plus the rows the next windows need from the band above
 (patch-based inference, as in MCUNetV2, Lin et al. 2021, here for any
-stretch of a DAG between two forced cuts).
+stretch of a DAG).
 
-A *segment* is the operators between two forced cuts of the graph
-(``schedule.problem.forced_cuts``): every operator after it depends on all
-of it, so only its *exits* (tensors it writes that later operators or the
-graph outputs read) leave it. Its *entries* (tensors it reads from before)
-stay whole. For ``n`` strips, each exit is cut into ``n`` bands of rows;
-working backwards, every tensor of the segment gets, per strip, the rows its
-readers need. Each operator then runs once per strip on its input rows, and
-the exits are joined by a CONCATENATION on the row axis.
+A *run* is a set of operators no path leaves and comes back to, stored in
+one piece. Its *exits* (tensors it writes that later operators or the graph
+outputs read) are joined whole; its *entries* (tensors it reads from
+before) stay whole. For ``n`` strips, each exit is cut into ``n`` bands of
+rows; working backwards, every tensor of the run gets, per strip, the rows
+its readers need. Each operator then runs once per strip on its input rows,
+and the exits are joined by a CONCATENATION on the row axis.
 
 Exact: every output element is computed from the same input elements by the
 same kernel. A windowed operator (CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D,
@@ -22,7 +21,9 @@ MAX_POOL_2D) keeps its padding mode, and the strip it reads is chosen so
 that the padding the kernel adds at the strip's edges falls only where the
 whole map had padding too (at its top and bottom rows); the rows a strip
 computes beyond that are sliced off. So average pools still count only real
-elements, and integer and float kernels give the same bits. Rows overlap
+elements, and integer kernels, and TFLite Micro's float ones, give the same
+bits (LiteRT's optimized float convolutions may sum in another order: see
+:func:`bit_exact`). Rows overlap
 between strips (recomputed: more arithmetic for less memory), which is why
 the rewrite is kept only where the scheduled peak is lower.
 """
@@ -37,7 +38,6 @@ import numpy as np
 from .. import memory
 from ..graph import Graph, build_graph
 from ..model.rewrite_ops import SubgraphEditor, operator_options
-from ..schedule.problem import forced_cuts
 from .slices import Axis, read_paddings, read_slice
 
 _WINDOWED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
@@ -52,8 +52,8 @@ _ELEMENTWISE = frozenset({
 @dataclass(frozen=True)
 class Window:
     """How one strip of a windowed operator is computed: it reads input rows
-    ``[start, stop)`` and writes ``rows`` rows, of which ``[first, first +
-    count)`` are the wanted output rows."""
+    ``[start, stop)`` and writes ``rows`` rows, the wanted output rows from
+    index ``first`` on."""
 
     start: int
     stop: int
@@ -108,12 +108,6 @@ def _window_of(height, kernel, stride, pad_top, same, start, stop, a, b) -> Wind
     return Window(start, stop, rows, first)
 
 
-def segments(graph: Graph) -> list[tuple[int, int]]:
-    """The stretches ``[start, stop)`` of the stored order between consecutive forced cuts."""
-    cuts = forced_cuts(graph.num_operators, graph.preds)
-    return list(zip(cuts[:-1], cuts[1:]))
-
-
 #: Float kernels whose sums LiteRT may add in another order on a strip (its
 #: optimized kernels pick their blocking by the map's size): measured up to
 #: 5e-7 apart. TFLite Micro's reference kernels, and every integer kernel, add
@@ -152,20 +146,17 @@ class Tiled:
     strips: tuple[tuple[int, ...], ...]
 
 
-def tile(model, subgraph: int, start: int, stop: int, strips: int, order: Sequence[int] | None = None) -> Tiled | None:
+def tile(model, subgraph: int, start: int, stop: int, strips: int) -> Tiled | None:
     """The model with operators ``[start, stop)`` of the stored order computed
     in ``strips`` row strips, or None when some operator there cannot be split
     by rows or the strips would not be exact.
 
     No path may leave the run and come back (a stretch of any valid order
-    qualifies). The strips are stored one after the other, each in ``order``
-    (a schedule of the subgraph; default: the stored order), where the run
-    stood, then the joins of its exits.
+    qualifies). The strips are stored one after the other where the run
+    stood, each in the stored order, then the joins of its exits.
     """
     graph = build_graph(model, subgraph)
     ops = range(start, stop)
-    if order is not None:
-        ops = sorted(ops, key={op: step for step, op in enumerate(order)}.__getitem__)
     plans = [_plan(model, graph, i) for i in ops]
     if any(p is None for p in plans) or strips < 2:
         return None
@@ -231,6 +222,7 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
     if len(out.shape) != 4 or out.dynamic or not memory.is_activation(out) or out.shape[1] < 2:
         return None  # one row (a squeeze-and-excite scale, say) depends on every row: not in strips
     acts = [t for t in op.inputs if t >= 0 and memory.is_activation(tensors[t])]
+    constants = [t for t in op.inputs if t >= 0 and not memory.is_activation(tensors[t])]
     if op.kind in _WINDOWED:
         x = tensors[op.inputs[0]]
         if len(x.shape) != 4 or x.dynamic or acts != [op.inputs[0]]:
@@ -247,14 +239,14 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
         pad_top = max((out.shape[1] - 1) * stride + span - x.shape[1], 0) // 2 if same else 0
         return _OpPlan(index, op.kind, (span, stride, pad_top, same))
     if op.kind in _ELEMENTWISE:
-        # activations either the output's shape or broadcast along rows (e.g. a channel scale)
-        if all(tensors[t].shape == out.shape or (len(tensors[t].shape) == 4 and tensors[t].shape[1] == 1)
-               for t in acts):
+        # maps of the output's shape (cut into rows), the rest broadcast along rows (a channel scale, say)
+        if all(t in acts and tensors[t].shape == out.shape or _same_for_every_row(tensors[t].shape)
+               for t in (*acts, *constants)):
             return _OpPlan(index, op.kind, None)
         return None
     if op.kind == "CONCATENATION":
         axis = operator_options(model, graph.subgraph, index).get("axis", 0)
-        if axis in (3, -1) and all(len(tensors[t].shape) == 4 for t in acts):
+        if axis in (3, -1) and not constants and all(len(tensors[t].shape) == 4 for t in acts):
             return _OpPlan(index, op.kind, None)
     if op.kind == "PAD":
         pads = read_paddings(model, graph, index)
@@ -265,6 +257,13 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
         if cut is not None and len(cut.axes) == 4:
             return _OpPlan(index, op.kind, None, (cut.axes[1].start, cut.axes[1].stride), axes=cut.axes)
     return None
+
+
+def _same_for_every_row(shape: Sequence[int]) -> bool:
+    """Whether an operand of this shape, broadcast against a 4-D map, has one
+    value for every row: it has no row axis (2-D or less), or that axis is 1."""
+    rank = len(shape)
+    return rank <= 2 or shape[rank - 3] == 1
 
 
 def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, windows, inside):
