@@ -69,6 +69,7 @@ class Mode:
     rewrites: list = field(default_factory=list)  # one dict per rewritten site
     strips: list = field(default_factory=list)  # one dict per run computed in row strips
     tflm_head: int = 0  # measured by TFLite Micro with our arena plan (0: not run)
+    tflm_total: int = 0  # the whole arena TFLite Micro measured: head plus its persistent tail
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Row:
     scheduled_optimal: bool
     concat_to_conv: bool
     tflm_converter: int = 0  # TFLite Micro's measured head for the input model (0: not run)
+    tflm_converter_total: int = 0  # and its whole arena
     slices: int = 0  # slice rewrites (rewrite.slices, part of the exact rewrites)
     modes: dict[str, Mode] = field(default_factory=dict)
 
@@ -108,15 +110,15 @@ def concat_reaches_conv(tree, graph: Graph) -> bool:
 
 
 def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: bool,
-           int8: bool) -> tuple[str, int]:
-    """The verdict per runtime, and TFLite Micro's measured head of the candidate (0: not run)."""
+           int8: bool) -> tuple[str, int, int]:
+    """The verdict per runtime, and TFLite Micro's measured head and whole arena of the candidate (0: not run)."""
     from tflite_serenity.verify import compare_models
 
-    verdicts, head = [], 0
+    verdicts, head, total = [], 0, 0
     for runtime in runtimes:
         c = compare_models(original, candidate, runtime=runtime, trials=2)
         if runtime == "tflm" and c.candidate_tflm is not None:
-            head = c.candidate_tflm.head_bytes
+            head, total = c.candidate_tflm.head_bytes, c.candidate_tflm.total_bytes
         if c.error:
             verdicts.append(f"{runtime}: {c.error}")
         elif c.bit_identical:
@@ -127,7 +129,7 @@ def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: 
             verdicts.append(f"{runtime}: max {c.max_abs_diff:.0f} steps")
         else:
             verdicts.append(f"{runtime}: max rel {c.max_rel_diff:.1e}")
-    return "; ".join(verdicts), head
+    return "; ".join(verdicts), head, total
 
 
 def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes: tuple[str, ...]) -> Row:
@@ -140,7 +142,8 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     if "tflm" in runtimes:
         from tflite_serenity.verify import measure_tflm_arena
 
-        row.tflm_converter = measure_tflm_arena(data).head_bytes
+        measured = measure_tflm_arena(data)
+        row.tflm_converter, row.tflm_converter_total = measured.head_bytes, measured.total_bytes
     int8 = variant == "int8"
     start = time.monotonic()
     schedule = schedule_in_place(graph, plain, time_limit=time_limit)
@@ -153,7 +156,7 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     if row.slices:
         moved = build_graph(simplified, 0)
         base = schedule_in_place(moved, schedule_graph(moved, time_limit=time_limit), time_limit=time_limit)
-    modes = {"exact": Options(strips=False), "strips": Options(),
+    modes = {"exact": Options(strips=False), "strips": Options(), "peak only": Options(count_persistent=False),
              "approximate": Options(approximate=not int8, approximate_quantized=int8)}
     for label, options in modes.items():
         start = time.monotonic()
@@ -164,7 +167,8 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
         if report.changed or row.slices:
             mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8)
         else:
-            mode.check, mode.tflm_head = row.modes["inplace"].check, row.modes["inplace"].tflm_head
+            inplace = row.modes["inplace"]
+            mode.check, mode.tflm_head, mode.tflm_total = inplace.check, inplace.tflm_head, inplace.tflm_total
         row.modes[label] = mode
         print(f"  {name} {variant} {label}: {row.converter} -> {plain.peak} -> {schedule.peak} -> {report.peak} "
               f"({len(report.sites)} sites, {row.slices} slice rewrites, {_strips(mode)}, {mode.seconds:.1f} s) "
@@ -176,7 +180,7 @@ def _checked(mode: Mode, original: bytes, tree, order, runtimes, exact: bool, in
     """``mode`` with its verdict: the model in ``order`` with our in-place arena plan, run against the original."""
     if runtimes:
         planned, _ = plan_arena(with_operator_orders(tree, {0: order}), inplace=True)
-        mode.check, mode.tflm_head = verify(original, write_model(planned), runtimes, exact, int8)
+        mode.check, mode.tflm_head, mode.tflm_total = verify(original, write_model(planned), runtimes, exact, int8)
     return mode
 
 
@@ -198,21 +202,24 @@ def _strips(mode: Mode) -> str:
 
 def table(rows: list[Row]) -> str:
     head = ("| model | ops | converter order (KiB) | scheduling | + in place | + exact rewriting | + row strips "
-            "| + approximate | ratio vs converter order: scheduling / in place / exact / strips / approximate "
-            "| sites exact / approx | row strips (default / approximate) "
-            "| TFLM head, input / default / approximate (KiB) | check (default; approximate) |")
-    lines = [head, "|" + "---|" * 13]
+            "| strips, peak only | + approximate | ratio vs converter order: scheduling / in place / exact / strips "
+            "/ peak only / approximate | row strips (default / peak only / approximate) "
+            "| TFLM head, input / default / peak only / approximate (KiB) "
+            "| TFLM whole arena, input / default / peak only (KiB) | check (default; approximate) |")
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
-        i, e, s, a = r.modes["inplace"], r.modes["exact"], r.modes["strips"], r.modes["approximate"]
-        heads = (f"{_kib(r.tflm_converter)} / {_kib(s.tflm_head)} / {_kib(a.tflm_head)}"
-                 if r.tflm_converter and s.tflm_head and a.tflm_head else "-")
+        i, e, s, p, a = (r.modes[k] for k in ("inplace", "exact", "strips", "peak only", "approximate"))
+        heads = (" / ".join(_kib(x) for x in (r.tflm_converter, s.tflm_head, p.tflm_head, a.tflm_head))
+                 if r.tflm_converter and s.tflm_head and p.tflm_head and a.tflm_head else "-")
+        totals = (" / ".join(_kib(x) for x in (r.tflm_converter_total, s.tflm_total, p.tflm_total))
+                  if r.tflm_converter_total and s.tflm_total and p.tflm_total else "-")
         lines.append(
             f"| {r.name} {r.variant}{'' if r.concat_to_conv else ' (no concat->conv)'} | {r.operators} "
             f"| {_kib(r.converter)} | {_kib(r.scheduled)} | {_kib(i.peak)} | {_kib(e.peak)} | {_kib(s.peak)} "
-            f"| {_kib(a.peak)} "
-            f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, s.peak, a.peak))} "
-            f"| {e.sites} / {a.sites}{f' (+{r.slices} slice rewrites)' if r.slices else ''} "
-            f"| {_strips(s)} / {_strips(a)} | {heads} | {s.check or '-'}; {a.check or '-'} |"
+            f"| {_kib(p.peak)} | {_kib(a.peak)} "
+            f"| {' / '.join(_ratio(r.converter, x) for x in (r.scheduled, i.peak, e.peak, s.peak, p.peak, a.peak))} "
+            f"| {_strips(s)} / {_strips(p)} / {_strips(a)} | {heads} | {totals} "
+            f"| {s.check or '-'}; {a.check or '-'} |"
         )
     return "\n".join(lines)
 
@@ -227,24 +234,23 @@ def summary(rows: list[Row]) -> str:
         "with concat->conv sites": lambda r: r.concat_to_conv,
         "all": lambda r: True,
     }
+    keys = ("inplace", "exact", "strips", "peak only", "approximate")
     out = []
     for subset, member in subsets.items():
         for variant in ("float", "int8"):
             chosen = [r for r in rows if r.variant == variant and member(r)]
             if not chosen:
                 continue
-            g = [geomean([r.converter / x(r) for r in chosen]) for x in (
-                lambda r: r.scheduled, lambda r: r.modes["inplace"].peak, lambda r: r.modes["exact"].peak,
-                lambda r: r.modes["strips"].peak, lambda r: r.modes["approximate"].peak)]
+            g = [geomean([r.converter / r.scheduled for r in chosen])]
+            g += [geomean([r.converter / r.modes[k].peak for r in chosen]) for k in keys]
             line = (f"geometric mean reduction vs converter order, {variant} models, {subset} ({len(chosen)}): "
                     f"scheduling {g[0]:.2f}x, in place {g[1]:.2f}x, exact rewriting {g[2]:.2f}x, "
-                    f"+row strips {g[3]:.2f}x, +approximate {g[4]:.2f}x")
-            measured = [r for r in chosen if r.tflm_converter and r.modes["strips"].tflm_head
-                        and r.modes["approximate"].tflm_head]
-            if len(measured) == len(chosen):
-                m = [geomean([r.tflm_converter / r.modes[k].tflm_head for r in measured])
-                     for k in ("strips", "approximate")]
-                line += f"; TFLite Micro head measured, input / output: {m[0]:.2f}x default, {m[1]:.2f}x approximate"
+                    f"+row strips {g[3]:.2f}x (peak only {g[4]:.2f}x), +approximate {g[5]:.2f}x")
+            if all(r.tflm_converter and all(r.modes[k].tflm_head for k in keys[2:]) for r in chosen):
+                m = [geomean([r.tflm_converter / r.modes[k].tflm_head for r in chosen]) for k in keys[2:]]
+                t = [geomean([r.tflm_converter_total / r.modes[k].tflm_total for r in chosen]) for k in keys[2:4]]
+                line += (f"; TFLite Micro measured, input / output: head {m[0]:.2f}x default, {m[1]:.2f}x peak only, "
+                         f"{m[2]:.2f}x approximate; whole arena {t[0]:.2f}x default, {t[1]:.2f}x peak only")
             out.append(line)
     return "\n".join(out)
 

@@ -80,6 +80,7 @@ def optimize(
     rewrite_approximate_int8: bool = False,
     strips: bool = True,
     max_recompute: float = 1.0,
+    count_persistent: bool = True,
     arena_plan: bool = True,
     shared_outputs: bool = True,
     warm_start: Literal["none", "learned"] = "none",
@@ -112,6 +113,11 @@ def optimize(
     max_recompute
         The most multiply-accumulates strips may add, as a fraction of the
         subgraph's (1.0: at most twice as many in all).
+    count_persistent
+        Charge each run in strips the bytes TFLite Micro keeps for its extra
+        operators and tensors (estimated; docs/rewriting.md#row-strips), so
+        the whole arena shrinks, not only its activations. False chooses
+        runs by the activation peak alone.
     arena_plan
         Also place every tensor in TFLite Micro's arena for the final order
         and write the placement as its offline memory plan, where it makes
@@ -153,7 +159,7 @@ def optimize(
                             else [])
              for graph in graphs]
     run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, strips, max_recompute,
-               arena_plan)
+               count_persistent, arena_plan)
     chosen, passes = plain, [0.0] * len(plain)  # passes: seconds of the in-place pass per subgraph
     if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
@@ -213,6 +219,7 @@ class _Run:
     approximate_int8: bool
     strips: bool
     max_recompute: float
+    count_persistent: bool
     arena_plan: bool
 
     def __call__(self, schedules: list[GraphSchedule]):
@@ -220,7 +227,8 @@ class _Run:
         rewritten = {}
         if self.rewrite:
             options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
-                                     strips=self.strips, max_recompute=self.max_recompute)
+                                     strips=self.strips, max_recompute=self.max_recompute,
+                                     count_persistent=self.count_persistent)
             tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.deadline,
                                             engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]

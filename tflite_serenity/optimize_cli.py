@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-recompute", type=float, default=100.0, metavar="PERCENT",
                    help="the most multiply-accumulates row strips may add, in percent of the model's "
                         "(default: 100, at most twice as many)")
+    p.add_argument("--strips-peak-only", action="store_true",
+                   help="choose row strips by the activation peak alone (by default each strip's extra operators "
+                        "are charged the bytes TFLite Micro keeps for them, so the whole arena shrinks)")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
@@ -74,7 +77,7 @@ def run_optimize(argv: Sequence[str]) -> int:
         result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
                           rewrite_approximate=args.rewrite_approximate, shared_outputs=not args.no_shared_outputs,
                           rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
-                          max_recompute=args.max_recompute / 100,
+                          max_recompute=args.max_recompute / 100, count_persistent=not args.strips_peak_only,
                           arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
     result.save(args.output)
     if args.json:
@@ -109,9 +112,10 @@ def _summary_line(s, rewriting: bool) -> str:
             n = len(s.strips)
             extra = s.strips[-1].macs_after / s.strips[0].macs_before - 1 if s.strips[0].macs_before else 0.0
             approximate = "" if all(r.exact for r in s.strips) else ", approximate"
+            kept = sum(r.persistent_added for r in s.strips)
             sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
-                      f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates"
-                      f"{approximate})")
+                      f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates, "
+                      f"about {kept:+,} B TFLite Micro keeps per operator{approximate})")
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:

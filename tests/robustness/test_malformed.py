@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tflite_serenity import optimize
@@ -93,6 +93,7 @@ def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes
     edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=6),
     cut=st.one_of(st.none(), st.integers(8, 50_000)),
 )
+@example(seed="while_float.tflite", edits=[(241396, 0)], cut=None)  # a subgraph left without operators
 def test_mutated_models_give_our_errors_or_valid_output(seed, edits, cut):
     data = _mutate(load(seed), edits, cut)
     try:

@@ -157,7 +157,8 @@ def rewrite_subgraph(
     if options.strips and not search.out_of_time():
         tiled, schedule, strips = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
                                                 budget=search.budget, engine=engine, approximate=options.approximate,
-                                                max_recompute=options.max_recompute)
+                                                max_recompute=options.max_recompute,
+                                                count_persistent=options.count_persistent)
         if strips:
             current = _Version(tiled, build_graph(tiled, subgraph), schedule)
     if current.schedule.peak >= baseline.peak:

@@ -68,13 +68,17 @@ class Options:
     on int8 tensors (changes rounding: partial results are requantized).
     ``strips`` allows computing runs of the graph in row strips (exact, but
     rows shared by strips are computed twice: :mod:`.strips`), adding at most
-    ``max_recompute`` times the subgraph's multiply-accumulates.
+    ``max_recompute`` times the subgraph's multiply-accumulates. With
+    ``count_persistent`` (the default) a run's extra operators are charged
+    the bytes TFLite Micro keeps for them (:mod:`.strip_search`); without, runs
+    are chosen by the activation peak alone.
     """
 
     approximate: bool = False
     approximate_quantized: bool = False
     strips: bool = True
     max_recompute: float = 1.0
+    count_persistent: bool = True
 
 
 @dataclass(frozen=True)
