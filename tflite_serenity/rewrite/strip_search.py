@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 from .. import memory
+from ..arena.scratch import scratch_requests
 from ..errors import ModelFormatError
 from ..graph import Graph, build_graph
 from ..model import with_operator_orders
@@ -181,7 +182,7 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
                           all(bit_exact(graph, op) for op in inside),
-                          tschedule.peak + (persistent_bytes(tgraph) - base if count_persistent else 0))
+                          _with_scratch(tgraph, tschedule) + (persistent_bytes(tgraph) - base if count_persistent else 0))
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -212,7 +213,8 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
             found = attempt(list(run_order), start, stop, strips)
             if found is not None:
                 tried.append(found)
-    better = [c for c in tried if c.cost < schedule.peak and c.macs <= allowed_macs]
+    current = _with_scratch(graph, schedule)
+    better = [c for c in tried if c.cost < current and c.macs <= allowed_macs]
     return min(better, key=lambda c: c.key) if better else None
 
 
@@ -371,6 +373,14 @@ def _exits(graph: Graph, ops) -> list[int]:
     inside = set(ops)
     return [t for op in ops for t in graph.operators[op].outputs
             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
+
+
+def _with_scratch(graph: Graph, schedule: GraphSchedule) -> int:
+    """The schedule's peak with each step's scratch buffers (a TRANSPOSE_CONV's
+    int32 accumulators, say) on top: strips that leave a step like that at
+    the top gain nothing in TFLite Micro's arena."""
+    live = memory.profile(graph, schedule.order, inplace=schedule.inplace).live
+    return max((v + sum(scratch_requests(graph, op)) for v, op in zip(live, schedule.order)), default=0)
 
 
 def persistent_bytes(graph: Graph) -> int:
