@@ -142,3 +142,13 @@ def test_report_pictures_refuse_a_negative_time_limit(tmp_path):
     proc = run("report", DATA / "small_cnn_float.tflite", "--no-tflm", "--html", tmp_path / "m.html",
                "--time-limit", "-1")
     assert proc.returncode == 2 and "--time-limit" in proc.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path):
+    # `python -m tflite_serenity in out | head -1`: stdout closes before the summary is written
+    proc = subprocess.Popen([sys.executable, "-m", "tflite_serenity", str(DATA / "small_cnn_int8.tflite"),
+                             str(tmp_path / "o.tflite")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and b"Traceback" not in err
+    assert (tmp_path / "o.tflite").read_bytes()[4:8] == b"TFL3"
