@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the most multiply-accumulates row strips may add, in percent of the model's "
                         "(default: 100, at most twice as many)")
     p.add_argument("--strips-peak-only", action="store_true",
-                   help="choose row strips by the activation peak alone (by default each strip's extra operators "
-                        "are charged the bytes TFLite Micro keeps for them, so the whole arena shrinks)")
+                   help="choose row strips and concat splits by the activation peak alone (by default the "
+                        "operators they add are charged the bytes TFLite Micro keeps for them, so the whole "
+                        "arena shrinks)")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")

@@ -22,7 +22,7 @@ from ..model.rewrite_ops import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
-from .strip_search import StripRewrite, tile_subgraph
+from .strip_search import StripRewrite, persistent_bytes, tile_subgraph
 
 #: How many levels below the concat a candidate may move it.
 MAX_DEPTH = 6
@@ -143,14 +143,14 @@ def rewrite_subgraph(
             break
         tried.append(_tensor_object(current.model, subgraph, site.output))
         best, frontier = search.best_push(current, [site])
-        if best is not None and best.schedule.peak < current.schedule.peak:
+        if best is not None and search.pays(best, current):
             records.append(_record(current, site, best))
             current = best
             tried.extend(frontier)
     remaining = _sites_at_peak(current, options)
     if len(remaining) > 1 and not search.out_of_time():
         best, _ = search.best_push(current, remaining)
-        if best is not None and best.schedule.peak < current.schedule.peak:
+        if best is not None and search.pays(best, current):
             records.extend(_record(current, site, best, joint=True) for site in remaining)
             current = best
     strips: tuple[StripRewrite, ...] = ()
@@ -188,6 +188,14 @@ class _Search:
         self.candidates = 0
         self.note = ""
 
+    def cost(self, graph: Graph, schedule: GraphSchedule) -> int:
+        """A version's peak, plus (by default) the bytes TFLite Micro keeps for
+        its operators and tensors: a split adds operators (strip_search)."""
+        return schedule.peak + (persistent_bytes(graph) if self.options.count_persistent else 0)
+
+    def pays(self, candidate: "_Version", current: "_Version") -> bool:
+        return self.cost(candidate.graph, candidate.schedule) < self.cost(current.graph, current.schedule)
+
     def out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
 
@@ -216,7 +224,7 @@ class _Search:
             schedule = schedule_graph(graph, time_limit=min(self.budget, _left(self.deadline)), engine=self.engine,
                                       inplace=self.inplace)
             self.candidates += 1
-            if best is None or schedule.peak < best.schedule.peak:
+            if best is None or self.cost(graph, schedule) < self.cost(best.graph, best.schedule):
                 best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)
             pending = created
         return best, best_frontier

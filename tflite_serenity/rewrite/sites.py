@@ -69,9 +69,10 @@ class Options:
     ``strips`` allows computing runs of the graph in row strips (exact, but
     rows shared by strips are computed twice: :mod:`.strips`), adding at most
     ``max_recompute`` times the subgraph's multiply-accumulates. With
-    ``count_persistent`` (the default) a run's extra operators are charged
-    the bytes TFLite Micro keeps for them (:mod:`.strip_search`); without, runs
-    are chosen by the activation peak alone.
+    ``count_persistent`` (the default) the extra operators of a run, or of a
+    split concat site, are charged the bytes TFLite Micro keeps for them
+    (:func:`.strip_search.persistent_bytes`); without, rewrites are chosen by
+    the activation peak alone.
     """
 
     approximate: bool = False
