@@ -155,11 +155,11 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     models = {}  # the model stored in each order a run is tried in
     base = persistent_bytes(graph)
 
-    def attempt(run_order, start: int, stop: int, strips: int) -> _Candidate | None:
+    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
         key = tuple(run_order)
         if key not in models:
             models[key] = with_operator_orders(model, {graph.subgraph: run_order})  # the run in one piece
-        tiled = tile(models[key], graph.subgraph, start, stop, strips)
+        tiled = tile(models[key], graph.subgraph, start, stop, strips, trim=trim)
         if tiled is None:
             return None
         try:
@@ -206,11 +206,12 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
+    # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`)
     for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]:
-        for strips in STRIPS[1:]:
+        for strips, trim in [*((n, True) for n in STRIPS[1:]), *((n, False) for n in STRIPS)]:
             if time.monotonic() >= deadline:
                 break
-            found = attempt(list(run_order), start, stop, strips)
+            found = attempt(list(run_order), start, stop, strips, trim)
             if found is not None:
                 tried.append(found)
     current = _with_scratch(graph, schedule)

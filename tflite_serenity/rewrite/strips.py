@@ -146,7 +146,7 @@ class Tiled:
     strips: tuple[tuple[int, ...], ...]
 
 
-def tile(model, subgraph: int, start: int, stop: int, strips: int) -> Tiled | None:
+def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool = True) -> Tiled | None:
     """The model with operators ``[start, stop)`` of the stored order computed
     in ``strips`` row strips, or None when some operator there cannot be split
     by rows or the strips would not be exact.
@@ -154,6 +154,11 @@ def tile(model, subgraph: int, start: int, stop: int, strips: int) -> Tiled | No
     No path may leave the run and come back (a stretch of any valid order
     qualifies). The strips are stored one after the other where the run
     stood, each in the stored order, then the joins of its exits.
+
+    ``trim=False`` leaves the rows a windowed operator gets wrong at a
+    strip's edge (where its padding stands for rows the map has) in place
+    whenever its readers need none of them, instead of cutting them off:
+    fewer operators, larger tensors.
     """
     graph = build_graph(model, subgraph)
     ops = range(start, stop)
@@ -210,7 +215,7 @@ def tile(model, subgraph: int, start: int, stop: int, strips: int) -> Tiled | No
     if all(height[t] == need[j].get(t, (0, 0))[1] - need[j].get(t, (0, 0))[0]
            for j in range(strips) for t in spatial if graph.producer[t] in inside):
         return None  # every strip needs every map whole: nothing to gain
-    return _emit(model, graph, plans, exits, spatial, need, windows, inside)
+    return _emit(model, graph, plans, exits, spatial, need, windows, inside, trim)
 
 
 def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
@@ -266,7 +271,7 @@ def _same_for_every_row(shape: Sequence[int]) -> bool:
     return rank <= 2 or shape[rank - 3] == 1
 
 
-def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, windows, inside):
+def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, windows, inside, trim: bool):
     ed = SubgraphEditor(model, graph.subgraph)
     tensors = graph.tensors
     new_ops: list = []
@@ -295,13 +300,22 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
 
     parts: dict[int, list[int]] = {e: [] for e in exits}
     for j, rows in enumerate(need):
+        # Per tensor of this strip: the map rows it holds, those of them that
+        # are right (untrimmed, a SAME window at a strip's edge pads where the
+        # map has rows), and its index.
         have: dict[int, tuple[int, int]] = {}
+        valid: dict[int, tuple[int, int]] = {}
         made: dict[int, int] = {}
 
-        def rows_of(t: int, want: tuple[int, int]) -> int:
+        def source(t: int) -> int:
             if t not in made:  # an entry: the whole map is there
-                have[t], made[t] = (0, tensors[t].shape[1]), t
-            return cut(t, have[t], want, made[t], f"{tensors[t].name}/serenity_strip{j}_{want[0]}_{want[1]}", j)
+                have[t] = valid[t] = (0, tensors[t].shape[1])
+                made[t] = t
+            return made[t]
+
+        def rows_of(t: int, want: tuple[int, int]) -> int:
+            held = source(t)
+            return cut(t, have[t], want, held, f"{tensors[t].name}/serenity_strip{j}_{want[0]}_{want[1]}", j)
 
         for plan in plans:
             op = graph.operators[plan.op]
@@ -309,24 +323,38 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
             if out not in rows:
                 continue
             a, b = rows[out]
+            name = f"{tensors[out].name}/serenity_strip{j}"
+            direct = None
+            if not trim and all(t in made for t in op.inputs if t in spatial):
+                direct = _direct(plan, tensors, op, (a, b), have, valid)
+            if direct is not None:  # on the input rows as they are: no cut
+                held, right = direct
+                shape = list(tensors[out].shape)
+                shape[1] = held[1] - held[0]
+                strip = ed.activation_like(out, shape=shape, name=name)
+                place(ed.copy_operator(plan.op, [made[t] if t in spatial else t for t in op.inputs], [strip]), j)
+                have[out], valid[out], made[out] = held, right, strip
+                continue
             w = windows[j].get(plan.op)
             shape = list(tensors[out].shape)
             shape[1] = w.rows if w is not None else b - a
-            strip = ed.activation_like(out, shape=shape, name=f"{tensors[out].name}/serenity_strip{j}")
+            strip = ed.activation_like(out, shape=shape, name=name)
             if plan.moves is not None:
                 place(_moved_rows(ed, graph, plan, a, b, rows_of, strip), j)
             else:
-                inputs = []
-                for t in op.inputs:
-                    if t in spatial:
-                        inputs.append(rows_of(t, (w.start, w.stop) if w is not None else (a, b)))
-                    else:
-                        inputs.append(t)  # constants, and maps broadcast along rows
+                inputs = [rows_of(t, (w.start, w.stop) if w is not None else (a, b)) if t in spatial else t
+                          for t in op.inputs]  # constants, and maps broadcast along rows, as they are
                 place(ed.copy_operator(plan.op, inputs, [strip]), j)
             if w is not None:
                 lo = a - w.first
-                strip = cut(out, (lo, lo + w.rows), (a, b), strip, f"{tensors[out].name}/serenity_strip{j}_rows", j)
-            have[out], made[out] = (a, b), strip
+                if trim or not (lo <= a and b <= lo + w.rows):
+                    strip = cut(out, (lo, lo + w.rows), (a, b), strip, f"{name}_rows", j)
+                    have[out] = valid[out] = (a, b)
+                else:  # keep its wrong edge rows: readers take only right ones
+                    have[out], valid[out] = (lo, lo + w.rows), (a, b)
+            else:
+                have[out] = valid[out] = (a, b)
+            made[out] = strip
         for e in exits:
             band = (j * tensors[e].shape[1] // len(need), (j + 1) * tensors[e].shape[1] // len(need))
             if band[0] < band[1]:
@@ -365,3 +393,50 @@ def _moved_rows(ed: SubgraphEditor, graph: Graph, plan: _OpPlan, a: int, b: int,
                                       ed.constant(end, name=f"{name}/serenity_end_{a}_{b}"),
                                       ed.constant(strides, name=f"{name}/serenity_strides_{a}_{b}")], [strip],
                             options={"beginMask": 0, "endMask": 0})
+
+
+def _direct(plan: _OpPlan, tensors, op, wanted: tuple[int, int], have, valid):
+    """The rows an operator writes when run on its input strips as they are,
+    and the right ones among them, if those hold ``wanted``; else None."""
+    spatial_in = [t for t in op.inputs if t in have]
+    if plan.moves is not None or not spatial_in:
+        return None
+    if plan.window is None:  # element-wise, concat: the rows of its inputs, right where all are
+        held = have[spatial_in[0]]
+        if any(have[t] != held for t in spatial_in):
+            return None
+        right = (max(valid[t][0] for t in spatial_in), min(valid[t][1] for t in spatial_in))
+    else:
+        kernel, stride, pad_top, same = plan.window
+        (x,) = spatial_in
+        found = window_rows(tensors[x].shape[1], tensors[op.outputs[0]].shape[1], kernel, stride, pad_top, same,
+                            have[x], valid[x])
+        if found is None:
+            return None
+        held, right = found
+    return (held, right) if right[0] <= wanted[0] and wanted[1] <= right[1] else None
+
+
+def window_rows(height: int, out_height: int, kernel: int, stride: int, pad_top: int, same: bool,
+                held: tuple[int, int], right: tuple[int, int]):
+    """A windowed operator run on a strip holding map rows ``held`` (of which
+    ``right`` are right): the output map rows it writes, and the right ones
+    (whose windows read right rows only, with padding only where the map has
+    none); None if its rows fall between the map's."""
+    start, stop = held
+    n = stop - start
+    if same:
+        rows = -(-n // stride)
+        pad = max((rows - 1) * stride + kernel - n, 0) // 2
+    else:
+        rows = (n - kernel) // stride + 1 if n >= kernel else 0
+        pad = 0
+    offset = start - pad + pad_top
+    if rows <= 0 or offset % stride:
+        return None
+    first = offset // stride
+    good = [r for r in range(max(first, 0), min(first + rows, out_height))
+            if right[0] <= max(r * stride - pad_top, 0) and min(r * stride - pad_top + kernel, height) <= right[1]]
+    if not good:
+        return None
+    return (first, first + rows), (good[0], good[-1] + 1)
