@@ -245,7 +245,7 @@ def _tall_parts(graph: Graph, order, start: int, stop: int, usable):
 def _in_one_piece(order, run: set[int], ancestors) -> tuple[list[int], int, int]:
     """``order`` with the operators of the convex set ``run`` together: its
     ancestors first, then ``run``, then the rest (an order, start, stop)."""
-    before = [op for op in order if op not in run and ancestors_of(ancestors, op, run)]
+    before = [op for op in order if op not in run and _ancestors_of(ancestors, op, run)]
     early = set(before)
     rest = [op for op in order if op not in run and op not in early]
     return [*before, *(op for op in order if op in run), *rest], len(before), len(before) + len(run)
@@ -279,7 +279,7 @@ def _exit_bytes(graph: Graph, run: set[int]) -> int:
     return sum(memory.tensor_bytes(graph.tensors[t]) for t in _exits(graph, sorted(run)))
 
 
-def ancestors_of(ancestors, op: int, run: set[int]) -> bool:
+def _ancestors_of(ancestors, op: int, run: set[int]) -> bool:
     """Whether ``op`` is an ancestor of some operator of ``run``."""
     return any(ancestors[r] >> op & 1 for r in run)
 

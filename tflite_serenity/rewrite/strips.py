@@ -85,14 +85,17 @@ def strip_window(height: int, kernel: int, stride: int, pad_top: int, same: bool
     return best
 
 
-def _window_of(height, kernel, stride, pad_top, same, start, stop, a, b) -> Window | None:
-    n = stop - start
+def _rows_and_padding(n: int, kernel: int, stride: int, same: bool) -> tuple[int, int]:
+    """Rows a windowed operator writes from ``n`` input rows, and the padding
+    it puts above them (SAME: as TFLite computes it; VALID: none)."""
     if same:
         rows = -(-n // stride)
-        pad = max((rows - 1) * stride + kernel - n, 0) // 2
-    else:
-        rows = (n - kernel) // stride + 1 if n >= kernel else 0
-        pad = 0
+        return rows, max((rows - 1) * stride + kernel - n, 0) // 2
+    return ((n - kernel) // stride + 1 if n >= kernel else 0), 0
+
+
+def _window_of(height, kernel, stride, pad_top, same, start, stop, a, b) -> Window | None:
+    rows, pad = _rows_and_padding(stop - start, kernel, stride, same)
     # strip row i reads map rows start - pad + i * stride + [0, kernel); output row r reads r * stride - pad_top + ...
     offset = a * stride - pad_top - start + pad
     if offset % stride:
@@ -424,13 +427,7 @@ def window_rows(height: int, out_height: int, kernel: int, stride: int, pad_top:
     (whose windows read right rows only, with padding only where the map has
     none); None if its rows fall between the map's."""
     start, stop = held
-    n = stop - start
-    if same:
-        rows = -(-n // stride)
-        pad = max((rows - 1) * stride + kernel - n, 0) // 2
-    else:
-        rows = (n - kernel) // stride + 1 if n >= kernel else 0
-        pad = 0
+    rows, pad = _rows_and_padding(stop - start, kernel, stride, same)
     offset = start - pad + pad_top
     if rows <= 0 or offset % stride:
         return None
