@@ -114,10 +114,10 @@ def optimize(
         The most multiply-accumulates strips may add, as a fraction of the
         subgraph's (1.0: at most twice as many in all).
     count_persistent
-        Charge each run in strips the bytes TFLite Micro keeps for its extra
-        operators and tensors (estimated; docs/rewriting.md#row-strips), so
-        the whole arena shrinks, not only its activations. False chooses
-        runs by the activation peak alone.
+        Charge each run in strips, and each concat split, the bytes TFLite
+        Micro keeps for the operators and tensors it adds (estimated;
+        docs/rewriting.md#row-strips), so the whole arena shrinks, not only
+        its activations. False chooses by the activation peak alone.
     arena_plan
         Also place every tensor in TFLite Micro's arena for the final order
         and write the placement as its offline memory plan, where it makes
