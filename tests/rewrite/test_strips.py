@@ -28,18 +28,25 @@ def _average_rows(x: np.ndarray, kernel: int, stride: int, same: bool) -> np.nda
     return np.asarray(out)
 
 
+def _random_pool(rng: random.Random):
+    """A random 1-D average pool over a random map: its settings, the map, the
+    pooled map and the padding above it."""
+    kernel, stride, same = rng.randint(1, 7), rng.randint(1, 3), rng.random() < 0.7
+    height = rng.randint(kernel, 40)
+    x = np.asarray([rng.random() for _ in range(height)])
+    whole = _average_rows(x, kernel, stride, same)
+    pad_top = max((len(whole) - 1) * stride + kernel - height, 0) // 2 if same else 0
+    return kernel, stride, same, x, whole, pad_top
+
+
 def test_a_strip_window_gives_the_rows_of_the_whole_map_on_random_cases():
     rng = random.Random(0)
     checked = 0
     for _ in range(3000):
-        kernel, stride, same = rng.randint(1, 7), rng.randint(1, 3), rng.random() < 0.7
-        height = rng.randint(kernel, 40)
-        x = np.asarray([rng.random() for _ in range(height)])
-        whole = _average_rows(x, kernel, stride, same)
+        kernel, stride, same, x, whole, pad_top = _random_pool(rng)
         a = rng.randrange(len(whole))
         b = rng.randint(a + 1, len(whole))
-        pad_top = max((len(whole) - 1) * stride + kernel - height, 0) // 2 if same else 0
-        w = strip_window(height, kernel, stride, pad_top, same, a, b)
+        w = strip_window(len(x), kernel, stride, pad_top, same, a, b)
         if w is None:
             continue
         checked += 1
@@ -53,14 +60,10 @@ def test_rows_a_strip_computes_as_it_is_are_right_where_said_on_random_cases():
     rng = random.Random(1)
     checked = 0
     for _ in range(3000):
-        kernel, stride, same = rng.randint(1, 7), rng.randint(1, 3), rng.random() < 0.7
-        height = rng.randint(kernel, 40)
-        x = np.asarray([rng.random() for _ in range(height)])
-        whole = _average_rows(x, kernel, stride, same)
-        pad_top = max((len(whole) - 1) * stride + kernel - height, 0) // 2 if same else 0
-        start = rng.randrange(height)
-        stop = rng.randint(start + 1, height)
-        found = window_rows(height, len(whole), kernel, stride, pad_top, same, (start, stop), (start, stop))
+        kernel, stride, same, x, whole, pad_top = _random_pool(rng)
+        start = rng.randrange(len(x))
+        stop = rng.randint(start + 1, len(x))
+        found = window_rows(len(x), len(whole), kernel, stride, pad_top, same, (start, stop), (start, stop))
         if found is None:
             continue
         (first, last), (good_from, good_to) = found
