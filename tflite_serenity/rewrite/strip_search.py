@@ -152,14 +152,16 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     runs = [(order, p, q) for p in starts for q in stops]
     if not runs:
         return None
-    models = {}  # the model stored in each order a run is tried in
+    models = {}  # per order a run is tried in: the model stored so, and each operator's position
     base = persistent_bytes(graph)
 
     def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
         key = tuple(run_order)
-        if key not in models:
-            models[key] = with_operator_orders(model, {graph.subgraph: run_order})  # the run in one piece
-        tiled = tile(models[key], graph.subgraph, start, stop, strips, trim=trim)
+        if key not in models:  # the model with the run in one piece, and where each operator went
+            models[key] = (with_operator_orders(model, {graph.subgraph: run_order}),
+                           {op: k for k, op in enumerate(run_order)})
+        stored, inverse = models[key]
+        tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim)
         if tiled is None:
             return None
         try:
@@ -168,7 +170,6 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
             return None
         # Strips run one after the other: interleaving them only keeps more
         # rows alive, and without it the search splits per strip and stays fast.
-        inverse = {op: k for k, op in enumerate(run_order)}
         added = tgraph.num_operators - graph.num_operators
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
@@ -201,8 +202,9 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     # The best stretches may hold operators of lower resolution that need most
     # rows of the large maps in every strip: try them without those too.
     widest = (tuple(order), left, right)
+    reach = _reach(graph)
     for _, _, run_order, start, stop in [*sorted(tried_runs)[:MAX_RUNS], (0, 0, *widest)]:
-        for narrower in _tall_parts(graph, run_order, start, stop, usable):
+        for narrower in _tall_parts(graph, run_order, start, stop, usable, reach):
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
@@ -219,15 +221,15 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     return min(better, key=lambda c: c.key) if better else None
 
 
-def _tall_parts(graph: Graph, order, start: int, stop: int, usable):
+def _tall_parts(graph: Graph, order, start: int, stop: int, usable, reach):
     """For each map height of the stretch ``[start, stop)`` of ``order`` but the
     lowest: the operators that read or write a map of that height or more,
     with whatever lies on a path between two of them, stored in one piece
     (an order, start, stop); and each such part grown by readers of its exits
-    while that shrinks them (:func:`_grown`)."""
+    while that shrinks them (:func:`_grown`). ``reach``: :func:`_reach` of the graph."""
     inside = list(order[start:stop])
     heights = sorted({_height(graph, op) for op in inside})
-    ancestors, descendants = _reach(graph)
+    ancestors, descendants = reach
     for h in heights[1:]:
         mask = 0
         for op in inside:
@@ -245,7 +247,10 @@ def _tall_parts(graph: Graph, order, start: int, stop: int, usable):
 def _in_one_piece(order, run: set[int], ancestors) -> tuple[list[int], int, int]:
     """``order`` with the operators of the convex set ``run`` together: its
     ancestors first, then ``run``, then the rest (an order, start, stop)."""
-    before = [op for op in order if op not in run and _ancestors_of(ancestors, op, run)]
+    upstream = 0  # every ancestor of an operator of the run
+    for op in run:
+        upstream |= ancestors[op]
+    before = [op for op in order if op not in run and upstream >> op & 1]
     early = set(before)
     rest = [op for op in order if op not in run and op not in early]
     return [*before, *(op for op in order if op in run), *rest], len(before), len(before) + len(run)
@@ -277,11 +282,6 @@ def _grown(graph: Graph, run: set[int], usable, ancestors) -> set[int]:
 
 def _exit_bytes(graph: Graph, run: set[int]) -> int:
     return sum(memory.tensor_bytes(graph.tensors[t]) for t in _exits(graph, sorted(run)))
-
-
-def _ancestors_of(ancestors, op: int, run: set[int]) -> bool:
-    """Whether ``op`` is an ancestor of some operator of ``run``."""
-    return any(ancestors[r] >> op & 1 for r in run)
 
 
 def _height(graph: Graph, op: int) -> int:
