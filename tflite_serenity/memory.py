@@ -286,3 +286,90 @@ def activation_flow(graph: Graph, *, inplace: bool = False) -> ActivationFlow:
         graph.num_operators, graph.preds,
         tuple(b.root for b in entries), tuple(b.size for b in entries), tuple(b.producer for b in entries),
         tuple(b.consumers for b in entries), tuple(b.pinned for b in entries))
+
+
+# -- TFLite Micro's bookkeeping ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersistentCounts:
+    """What TFLite Micro keeps bookkeeping for, counted in a graph."""
+
+    tensors: int  # every tensor, constants included: each gets a TfLiteEvalTensor
+    operators: dict[str, int]  # by kind: each gets a node and its kernel's own data
+    channels: dict[str, int]  # output channels of convolutions, by kind (see PER_CHANNEL_KINDS)
+
+    def __add__(self, other: "PersistentCounts") -> "PersistentCounts":
+        return PersistentCounts(self.tensors + other.tensors, _summed(self.operators, other.operators),
+                                _summed(self.channels, other.channels))
+
+
+def _summed(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    total = dict(a)
+    for key, n in b.items():
+        total[key] = total.get(key, 0) + n
+    return total
+
+
+#: Operators whose kernels keep an int32 multiplier and shift per output
+#: channel, whatever the type (TFLite Micro's convolutions allocate them for
+#: float models too).
+PER_CHANNEL_KINDS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+
+
+def persistent_counts(graph: Graph) -> PersistentCounts:
+    """The tensors, operators and convolutions' output channels of ``graph``, by kind."""
+    kinds: dict[str, int] = {}
+    channels: dict[str, int] = {}
+    for op in graph.operators:
+        kinds[op.kind] = kinds.get(op.kind, 0) + 1
+        out = graph.tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
+        if op.kind in PER_CHANNEL_KINDS and out is not None and out.shape:
+            channels[op.kind] = channels.get(op.kind, 0) + out.shape[-1]
+    return PersistentCounts(len(graph.tensors), kinds, channels)
+
+
+@dataclass(frozen=True)
+class PersistentCosts:
+    """Bytes TFLite Micro keeps in its arena's tail for the whole run, beyond
+    the activations: its ``arena_size`` must hold these too, so an extra
+    operator that lowers the activation peak by less than it adds here makes
+    the arena bigger. Measured on one build of TFLite Micro by
+    ``scripts/fit_persistent.py`` (see ``docs/memory-model.md``); the pointer
+    width of the device matters, as much of it is structs of pointers.
+    """
+
+    name: str
+    per_tensor: int  # TfLiteEvalTensor
+    per_operator: int  # the node and its registration
+    op_data: dict[str, int]  # each kind's kernel data (OpData, params), by kind
+    other_op_data: int  # for kinds not measured
+    per_channel: dict[str, int]  # by kind of convolution
+
+    def bytes(self, counts: PersistentCounts) -> int:
+        """The tail bytes for ``counts`` (up to a constant of the interpreter)."""
+        kernels = sum(n * self.op_data.get(kind, self.other_op_data) for kind, n in counts.operators.items())
+        channels = sum(n * self.per_channel.get(kind, 0) for kind, n in counts.channels.items())
+        return self.per_tensor * counts.tensors + self.per_operator * sum(counts.operators.values()) + kernels + channels
+
+
+def persistent_bytes(graph: Graph, costs: PersistentCosts) -> int:
+    """Estimated tail bytes TFLite Micro keeps for ``graph``'s tensors and
+    operators (see :class:`PersistentCosts`); differences between two graphs
+    are what a rewrite adds to the arena beside its activations."""
+    return costs.bytes(persistent_counts(graph))
+
+
+#: TFLite Micro built for x86-64 (the ``tflite-micro`` package), fitted by
+#: ``scripts/fit_persistent.py`` to 87 models (the test models and the zoo,
+#: float and int8, and the int8 ones in row strips): tensors and nodes exact,
+#: kernel data within 7% on every model of convolutions.
+TFLM_64BIT = PersistentCosts(
+    "TFLite Micro, 64-bit",
+    per_tensor=24, per_operator=64,
+    op_data={"ADD": 53, "AVERAGE_POOL_2D": 13, "CONCATENATION": 90, "CONV_2D": 77, "DEPTHWISE_CONV_2D": 83,
+             "FULLY_CONNECTED": 0, "LOGISTIC": 0, "MAX_POOL_2D": 44, "MEAN": 123, "MUL": 34, "PAD": 56, "RELU": 0,
+             "RESHAPE": 33, "SOFTMAX": 110, "STRIDED_SLICE": 111, "TRANSPOSE": 409},
+    other_op_data=45,
+    per_channel={"CONV_2D": 8, "DEPTHWISE_CONV_2D": 8, "FULLY_CONNECTED": 3, "TRANSPOSE_CONV": 10})
+TFLM_32BIT = TFLM_64BIT  # provisional: replaced by the 32-bit build's fit

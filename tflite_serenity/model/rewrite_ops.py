@@ -141,6 +141,7 @@ class SubgraphEditor:
         self._buffers = list(model.buffers or [])
         self._codes = list(model.operatorCodes or [])
         self._placed: dict[int, list] = {}
+        self._shared: dict[tuple, int] | None = None  # constant() tensors by type, shape and bytes
 
     # -- tensors ----------------------------------------------------------
 
@@ -208,16 +209,26 @@ class SubgraphEditor:
                                   copy.deepcopy(source.quantization))
 
     def constant(self, values: np.ndarray, *, name: str) -> int:
-        """A new constant holding ``values`` (no quantization), typed by their dtype,
-        e.g. the int32 begin, end and strides of a new STRIDED_SLICE."""
+        """A constant holding ``values`` (no quantization), typed by their dtype,
+        e.g. the int32 begin, end and strides of a new STRIDED_SLICE.
+
+        Equal values asked for twice share one tensor (named as first asked):
+        TFLite Micro keeps bookkeeping in its arena for every tensor, so the
+        many cuts of row strips would otherwise pay for the same strides again
+        and again."""
         array = np.ascontiguousarray(values)
         types = [t for t, dtype in _NUMPY.items() if np.dtype(dtype) == array.dtype]
         if not types:
             raise ValueError(f"no tensor type for dtype {array.dtype}")
-        source = fb.TensorT()
-        source.type = types[0]
-        source.hasRank = True
-        return self._new_constant(source, array, name, None)
+        if self._shared is None:
+            self._shared = self._small_constants()
+        key = (types[0], array.shape, array.tobytes())
+        if key not in self._shared:
+            source = fb.TensorT()
+            source.type = types[0]
+            source.hasRank = True
+            self._shared[key] = self._new_constant(source, array, name, None)
+        return self._shared[key]
 
     def constant_zeros_like(self, tensor: int, *, name: str) -> int:
         """A new constant of zeros with the type, shape and quantization of ``tensor``."""
@@ -352,6 +363,26 @@ class SubgraphEditor:
         t.name = name
         t.quantization = quant
         return self._append_tensor(t)
+
+    def _small_constants(self) -> dict[tuple, int]:
+        """The subgraph's int32 constants of up to 8 values, by type, shape and
+        bytes: what :meth:`constant` may share (begin, end and strides of
+        earlier edits, say). Graph inputs and outputs are left alone."""
+        ends = set(int(x) for x in (self._sub.inputs if self._sub.inputs is not None else []))
+        ends.update(int(x) for x in (self._sub.outputs if self._sub.outputs is not None else []))
+        found: dict[tuple, int] = {}
+        for index, t in enumerate(self._tensors):
+            if (t.type != TensorType.INT32 or t.quantization is not None or t.isVariable or index in ends
+                    or not 0 < t.buffer < len(self._buffers)):
+                continue
+            data = self._buffers[t.buffer].data
+            if data is None or not 0 < len(data) <= 32:
+                continue
+            shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+            array = np.frombuffer(bytes(bytearray(data)), dtype=np.int32)
+            if array.size == int(np.prod(shape, dtype=np.int64)):
+                found.setdefault((t.type, shape, array.reshape(shape).tobytes()), index)
+        return found
 
     def _model_view(self) -> "fb.ModelT":
         """The model as edited so far, for reading constants (new buffers included)."""

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from .. import memory
 from ..graph import Graph, build_graph
+from ..memory import persistent_bytes
 from ..model.rewrite_ops import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
-from .strip_search import StripRewrite, persistent_bytes, tile_subgraph
+from .strip_search import StripRewrite, tile_subgraph
 
 #: How many levels below the concat a candidate may move it.
 MAX_DEPTH = 6
@@ -158,6 +159,7 @@ def rewrite_subgraph(
         tiled, schedule, strips = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
                                                 budget=search.budget, engine=engine, approximate=options.approximate,
                                                 max_recompute=options.max_recompute,
+                                                persistent=options.persistent,
                                                 count_persistent=options.count_persistent)
         if strips:
             current = _Version(tiled, build_graph(tiled, subgraph), schedule)
@@ -191,7 +193,7 @@ class _Search:
     def cost(self, graph: Graph, schedule: GraphSchedule) -> int:
         """A version's peak, plus (by default) the bytes TFLite Micro keeps for
         its operators and tensors: a split adds operators (strip_search)."""
-        return schedule.peak + (persistent_bytes(graph) if self.options.count_persistent else 0)
+        return schedule.peak + (persistent_bytes(graph, self.options.persistent) if self.options.count_persistent else 0)
 
     def pays(self, candidate: "_Version", current: "_Version") -> bool:
         return self.cost(candidate.graph, candidate.schedule) < self.cost(current.graph, current.schedule)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..graph import Graph
+from ..memory import TFLM_32BIT, PersistentCosts
 from ..model.rewrite_ops import (
     ACTIVATIONS,
     constant_array,
@@ -71,8 +72,9 @@ class Options:
     ``max_recompute`` times the subgraph's multiply-accumulates. With
     ``count_persistent`` (the default) the extra operators of a run, or of a
     split concat site, are charged the bytes TFLite Micro keeps for them
-    (:func:`.strip_search.persistent_bytes`); without, rewrites are chosen by
-    the activation peak alone.
+    (``persistent``: a :class:`~tflite_serenity.memory.PersistentCosts` of
+    the device's build); without, rewrites are chosen by the activation peak
+    alone.
     """
 
     approximate: bool = False
@@ -80,6 +82,7 @@ class Options:
     strips: bool = True
     max_recompute: float = 1.0
     count_persistent: bool = True
+    persistent: PersistentCosts = TFLM_32BIT
 
 
 @dataclass(frozen=True)

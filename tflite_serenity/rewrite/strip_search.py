@@ -14,7 +14,8 @@ multiply-accumulates of the subgraph before and after. And every operator
 and tensor costs an interpreter some bytes it keeps for the whole run
 (TFLite Micro's persistent "tail": node data, per-channel quantization
 multipliers, tensor structs). A run pays only if the activation bytes it
-saves exceed what its extra operators add there (:func:`persistent_bytes`).
+saves exceed what its extra operators add there
+(:func:`~tflite_serenity.memory.persistent_bytes`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .. import memory
 from ..arena.scratch import scratch_requests
 from ..errors import ModelFormatError
 from ..graph import Graph, build_graph
+from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .strips import bit_exact, splittable, tile
@@ -35,16 +37,6 @@ from .strips import bit_exact, splittable, tile
 ENDS = 8
 #: Runs tried with more than two strips (those two strips took lowest).
 MAX_RUNS = 3
-#: TFLite Micro's persistent bytes per operator, per tensor and per output
-#: channel of an integer convolution (its requantization multiplier and
-#: shift), fitted to 33 int8 models from 4 to 1,065 operators (the zoo, the
-#: test models, and both after strips) as measured by the tflite-micro
-#: package on x86-64: within 6% on the models of over 60 operators. A 32-bit
-#: microcontroller keeps smaller structs, so this errs on the side of fewer
-#: strips there.
-PERSISTENT_PER_OPERATOR = 75
-PERSISTENT_PER_TENSOR = 65
-PERSISTENT_PER_CHANNEL = 8
 #: Strip counts tried per run.
 STRIPS = (2, 3, 4, 6, 8)
 
@@ -70,6 +62,7 @@ class StripRewrite:
 
 def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, budget: float,
                   engine: Engine | None = None, approximate: bool = False, max_recompute: float = 1.0,
+                  persistent: PersistentCosts = memory.TFLM_32BIT,
                   count_persistent: bool = True) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...]]:
     """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
 
@@ -79,8 +72,10 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     ``approximate`` (LiteRT may add their terms in another order). All
     strips together add at most ``max_recompute`` times the subgraph's
     multiply-accumulates (:func:`macs`). With ``count_persistent``, a
-    candidate's peak is charged the persistent bytes its extra operators
-    add (:func:`persistent_bytes`). Returns the model, its schedule and
+    candidate's peak is charged the bytes TFLite Micro keeps for its extra
+    operators and tensors (``persistent``, see
+    :class:`~tflite_serenity.memory.PersistentCosts`); they are reported
+    either way. Returns the model, its schedule and
     what was rewritten (the input model and schedule when nothing pays).
     """
     records: list[StripRewrite] = []
@@ -90,12 +85,12 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     allowed = int(macs(graph) * (1 + max_recompute))
     while time.monotonic() < deadline:
         best = _best_candidate(model, graph, schedule, made, deadline, budget, engine, approximate, allowed, groups,
-                               count_persistent)
+                               persistent if count_persistent else None)
         if best is None:
             break
         records.append(StripRewrite(best.operators, best.strips, best.exits, schedule.peak, best.schedule.peak,
                                     macs(graph), best.macs, best.exact,
-                                    persistent_bytes(best.graph) - persistent_bytes(graph)))
+                                    persistent_bytes(best.graph, persistent) - persistent_bytes(graph, persistent)))
         made.update(best.exits)
         groups = best.groups
         model, graph, schedule = best.model, best.graph, best.schedule
@@ -122,7 +117,7 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, budget: float,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    count_persistent: bool) -> _Candidate | None:
+                    persistent: PersistentCosts | None) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -153,7 +148,7 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     if not runs:
         return None
     models = {}  # per order a run is tried in: the model stored so, and each operator's position
-    base = persistent_bytes(graph)
+    base = persistent_bytes(graph, persistent) if persistent else 0
 
     def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
         key = tuple(run_order)
@@ -183,7 +178,7 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
                           all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(tgraph, tschedule) + (persistent_bytes(tgraph) - base if count_persistent else 0))
+                          _with_scratch(tgraph, tschedule) + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -382,16 +377,6 @@ def _with_scratch(graph: Graph, schedule: GraphSchedule) -> int:
     the top gain nothing in TFLite Micro's arena."""
     live = memory.profile(graph, schedule.order, inplace=schedule.inplace).live
     return max((v + sum(scratch_requests(graph, op)) for v, op in zip(live, schedule.order)), default=0)
-
-
-def persistent_bytes(graph: Graph) -> int:
-    """Estimated bytes TFLite Micro keeps for the whole run for this graph's
-    operators and tensors, beyond the activations (see PERSISTENT_PER_OPERATOR)."""
-    channels = sum(graph.tensors[op.outputs[0]].shape[-1] for op in graph.operators
-                   if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-                   and graph.tensors[op.outputs[0]].dtype in ("INT8", "INT16"))
-    return (PERSISTENT_PER_OPERATOR * graph.num_operators + PERSISTENT_PER_TENSOR * len(graph.tensors)
-            + PERSISTENT_PER_CHANNEL * channels)
 
 
 def macs(graph: Graph) -> int:

@@ -1,0 +1,233 @@
+"""Measure what TFLite Micro keeps per tensor, per operator and per channel,
+and fit the costs of ``tflite_serenity.memory.PersistentCosts``.
+
+TFLite Micro keeps bookkeeping in the tail of its arena for the whole run:
+a ``TfLiteEvalTensor`` per tensor, a node and registration per operator, and
+each kernel's own data (``OpData``, with an int32 multiplier and shift per
+output channel of integer convolutions). Its recording allocator reports these
+by category; each category is fitted on its own:
+
+* per tensor: ``TfLiteEvalTensor data`` / tensors (the same on every model);
+* per operator: ``NodeAndRegistration struct`` / operators;
+* kernel data: ``Persistent buffer data`` by least squares over the operator
+  counts by kind and the integer output channels, kinds with too few
+  operators in the set pooled as "other".
+
+The models: every int8 and float model of ``tests/data`` and of the zoo, and
+the int8 ones again after row strips chosen by the activation peak alone
+(strips add operators by the hundred, which is what the costs are for).
+
+Measured by the ``tflite-micro`` package (this machine's build: x86-64), or by
+another build: ``--write-models DIR`` writes the set, a build of TFLite Micro
+for the device measures it and writes one JSON line per model
+(``{"model": "<file name>", "categories": {"<category>": bytes, ...}}``,
+the category names of ``RecordingMicroAllocator``), and ``--measured FILE``
+fits those.
+
+Usage::
+
+    python scripts/make_zoo.py                       # once, builds .zoo/
+    python scripts/fit_persistent.py                 # about 5 minutes
+    python scripts/fit_persistent.py --write-models /tmp/set
+    python scripts/fit_persistent.py --models-from /tmp/set --measured /tmp/set/tflm32.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tflite_serenity import optimize  # noqa: E402
+from tflite_serenity.errors import SerenityError  # noqa: E402
+from tflite_serenity.graph import build_graphs  # noqa: E402
+from tflite_serenity.memory import PersistentCounts, persistent_counts  # noqa: E402
+from tflite_serenity.model import read_model  # noqa: E402
+
+TENSORS = "TfLiteEvalTensor data"
+NODES = "NodeAndRegistration struct"
+KERNELS = "Persistent buffer data"
+#: Kinds with fewer operators than this over the whole set share one cost.
+MIN_OPERATORS = 20
+
+_MEASURE = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+runtime.Interpreter.from_file(sys.argv[1], arena_size={arena}).print_allocations()
+"""
+_CATEGORY = re.compile(r"\[RecordingMicroAllocator\] '([^']+)' used (\d+) bytes")
+
+
+def model_set(time_limit: float) -> dict[str, bytes]:
+    """The models to measure, by file name."""
+    found = sorted((ROOT / "tests" / "data").glob("*.tflite")) + sorted((ROOT / ".zoo").glob("*.tflite"))
+    models: dict[str, bytes] = {}
+    for path in found:
+        data = path.read_bytes()
+        name = f"{path.parent.name}_{path.name}"
+        try:
+            counts(data)
+        except SerenityError:
+            continue  # dynamic shapes, say: not what TFLite Micro runs
+        models[name] = data
+        if path.stem.endswith("_int8"):
+            result = optimize(data, count_persistent=False, time_limit=time_limit)
+            if any(sub.strips for sub in result.subgraphs):
+                models[name.replace(".tflite", "_strips.tflite")] = result.model
+    return models
+
+
+def counts(data: bytes) -> PersistentCounts:
+    """The persistent counts of every subgraph of a model, summed."""
+    total = PersistentCounts(0, {}, {})
+    for graph in build_graphs(read_model(data)):
+        total = total + persistent_counts(graph)
+    return total
+
+
+def measure_with_package(path: Path, arena: int = 256 << 20) -> dict[str, int] | None:
+    """The recording allocator's categories for one model, in a child process
+    (TFLite Micro aborts on some models); None if it fails."""
+    run = subprocess.run([sys.executable, "-c", _MEASURE.format(arena=arena), str(path)],
+                         capture_output=True, text=True, timeout=600)
+    found = {name: int(n) for name, n in _CATEGORY.findall(run.stdout + run.stderr)}
+    return found if run.returncode == 0 and found else None
+
+
+def fit(rows: list[tuple[str, PersistentCounts, dict[str, int]]]) -> dict:
+    """The costs, fitted category by category (see the module docstring)."""
+    per_tensor = [m.get(TENSORS, 0) / c.tensors for _, c, m in rows]
+    per_operator = [m.get(NODES, 0) / sum(c.operators.values()) for _, c, m in rows if c.operators]
+    totals: dict[str, int] = {}
+    for _, c, _ in rows:
+        for kind, n in c.operators.items():
+            totals[kind] = totals.get(kind, 0) + n
+    kinds = sorted(k for k, n in totals.items() if n >= MIN_OPERATORS)
+    convolutions = sorted({k for _, c, _ in rows for k in c.channels})
+    columns = kinds + ["other"] + [f"channels {k}" for k in convolutions] + ["model"]
+
+    def features(c: PersistentCounts) -> list[float]:
+        other = sum(n for k, n in c.operators.items() if k not in kinds)
+        return [c.operators.get(k, 0) for k in kinds] + [other] + [c.channels.get(k, 0) for k in convolutions] + [1]
+
+    a = np.array([features(c) for _, c, _ in rows], dtype=float)
+    b = np.array([m.get(KERNELS, 0) for _, _, m in rows], dtype=float)
+    # relative errors count, not bytes: small models weigh as much as large ones
+    weight = 1 / np.maximum(b, 1)
+    a, b = a * weight[:, None], b * weight
+    # nonnegative least squares by dropping negative columns until none is left
+    active = list(range(len(columns)))
+    while True:
+        x, *_ = np.linalg.lstsq(a[:, active], b, rcond=None)
+        if (x >= 0).all():
+            break
+        active.pop(int(np.argmin(x)))
+    coef = dict.fromkeys(columns, 0.0)
+    coef.update({columns[i]: float(v) for i, v in zip(active, x)})
+    return {
+        "per_tensor": (min(per_tensor), max(per_tensor)),
+        "per_operator": (min(per_operator), max(per_operator)),
+        "op_data": {k: round(coef[k]) for k in kinds},
+        "other_op_data": round(coef["other"]),
+        "per_channel": {k: round(coef[f"channels {k}"]) for k in convolutions},
+        "per_model": round(coef["model"]),
+    }
+
+
+def predicted(costs: dict, c: PersistentCounts) -> int:
+    """The fitted tail of the three categories for one model."""
+    kernels = sum(n * costs["op_data"].get(k, costs["other_op_data"]) for k, n in c.operators.items())
+    channels = sum(n * costs["per_channel"].get(k, 0) for k, n in c.channels.items())
+    return round(costs["per_model"] + costs["per_tensor"][1] * c.tensors + costs["per_operator"][1] * sum(c.operators.values())
+                 + kernels + channels)
+
+
+def literal(costs: dict) -> str:
+    """The costs as the arguments of ``PersistentCosts`` (to paste into memory.py)."""
+    return (f"per_tensor={round(costs['per_tensor'][1])}, per_operator={round(costs['per_operator'][1])}, "
+            f"op_data={costs['op_data']}, other_op_data={costs['other_op_data']}, "
+            f"per_channel={costs['per_channel']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--time-limit", type=float, default=20.0, help="seconds per optimized model")
+    p.add_argument("--write-models", type=Path, help="write the model set here and stop")
+    p.add_argument("--models-from", type=Path, help="read the model set from here (written by --write-models)")
+    p.add_argument("--measured", type=Path, help="JSON lines measured by another build of TFLite Micro")
+    p.add_argument("--json", type=Path, help="also write the costs and every model's figures here")
+    args = p.parse_args(argv)
+
+    if args.models_from:
+        models = {path.name: path.read_bytes() for path in sorted(args.models_from.glob("*.tflite"))}
+    else:
+        models = model_set(args.time_limit)
+    if args.write_models:
+        args.write_models.mkdir(parents=True, exist_ok=True)
+        for name, data in models.items():
+            (args.write_models / name).write_bytes(data)
+        print(f"wrote {len(models)} models to {args.write_models}")
+        return 0
+
+    if args.measured:
+        lines = [json.loads(line) for line in args.measured.read_text().splitlines() if line.strip()]
+        measured = {Path(d["model"]).name: d["categories"] for d in lines if d.get("ok", True)}
+    else:
+        work = Path(args.models_from) if args.models_from else ROOT / ".zoo" / "persistent"
+        work.mkdir(parents=True, exist_ok=True)
+        measured = {}
+        for name, data in models.items():
+            path = work / name
+            path.write_bytes(data)
+            found = measure_with_package(path)
+            if found:
+                measured[name] = found
+
+    rows = [(name, counts(models[name]), measured[name]) for name in models if name in measured]
+    if not rows:
+        print("no model was measured", file=sys.stderr)
+        return 2
+    costs = fit(rows)
+    print(f"{len(rows)} models; per tensor {costs['per_tensor'][0]:.1f}-{costs['per_tensor'][1]:.1f} B, "
+          f"per operator {costs['per_operator'][0]:.1f}-{costs['per_operator'][1]:.1f} B, "
+          f"per output channel {json.dumps(costs['per_channel'])}")
+    print("kernel data by kind:", json.dumps(costs["op_data"]), "other:", costs["other_op_data"])
+    print("as tflite_serenity.memory.PersistentCosts:", literal(costs))
+    print("| model | tensors | operators | measured (3 categories) | fitted | error |")
+    print("|---|---|---|---|---|---|")
+    figures = []
+    for name, c, m in rows:
+        real = m.get(TENSORS, 0) + m.get(NODES, 0) + m.get(KERNELS, 0)
+        guess = predicted(costs, c)
+        figures.append({"model": name, "tensors": c.tensors, "operators": c.operators, "channels": c.channels,
+                        "categories": m, "fitted": guess})
+        print(f"| {name} | {c.tensors} | {sum(c.operators.values())} | {real} | {guess} | "
+              f"{(guess - real) / real:+.1%} |")
+    print()
+    print("What strips add (what the search is charged):")
+    print("| model | operators added | measured | fitted | error |")
+    print("|---|---|---|---|---|")
+    by_name = {f["model"]: f for f in figures}
+    for f in figures:
+        base = by_name.get(f["model"].replace("_strips.tflite", ".tflite"))
+        if base is None or base is f:
+            continue
+        real = sum(f["categories"].get(k, 0) - base["categories"].get(k, 0) for k in (TENSORS, NODES, KERNELS))
+        guess = f["fitted"] - base["fitted"]
+        added = sum(f["operators"].values()) - sum(base["operators"].values())
+        print(f"| {f['model']} | {added} | {real} | {guess} | {(guess - real) / max(real, 1):+.1%} |")
+    if args.json:
+        args.json.write_text(json.dumps({"costs": costs, "models": figures}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
