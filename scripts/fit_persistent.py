@@ -72,7 +72,7 @@ def model_set(time_limit: float) -> dict[str, bytes]:
     models: dict[str, bytes] = {}
     for path in found:
         data = path.read_bytes()
-        name = f"{path.parent.name}_{path.name}"
+        name = f"{path.parent.name.lstrip('.')}_{path.name}"
         try:
             counts(data)
         except SerenityError:

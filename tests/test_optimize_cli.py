@@ -57,3 +57,17 @@ def test_the_summary_counts_the_outputs_written_in_place(tmp_path):
     plain = subprocess.run([sys.executable, "-m", "tflite_serenity", str(DATA / "inplace_float.tflite"), str(out),
                             "--no-shared-outputs"], capture_output=True, text=True, timeout=120)
     assert plain.returncode == 0 and "in place" not in plain.stdout and "1.00x" not in plain.stdout
+
+
+def test_pointer_width_is_32_or_64(tmp_path, capsys):
+    import pytest
+
+    from tflite_serenity import optimize
+
+    out = tmp_path / "out.tflite"
+    assert run_optimize([str(DATA / "swiftnet_tiny_int8.tflite"), str(out), "--pointer-width", "64", "--quiet"]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        run_optimize([str(DATA / "swiftnet_tiny_int8.tflite"), str(out), "--pointer-width", "16"])
+    assert exit_.value.code == 2 and "--pointer-width" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pointer_width"):
+        optimize(DATA / "swiftnet_tiny_int8.tflite", pointer_width=16)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from . import memory
 from .fileio import read_bytes, write_atomic
 from .graph import build_graphs
+from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
 from .model.rewrite_ops import has_metadata
@@ -81,6 +82,7 @@ def optimize(
     strips: bool = True,
     max_recompute: float = 1.0,
     count_persistent: bool = True,
+    pointer_width: Literal[32, 64] = 32,
     arena_plan: bool = True,
     shared_outputs: bool = True,
     warm_start: Literal["none", "learned"] = "none",
@@ -118,6 +120,11 @@ def optimize(
         Micro keeps for the operators and tensors it adds (estimated;
         docs/rewriting.md#row-strips), so the whole arena shrinks, not only
         its activations. False chooses by the activation peak alone.
+    pointer_width
+        Of the device TFLite Micro runs on: 32 (microcontrollers) or 64 (a
+        64-bit host). Most of what TFLite Micro keeps per operator and
+        tensor is pointers, so this sets the charge above
+        (``memory.TFLM_32BIT``, ``memory.TFLM_64BIT``).
     arena_plan
         Also place every tensor in TFLite Micro's arena for the final order
         and write the placement as its offline memory plan, where it makes
@@ -146,6 +153,7 @@ def optimize(
         with the per-subgraph figures.
     """
     start = time.monotonic()
+    persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = tree = read_model(data)
     search = pick_engine(engine)
@@ -159,7 +167,7 @@ def optimize(
                             else [])
              for graph in graphs]
     run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, strips, max_recompute,
-               count_persistent, arena_plan)
+               count_persistent, persistent, arena_plan)
     chosen, passes = plain, [0.0] * len(plain)  # passes: seconds of the in-place pass per subgraph
     if arena_plan and shared_outputs:
         # Under our arena plan, element-wise operators may write over a dying
@@ -203,6 +211,12 @@ def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewri
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
 
 
+def _persistent_costs(pointer_width: int) -> PersistentCosts:
+    if pointer_width not in (32, 64):
+        raise ValueError(f"pointer_width must be 32 or 64, not {pointer_width!r}")
+    return memory.TFLM_32BIT if pointer_width == 32 else memory.TFLM_64BIT
+
+
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
@@ -220,6 +234,7 @@ class _Run:
     strips: bool
     max_recompute: float
     count_persistent: bool
+    persistent: PersistentCosts
     arena_plan: bool
 
     def __call__(self, schedules: list[GraphSchedule]):
@@ -228,7 +243,7 @@ class _Run:
         if self.rewrite:
             options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
                                      strips=self.strips, max_recompute=self.max_recompute,
-                                     count_persistent=self.count_persistent)
+                                     count_persistent=self.count_persistent, persistent=self.persistent)
             tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.deadline,
                                             engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="choose row strips and concat splits by the activation peak alone (by default the "
                         "operators they add are charged the bytes TFLite Micro keeps for them, so the whole "
                         "arena shrinks)")
+    p.add_argument("--pointer-width", type=int, choices=(32, 64), default=32, metavar="{32,64}",
+                   help="bits of a pointer on the device TFLite Micro runs on: 32 for microcontrollers (the "
+                        "default), 64 for a 64-bit host. Sets the bytes TFLite Micro keeps per operator and "
+                        "tensor, which row strips and concat splits are charged")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
@@ -79,6 +83,7 @@ def run_optimize(argv: Sequence[str]) -> int:
                           rewrite_approximate=args.rewrite_approximate, shared_outputs=not args.no_shared_outputs,
                           rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
                           max_recompute=args.max_recompute / 100, count_persistent=not args.strips_peak_only,
+                          pointer_width=args.pointer_width,
                           arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
     result.save(args.output)
     if args.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tflite_serenity.errors import UnsupportedModelError
@@ -72,3 +73,12 @@ def test_graph_outputs_stay_when_their_producer_is_removed():
     assert len(new.subgraphs[0].operators) == graph.num_operators - 1
     assert all(index_of[t] >= 0 for t in graph.operators[last].outputs)
     assert operator_options(new, 0, 0) == operator_options(tree, 0, 0)
+
+
+def test_equal_constants_share_one_tensor():
+    # TFLite Micro keeps bookkeeping per tensor: the strides of many cuts are one tensor
+    ed = SubgraphEditor(_tree(), 0)
+    a = ed.constant(np.ones(4, dtype=np.int32), name="a/strides")
+    b = ed.constant(np.ones(4, dtype=np.int32), name="b/strides")
+    c = ed.constant(np.array([1, 2, 1, 1], dtype=np.int32), name="c/strides")
+    assert a == b != c
