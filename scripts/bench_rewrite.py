@@ -132,8 +132,11 @@ def verify(original: bytes, candidate: bytes, runtimes: tuple[str, ...], exact: 
     return "; ".join(verdicts), head, total
 
 
-def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes: tuple[str, ...]) -> Row:
+def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes: tuple[str, ...],
+               save: Path | None = None) -> Row:
     data = path.read_bytes()
+    if save:
+        (save / f"{name}_{variant}.tflite").write_bytes(data)
     tree = read_model(data)
     graph = build_graph(tree, 0)
     plain = schedule_graph(graph, time_limit=time_limit)
@@ -148,7 +151,8 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     start = time.monotonic()
     schedule = schedule_in_place(graph, plain, time_limit=time_limit)
     row.modes["inplace"] = _checked(Mode(schedule.peak, 0, time.monotonic() - start, schedule.optimal,
-                                         graph.num_operators), data, tree, schedule.order, runtimes, True, int8)
+                                         graph.num_operators), data, tree, schedule.order, runtimes, True, int8,
+                                 save and save / f"{name}_{variant}_inplace.tflite")
     # the exact rewrites start with the slice rewrites (rewrite.slices), as the main command does
     simplified, (counts,) = simplify_slices(tree) if len(tree.subgraphs) == 1 else (tree, (None,))
     row.slices = counts.total if counts is not None else 0
@@ -165,7 +169,8 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
                     len(new.subgraphs[0].operators), rewrites=[asdict(site) for site in report.sites],
                     strips=[asdict(run) for run in report.strips])
         if report.changed or row.slices:
-            mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8)
+            mode = _checked(mode, data, new, report.schedule.order, runtimes, report.exact, int8,
+                            save and save / f"{name}_{variant}_{label.replace(' ', '_')}.tflite")
         else:
             inplace = row.modes["inplace"]
             mode.check, mode.tflm_head, mode.tflm_total = inplace.check, inplace.tflm_head, inplace.tflm_total
@@ -176,11 +181,17 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     return row
 
 
-def _checked(mode: Mode, original: bytes, tree, order, runtimes, exact: bool, int8: bool) -> Mode:
-    """``mode`` with its verdict: the model in ``order`` with our in-place arena plan, run against the original."""
-    if runtimes:
+def _checked(mode: Mode, original: bytes, tree, order, runtimes, exact: bool, int8: bool,
+             save: Path | None = None) -> Mode:
+    """``mode`` with its verdict: the model in ``order`` with our in-place arena plan, run against the
+    original (and written to ``save``)."""
+    if runtimes or save:
         planned, _ = plan_arena(with_operator_orders(tree, {0: order}), inplace=True)
-        mode.check, mode.tflm_head, mode.tflm_total = verify(original, write_model(planned), runtimes, exact, int8)
+        out = write_model(planned)
+        if save:
+            save.write_bytes(out)
+        if runtimes:
+            mode.check, mode.tflm_head, mode.tflm_total = verify(original, out, runtimes, exact, int8)
     return mode
 
 
@@ -264,10 +275,14 @@ def main(argv=None) -> int:
     p.add_argument("--verify", action="store_true", help="run rewritten models in LiteRT against the original")
     p.add_argument("--tflm", action="store_true", help="with --verify, also in TFLite Micro")
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--save", type=Path, help="write every input and output model here (to measure elsewhere: "
+                                             "on a device, or a 32-bit build of TFLite Micro)")
     args = p.parse_args(argv)
     index = json.loads((args.zoo / "zoo.json").read_text())["models"]
     files = {(m["name"], m["variant"]): args.zoo / m["file"] for m in index}
     runtimes = (("litert", "tflm") if args.tflm else ("litert",)) if args.verify else ()
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.models.split(","):
         for variant in args.variants.split(","):
@@ -275,7 +290,7 @@ def main(argv=None) -> int:
             if path is None or not path.is_file():
                 print(f"  {name} {variant}: not in {args.zoo} (run scripts/make_zoo.py)", file=sys.stderr)
                 continue
-            rows.append(bench_file(path, name, variant, args.time_limit, runtimes))
+            rows.append(bench_file(path, name, variant, args.time_limit, runtimes, args.save))
     print(table(rows))
     print()
     print(summary(rows))
