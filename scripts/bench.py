@@ -61,7 +61,7 @@ VERIFY_COLUMNS = [("tflm_before", "TFLM head, input (B)"), ("tflm_after", "TFLM 
                   ("bit_identical", "bit-identical (LiteRT, TFLM)")]
 
 
-def bench_model(path: Path, time_limit: float, verify: bool) -> dict:
+def bench_model(path: Path, time_limit: float, verify: bool, save: Path | None = None) -> dict:
     data = path.read_bytes()
     model = read_model(data)
     graph = build_graphs(model)[0]
@@ -82,6 +82,9 @@ def bench_model(path: Path, time_limit: float, verify: bool) -> dict:
     row.update(inplace=inplace.peak, inplace_ratio=round(result.peak_before / inplace.peak, 3),
                inplace_status=inplace.status, inplace_seconds=round(inplace.seconds, 3))
     full = optimize(data, time_limit=time_limit)
+    if save:
+        (save / path.name).write_bytes(data)
+        (save / f"{path.stem}_serenity.tflite").write_bytes(full.model)
     main = full.subgraphs[0]
     arena = full.arena
     row.update(
@@ -161,13 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--csv", type=Path, help="also write the rows as CSV")
     parser.add_argument("--png", type=Path, help="also draw the peaks as a bar chart (needs matplotlib)")
+    parser.add_argument("--save", type=Path, help="write each input and output model here (to measure elsewhere: "
+                                                  "on a device, or a 32-bit build of TFLite Micro)")
     args = parser.parse_args(argv)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     if not (args.zoo / "zoo.json").exists():
         parser.error(f"no zoo at {args.zoo}; run: python scripts/make_zoo.py")
     names = set(args.only.split(",")) if args.only else set(QUICK) if args.quick else None
     rows = []
     for path in zoo_files(args.zoo, names):
-        row = bench_model(path, args.time_limit, args.verify)
+        row = bench_model(path, args.time_limit, args.verify, args.save)
         rows.append(row)
         print(f"{row['model']:<22} {row['ops']:>4} ops  {row['converter']:>10,} -> {row['ours']:>10,} B "
               f"({row['ratio']:.2f}x) -> rewritten {row['rewritten']:>10,} B; bound {row['bound']:>10,}; "
