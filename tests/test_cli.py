@@ -36,6 +36,15 @@ def test_report_measures_the_tflite_micro_arena(name):
     assert report["tflm"]["head_bytes"] >= report["subgraphs"][0]["peak_bytes"]
 
 
+def test_report_estimates_the_arena_of_a_32_bit_device():
+    # measured with TFLite Micro built for 32 bits: tail 5,372 B (x86-64: 7,712 B)
+    proc = run("report", DATA / "swiftnet_tiny_int8.tflite", "--json")
+    assert proc.returncode == 0, proc.stderr
+    tflm = json.loads(proc.stdout)["tflm"]
+    assert tflm["tail_32bit_bytes"] == pytest.approx(5372, rel=0.1)
+    assert "on a 32-bit device (estimated)" in run("report", DATA / "swiftnet_tiny_int8.tflite").stdout
+
+
 def test_report_text_names_the_peak_and_the_bound():
     proc = run("report", DATA / "irregular_float.tflite", "--no-tflm")
     assert proc.returncode == 0

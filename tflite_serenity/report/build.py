@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -42,11 +43,14 @@ class SubgraphReport:
 
 @dataclass(frozen=True)
 class TflmArena:
-    """The arena the real TFLite Micro interpreter allocated for the model."""
+    """The arena the real TFLite Micro interpreter allocated for the model
+    (the ``tflite-micro`` package: a 64-bit build), and the tail a 32-bit
+    device would keep instead, estimated (the head is the same there)."""
 
     total_bytes: int
     head_bytes: int
     tail_bytes: int
+    tail_32bit_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Repor
     measured, error = None, None
     if tflm:
         measured, error = _measure_tflm(data)
+    if measured is not None:
+        measured = dataclasses.replace(measured, tail_32bit_bytes=_tail_on_32_bits(model, measured.tail_bytes))
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
     return Report(len(data), description, subgraphs, measured, error, plan)
@@ -137,6 +143,14 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
         with_plan = _head(write_model(planned)) if figures.written else greedy
     return ArenaReport(figures.lower_bound, figures.planned, figures.optimal, figures.tflm_greedy,
                        figures.tflm_with_plan, has_plan, greedy, with_plan)
+
+
+def _tail_on_32_bits(model, tail_64bit: int) -> int:
+    """The measured 64-bit tail less what 4-byte pointers save (memory.PersistentCosts)."""
+    counts = memory.PersistentCounts(0, {}, {})
+    for graph in build_graphs(model):
+        counts = counts + memory.persistent_counts(graph)
+    return tail_64bit - (memory.TFLM_64BIT.bytes(counts) - memory.TFLM_32BIT.bytes(counts))
 
 
 def _head(data: bytes) -> int | None:

@@ -74,6 +74,11 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
             f"planned tensors (head) {format_bytes(report.tflm.head_bytes)}, "
             f"persistent (tail) {format_bytes(report.tflm.tail_bytes)}"
         )
+        if report.tflm.tail_32bit_bytes is not None:
+            lines.append(
+                f"  on a 32-bit device (estimated): {format_bytes(report.tflm.head_bytes + report.tflm.tail_32bit_bytes)}"
+                f" in all; tail {format_bytes(report.tflm.tail_32bit_bytes)}"
+            )
     elif report.tflm_error:
         lines.append(f"TFLite Micro arena: not measured ({report.tflm_error})")
     return "\n".join(lines).rstrip() + "\n"
