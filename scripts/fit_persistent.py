@@ -27,9 +27,10 @@ fits those.
 Usage::
 
     python scripts/make_zoo.py                       # once, builds .zoo/
-    python scripts/fit_persistent.py                 # about 5 minutes
+    python scripts/fit_persistent.py --save-as 64    # about 5 minutes
     python scripts/fit_persistent.py --write-models /tmp/set
-    python scripts/fit_persistent.py --models-from /tmp/set --measured /tmp/set/tflm32.jsonl
+    python scripts/fit_persistent.py --models-from /tmp/set --measured /tmp/set/tflm32.jsonl \
+        --save-as 32 --build "tflite-micro <commit>, reference kernels, g++ -m32"
 """
 
 from __future__ import annotations
@@ -150,11 +151,17 @@ def predicted(costs: dict, c: PersistentCounts) -> int:
                  + kernels + channels)
 
 
-def literal(costs: dict) -> str:
-    """The costs as the arguments of ``PersistentCosts`` (to paste into memory.py)."""
-    return (f"per_tensor={round(costs['per_tensor'][1])}, per_operator={round(costs['per_operator'][1])}, "
-            f"op_data={costs['op_data']}, other_op_data={costs['other_op_data']}, "
-            f"per_channel={costs['per_channel']}")
+def save(costs: dict, bits: int, build: str, models: int) -> Path:
+    """Write the costs into the package's measured costs, for pointer width ``bits``."""
+    path = ROOT / "tflite_serenity" / "tflm_persistent.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table[str(bits)] = {
+        "name": f"TFLite Micro, {bits}-bit", "build": build, "models": models,
+        "per_tensor": round(costs["per_tensor"][1]), "per_operator": round(costs["per_operator"][1]),
+        "op_data": costs["op_data"], "other_op_data": costs["other_op_data"], "per_channel": costs["per_channel"],
+    }
+    path.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models-from", type=Path, help="read the model set from here (written by --write-models)")
     p.add_argument("--measured", type=Path, help="JSON lines measured by another build of TFLite Micro")
     p.add_argument("--json", type=Path, help="also write the costs and every model's figures here")
+    p.add_argument("--save-as", type=int, choices=(32, 64),
+                   help="write the costs into tflite_serenity/tflm_persistent.json for this pointer width")
+    p.add_argument("--build", default="the tflite-micro package, x86-64",
+                   help="with --save-as: which build of TFLite Micro measured them")
     args = p.parse_args(argv)
 
     if args.models_from:
@@ -200,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
           f"per operator {costs['per_operator'][0]:.1f}-{costs['per_operator'][1]:.1f} B, "
           f"per output channel {json.dumps(costs['per_channel'])}")
     print("kernel data by kind:", json.dumps(costs["op_data"]), "other:", costs["other_op_data"])
-    print("as tflite_serenity.memory.PersistentCosts:", literal(costs))
+    if args.save_as:
+        print(f"wrote {save(costs, args.save_as, args.build, len(rows))}")
     print("| model | tensors | operators | measured (3 categories) | fitted | error |")
     print("|---|---|---|---|---|---|")
     figures = []

@@ -24,7 +24,10 @@ Orders are sequences of operator indices (positions in the stored order).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from .graph import Graph, Tensor, check_topological
@@ -360,27 +363,21 @@ def persistent_bytes(graph: Graph, costs: PersistentCosts) -> int:
     return costs.bytes(persistent_counts(graph))
 
 
-#: TFLite Micro built for x86-64 (the ``tflite-micro`` package), fitted by
-#: ``scripts/fit_persistent.py`` to 87 models (the test models and the zoo,
-#: float and int8, and the int8 ones in row strips): tensors and nodes exact,
-#: what strips add within 5% on every model.
-TFLM_64BIT = PersistentCosts(
-    "TFLite Micro, 64-bit",
-    per_tensor=24, per_operator=64,
-    op_data={"ADD": 53, "AVERAGE_POOL_2D": 13, "CONCATENATION": 90, "CONV_2D": 77, "DEPTHWISE_CONV_2D": 83,
-             "FULLY_CONNECTED": 0, "LOGISTIC": 0, "MAX_POOL_2D": 44, "MEAN": 123, "MUL": 34, "PAD": 56, "RELU": 0,
-             "RESHAPE": 33, "SOFTMAX": 110, "STRIDED_SLICE": 111, "TRANSPOSE": 409},
-    other_op_data=45,
-    per_channel={"CONV_2D": 8, "DEPTHWISE_CONV_2D": 8, "FULLY_CONNECTED": 3, "TRANSPOSE_CONV": 10})
+def _measured_costs() -> dict[int, PersistentCosts]:
+    """The costs ``scripts/fit_persistent.py --save-as BITS`` measured, by pointer width."""
+    text = (Path(__file__).with_name("tflm_persistent.json")).read_text()
+    fields = {f.name for f in dataclasses.fields(PersistentCosts)}
+    return {int(bits): PersistentCosts(**{k: v for k, v in entry.items() if k in fields})
+            for bits, entry in json.loads(text).items()}
+
+
+_MEASURED = _measured_costs()
+#: TFLite Micro built for x86-64 (the ``tflite-micro`` package), fitted to 87
+#: models (the test models and the zoo, float and int8, and the int8 ones in
+#: row strips): tensors and nodes exact, what strips add within 5%.
+TFLM_64BIT = _MEASURED[64]
 #: TFLite Micro built for 32-bit x86 (``-m32``: 4-byte pointers, as on a
-#: Cortex-M), the same way, 86 models: what strips add within 6.4%. A tensor
-#: costs half (12 B), a node half (32 B); kernel data and per-channel arrays
-#: are mostly int32, so in all strips cost about a quarter less than on 64 bits.
-TFLM_32BIT = PersistentCosts(
-    "TFLite Micro, 32-bit",
-    per_tensor=12, per_operator=32,
-    op_data={"ADD": 2, "AVERAGE_POOL_2D": 37, "CONCATENATION": 23, "CONV_2D": 64, "DEPTHWISE_CONV_2D": 47,
-             "FULLY_CONNECTED": 0, "LOGISTIC": 0, "MAX_POOL_2D": 21, "MEAN": 53, "MUL": 88, "PAD": 9, "RELU": 96,
-             "RESHAPE": 0, "SOFTMAX": 112, "STRIDED_SLICE": 113, "TRANSPOSE": 449},
-    other_op_data=53,
-    per_channel={"CONV_2D": 8, "DEPTHWISE_CONV_2D": 9, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 8})
+#: Cortex-M), fitted the same way: what strips add within 6.4%. A tensor and
+#: a node cost half; kernel data and per-channel arrays are mostly int32, so
+#: in all strips cost about a quarter less than on 64 bits.
+TFLM_32BIT = _MEASURED[32]
