@@ -45,6 +45,16 @@ def test_report_estimates_the_arena_of_a_32_bit_device():
     assert "on a 32-bit device (estimated)" in run("report", DATA / "swiftnet_tiny_int8.tflite").stdout
 
 
+def test_report_says_what_the_tail_holds():
+    proc = run("report", DATA / "swiftnet_tiny_int8.tflite", "--json")
+    tflm = json.loads(proc.stdout)["tflm"]
+    parts = {name: (size, count) for name, size, count in tflm["tail_32bit_parts"]}
+    assert parts["nodes"][1] == parts["kernel data"][1] == 25 and parts["tensors"] == (12 * 62, 62)
+    assert sum(size for size, _ in parts.values()) <= tflm["tail_32bit_bytes"]  # the rest: the interpreter's own
+    assert [size for _, size, _ in tflm["tail_32bit_parts"]] == sorted(
+        (size for _, size, _ in tflm["tail_32bit_parts"]), reverse=True)
+
+
 def test_report_text_names_the_peak_and_the_bound():
     proc = run("report", DATA / "irregular_float.tflite", "--no-tflm")
     assert proc.returncode == 0

@@ -349,11 +349,27 @@ class PersistentCosts:
     other_op_data: int  # for kinds not measured
     per_channel: dict[str, int]  # by kind of convolution
 
+    def parts(self, counts: PersistentCounts) -> dict[str, int]:
+        """The tail bytes for ``counts`` by what holds them: ``tensors``,
+        ``nodes``, ``kernel data`` and ``channels`` (convolutions' multipliers)."""
+        return {
+            "tensors": self.per_tensor * counts.tensors,
+            "nodes": self.per_operator * sum(counts.operators.values()),
+            "kernel data": sum(n * self.op_data.get(kind, self.other_op_data) for kind, n in counts.operators.items()),
+            "channels": sum(n * self.per_channel.get(kind, 0) for kind, n in counts.channels.items()),
+        }
+
     def bytes(self, counts: PersistentCounts) -> int:
         """The tail bytes for ``counts`` (up to a constant of the interpreter)."""
-        kernels = sum(n * self.op_data.get(kind, self.other_op_data) for kind, n in counts.operators.items())
-        channels = sum(n * self.per_channel.get(kind, 0) for kind, n in counts.channels.items())
-        return self.per_tensor * counts.tensors + self.per_operator * sum(counts.operators.values()) + kernels + channels
+        return sum(self.parts(counts).values())
+
+
+def model_persistent_counts(graphs: Sequence[Graph]) -> PersistentCounts:
+    """The persistent counts of all subgraphs of a model: TFLite Micro keeps them all."""
+    total = PersistentCounts(0, {}, {})
+    for graph in graphs:
+        total = total + persistent_counts(graph)
+    return total
 
 
 def persistent_bytes(graph: Graph, costs: PersistentCosts) -> int:

@@ -51,6 +51,8 @@ class TflmArena:
     head_bytes: int
     tail_bytes: int
     tail_32bit_bytes: int | None = None
+    # what the 32-bit tail holds, estimated: (part, bytes, how many), largest first
+    tail_32bit_parts: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Repor
     if tflm:
         measured, error = _measure_tflm(data)
     if measured is not None:
-        measured = dataclasses.replace(measured, tail_32bit_bytes=_tail_on_32_bits(model, measured.tail_bytes))
+        measured = _with_32bit_tail(model, measured)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
     return Report(len(data), description, subgraphs, measured, error, plan)
@@ -145,12 +147,17 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
                        figures.tflm_with_plan, has_plan, greedy, with_plan)
 
 
-def _tail_on_32_bits(model, tail_64bit: int) -> int:
-    """The measured 64-bit tail less what 4-byte pointers save (memory.PersistentCosts)."""
-    counts = memory.PersistentCounts(0, {}, {})
-    for graph in build_graphs(model):
-        counts = counts + memory.persistent_counts(graph)
-    return tail_64bit - (memory.TFLM_64BIT.bytes(counts) - memory.TFLM_32BIT.bytes(counts))
+def _with_32bit_tail(model, measured: TflmArena) -> TflmArena:
+    """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
+    tail less what 4-byte pointers save (``memory.PersistentCosts``), and
+    what holds it."""
+    counts = memory.model_persistent_counts(build_graphs(model))
+    tail = measured.tail_bytes - (memory.TFLM_64BIT.bytes(counts) - memory.TFLM_32BIT.bytes(counts))
+    how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
+                "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
+    parts = sorted(((name, n, how_many[name]) for name, n in memory.TFLM_32BIT.parts(counts).items() if n),
+                   key=lambda part: -part[1])
+    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts))
 
 
 def _head(data: bytes) -> int | None:

@@ -79,9 +79,21 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
                 f"  on a 32-bit device (estimated): {format_bytes(report.tflm.head_bytes + report.tflm.tail_32bit_bytes)}"
                 f" in all; tail {format_bytes(report.tflm.tail_32bit_bytes)}"
             )
+            if report.tflm.tail_32bit_parts:
+                lines.append("  what its tail holds (estimated):")
+                lines.extend(f"    {b:>12,} B  {_TAIL_PARTS[name].format(n=n)}" for name, b, n in report.tflm.tail_32bit_parts)
     elif report.tflm_error:
         lines.append(f"TFLite Micro arena: not measured ({report.tflm_error})")
     return "\n".join(lines).rstrip() + "\n"
+
+
+#: How the report names what TFLite Micro's tail holds (memory.PersistentCosts.parts).
+_TAIL_PARTS = {
+    "channels": "per-channel multipliers and shifts: {n:,} output channels of convolutions",
+    "kernel data": "kernels' own data: {n:,} operators",
+    "nodes": "nodes: {n:,} operators",
+    "tensors": "tensor records: {n:,} tensors, constants included",
+}
 
 
 def _arena_lines(report: Report) -> list[str]:
