@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from tflite_serenity import optimize  # noqa: E402
 from tflite_serenity.errors import SerenityError  # noqa: E402
 from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.memory import PersistentCounts, persistent_counts  # noqa: E402
+from tflite_serenity.memory import PersistentCounts, model_persistent_counts  # noqa: E402
 from tflite_serenity.model import read_model  # noqa: E402
 
 TENSORS = "TfLiteEvalTensor data"
@@ -88,10 +88,7 @@ def model_set(time_limit: float) -> dict[str, bytes]:
 
 def counts(data: bytes) -> PersistentCounts:
     """The persistent counts of every subgraph of a model, summed."""
-    total = PersistentCounts(0, {}, {})
-    for graph in build_graphs(read_model(data)):
-        total = total + persistent_counts(graph)
-    return total
+    return model_persistent_counts(build_graphs(read_model(data)))
 
 
 def measure_with_package(path: Path, arena: int = 256 << 20) -> dict[str, int] | None:

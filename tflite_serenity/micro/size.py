@@ -35,6 +35,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 
+from .. import memory
 from ..errors import SerenityError, UnsupportedModelError
 
 ALIGNMENT = 16
@@ -45,9 +46,9 @@ DEFAULT_MARGIN = 16
 declared ``alignas(16)`` up to 16 bytes and loses up to 15 bytes doing so."""
 
 # Estimated overhead, in bytes on a 64-bit host, read from TFLite Micro's
-# recording allocator on the measured models (see the module docstring).
-_EVAL_TENSOR = 24  # TfLiteEvalTensor, every tensor of every subgraph
-_NODE = 64  # NodeAndRegistration, every operator
+# recording allocator on the measured models (see the module docstring). The
+# tensor and node structs are the memory model's (memory.TFLM_64BIT); kernel
+# data is taken high here, where memory.PersistentCosts fits it by kind.
 _KERNEL_DATA = 160  # a kernel's own persistent data (OpData), typical
 _IO_TENSOR = 96  # persistent TfLiteTensor (and quantization) per model input and output
 _PER_CHANNEL = 8  # int32 multiplier and shift per output channel of convolutions
@@ -236,7 +237,8 @@ def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN) -> TflmAr
             if op.kind == "BATCH_MATMUL" and len(op.inputs) > 1 and op.inputs[1] >= 0:
                 kernel += tflm_bytes(g.tensors[op.inputs[1]]) + 64  # its transposed copy
     io = len(graphs[0].inputs) + len(graphs[0].outputs) if graphs else 0
-    tail = aligned(_FIXED + _EVAL_TENSOR * tensors + (_NODE + _KERNEL_DATA) * operators
+    costs = memory.TFLM_64BIT
+    tail = aligned(_FIXED + costs.per_tensor * tensors + (costs.per_operator + _KERNEL_DATA) * operators
                    + _IO_TENSOR * io + kernel)
     preparing = tail + 8 * len(graphs) + _PLAN_INFO * (tensors + scratch) + _PLAN_BUFFER * planned + 64
     needed = max(head + tail, preparing)
