@@ -20,7 +20,8 @@ def run(*args):
 
 def test_optimize_writes_the_plan_and_names_the_arena(tmp_path):
     out = tmp_path / "out.tflite"
-    proc = run(DATA / "small_cnn_int8.tflite", out)
+    # without strips: on a 32-bit device 2 strips pay here (whole arena 7,916 -> 7,740 B), and the plan shrinks too
+    proc = run(DATA / "small_cnn_int8.tflite", out, "--no-strips")
     assert proc.returncode == 0, proc.stderr
     assert "arena: 6,144 B (6.0 KiB) with our plan (at the lower bound); TFLite Micro's own plan 8,192 B" \
         in proc.stdout
