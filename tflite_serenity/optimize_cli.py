@@ -93,7 +93,7 @@ def run_optimize(argv: Sequence[str]) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     for s in result.subgraphs:
-        sys.stdout.write(_summary_line(s, not args.no_rewrite) + "\n")
+        sys.stdout.write(_summary_line(s, not args.no_rewrite, args.pointer_width) + "\n")
     if not args.no_arena_plan:
         from .arena.model_plan import summary
 
@@ -102,7 +102,7 @@ def run_optimize(argv: Sequence[str]) -> int:
     return 0
 
 
-def _summary_line(s, rewriting: bool) -> str:
+def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
     """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``,
     with ``(N outputs in place)`` after the scheduled peak where the arena plan shares bytes."""
     peaks = f"peak {format_bytes(s.peak_before)} -> "
@@ -121,7 +121,7 @@ def _summary_line(s, rewriting: bool) -> str:
             kept = sum(r.persistent_added for r in s.strips)
             sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
                       f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates, "
-                      f"about {kept:+,} B TFLite Micro keeps per operator{approximate})")
+                      f"about {kept:+,} B of TFLite Micro bookkeeping on a {pointer_width}-bit device{approximate})")
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:
