@@ -115,12 +115,13 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Repor
     ``arena``, also plan the arena for the stored order (and, with ``tflm``,
     measure TFLite Micro's head without and with our plan)."""
     model = read_model(data)
-    subgraphs = tuple(subgraph_report(g) for g in build_graphs(model))
+    graphs = build_graphs(model)
+    subgraphs = tuple(subgraph_report(g) for g in graphs)
     measured, error = None, None
     if tflm:
         measured, error = _measure_tflm(data)
     if measured is not None:
-        measured = _with_32bit_tail(model, measured)
+        measured = _with_32bit_tail(graphs, measured)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
     return Report(len(data), description, subgraphs, measured, error, plan)
@@ -147,11 +148,11 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
                        figures.tflm_with_plan, has_plan, greedy, with_plan)
 
 
-def _with_32bit_tail(model, measured: TflmArena) -> TflmArena:
+def _with_32bit_tail(graphs: list[Graph], measured: TflmArena) -> TflmArena:
     """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
     tail less what 4-byte pointers save (``memory.PersistentCosts``), and
     what holds it."""
-    counts = memory.model_persistent_counts(build_graphs(model))
+    counts = memory.model_persistent_counts(graphs)
     tail = measured.tail_bytes - (memory.TFLM_64BIT.bytes(counts) - memory.TFLM_32BIT.bytes(counts))
     how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
