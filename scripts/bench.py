@@ -18,6 +18,7 @@ Examples
 python scripts/make_zoo.py && python scripts/bench.py --verify --png docs/benchmarks.png
 python scripts/bench.py --quick
 python scripts/bench.py --only nasnetmobile,darts --csv /tmp/bench.csv
+python scripts/bench.py --save /tmp/zoo   # also write the models, to measure on another build (compare_arenas.py)
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ all.
 Usage::
 
     python scripts/make_zoo.py                      # once, builds .zoo/
-    python scripts/bench_rewrite.py --verify --tflm # about 15 minutes on 2 cores
+    python scripts/bench_rewrite.py --verify --tflm # about 6 minutes on 2 cores
     python scripts/bench_rewrite.py --models darts,unet --time-limit 60
+    python scripts/bench_rewrite.py --save /tmp/rw  # also write the models (compare_arenas.py)
 """
 
 from __future__ import annotations
