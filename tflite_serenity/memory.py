@@ -332,7 +332,7 @@ def persistent_counts(graph: Graph) -> PersistentCounts:
     return PersistentCounts(len(graph.tensors), kinds, channels)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as an object: Options stays hashable
 class PersistentCosts:
     """Bytes TFLite Micro keeps in its arena's tail for the whole run, beyond
     the activations: its ``arena_size`` must hold these too, so an extra
