@@ -36,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import subprocess
@@ -50,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from tflite_serenity import optimize  # noqa: E402
 from tflite_serenity.errors import SerenityError  # noqa: E402
 from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.memory import PersistentCounts, model_persistent_counts  # noqa: E402
+from tflite_serenity.memory import PersistentCosts, PersistentCounts, model_persistent_counts  # noqa: E402
 from tflite_serenity.model import read_model  # noqa: E402
 
 TENSORS = "TfLiteEvalTensor data"
@@ -140,23 +141,24 @@ def fit(rows: list[tuple[str, PersistentCounts, dict[str, int]]]) -> dict:
     }
 
 
+def as_costs(costs: dict, name: str = "fitted") -> PersistentCosts:
+    """The fitted figures as the memory model's :class:`PersistentCosts`."""
+    return PersistentCosts(name, per_tensor=round(costs["per_tensor"][1]), per_operator=round(costs["per_operator"][1]),
+                           op_data=costs["op_data"], other_op_data=costs["other_op_data"],
+                           per_channel=costs["per_channel"])
+
+
 def predicted(costs: dict, c: PersistentCounts) -> int:
     """The fitted tail of the three categories for one model."""
-    kernels = sum(n * costs["op_data"].get(k, costs["other_op_data"]) for k, n in c.operators.items())
-    channels = sum(n * costs["per_channel"].get(k, 0) for k, n in c.channels.items())
-    return round(costs["per_model"] + costs["per_tensor"][1] * c.tensors + costs["per_operator"][1] * sum(c.operators.values())
-                 + kernels + channels)
+    return costs["per_model"] + as_costs(costs).bytes(c)
 
 
 def save(costs: dict, bits: int, build: str, models: int) -> Path:
     """Write the costs into the package's measured costs, for pointer width ``bits``."""
     path = ROOT / "tflite_serenity" / "tflm_persistent.json"
     table = json.loads(path.read_text()) if path.exists() else {}
-    table[str(bits)] = {
-        "name": f"TFLite Micro, {bits}-bit", "build": build, "models": models,
-        "per_tensor": round(costs["per_tensor"][1]), "per_operator": round(costs["per_operator"][1]),
-        "op_data": costs["op_data"], "other_op_data": costs["other_op_data"], "per_channel": costs["per_channel"],
-    }
+    entry = dataclasses.asdict(as_costs(costs, f"TFLite Micro, {bits}-bit"))
+    table[str(bits)] = {"name": entry.pop("name"), "build": build, "models": models, **entry}
     path.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
     return path
 
