@@ -62,10 +62,10 @@ def test_orders_count_in_place_outputs_only_where_the_arena_plan_makes_them_real
     data = load("inplace_float.tflite")
     map_bytes = 16 * 16 * 16 * 4
     (planned,) = tflite_serenity.optimize(data).subgraphs
-    assert planned.inplace and planned.peak_before == 3 * map_bytes
-    assert planned.peak_after == 2 * map_bytes + 64  # two maps, and the 16-float scale at the MUL
+    assert planned.inplace and planned.peak_before == planned.peak_after == 3 * map_bytes
+    assert planned.peak_shared == 2 * map_bytes + 64  # two maps, and the 16-float scale at the MUL
     (plain,) = tflite_serenity.optimize(data, arena_plan=False).subgraphs
-    assert not plain.inplace and plain.peak_after == 3 * map_bytes
+    assert not plain.inplace and plain.peak_after == plain.peak_shared == 3 * map_bytes
 
 
 def test_shared_outputs_can_be_turned_off_while_the_arena_is_still_planned():

@@ -53,7 +53,7 @@ def test_the_summary_counts_the_outputs_written_in_place(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tflite_serenity", str(DATA / "inplace_float.tflite"), str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "scheduled (3 outputs in place)" in proc.stdout
+    assert "where 3 outputs share a dying input's bytes" in proc.stdout
     plain = subprocess.run([sys.executable, "-m", "tflite_serenity", str(DATA / "inplace_float.tflite"), str(out),
                             "--no-shared-outputs"], capture_output=True, text=True, timeout=120)
     assert plain.returncode == 0 and "in place" not in plain.stdout and "1.00x" not in plain.stdout

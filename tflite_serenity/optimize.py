@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from . import memory
 from .fileio import read_bytes, write_atomic
-from .graph import build_graphs
+from .arena.simulate import stored_head
+from .graph import Graph, build_graphs
 from .memory import PersistentCosts
-from .model import metadata, read_model, with_operator_orders, write_model
+from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
-from .model.rewrite_ops import has_metadata
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
@@ -35,8 +35,8 @@ class SubgraphResult:
 
     index: int
     operators: int
-    peak_before: int  # stored order, no tensor shares bytes (TFLite Micro's own plan)
-    peak_after: int
+    peak_before: int  # live bytes in the stored order, no tensor sharing bytes (LiteRT; TFLite Micro's own plan)
+    peak_after: int  # the same for the written model
     lower_bound: int
     optimal: bool  # the order's peak is proven the lowest possible
     seconds: float
@@ -45,8 +45,10 @@ class SubgraphResult:
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
     slices: SliceCounts = SliceCounts()  # exact rewrites of pads, slices and 1x1 pools (rewrite.slices)
     strips: tuple[StripRewrite, ...] = ()  # runs computed in row strips (rewrite.strips)
-    inplace: bool = False  # peak_after counts element-wise operators writing over a dying input (arena plan)
+    inplace: bool = False  # the written arena plan lets element-wise operators write over a dying input
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
+    operators_after: int = -1  # in the written model (row strips and splits add some)
+    peak_shared: int = -1  # peak_after with those outputs sharing their input's bytes (TFLite Micro with our plan)
 
     @property
     def status(self) -> str:
@@ -64,7 +66,8 @@ class OptimizeResult:
     model: bytes = field(repr=False)
     subgraphs: tuple[SubgraphResult, ...]
     seconds: float
-    arena: "ArenaFigures | None" = None  # the arena plan (docs/arena.md); None if not planned
+    arena: "ArenaFigures | None" = None  # the arena plan (docs/arena.md); None if not planned or unchanged
+    added_operators: tuple[str, ...] = ()  # operator types the written model has and the input had not
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` whole (temporary file and rename)."""
@@ -155,60 +158,79 @@ def optimize(
     start = time.monotonic()
     persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
-    original = tree = read_model(data)
-    search = pick_engine(engine)
-    deadline = start + time_limit
-    slices = (SliceCounts(),) * len(tree.subgraphs)
-    if rewrite and not has_metadata(tree, "OfflineMemoryAllocation"):  # a plan names tensors by index
-        tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
-    graphs = build_graphs(tree)
-    plain = [schedule_graph(graph, time_limit=_left(deadline), engine=search, progress=progress,
-                            warm_start=[_learned_order(graph)] if warm_start == "learned" and graph.num_operators
-                            else [])
-             for graph in graphs]
-    run = _Run(tree, search, deadline, rewrite, rewrite_approximate, rewrite_approximate_int8, strips, max_recompute,
-               count_persistent, persistent, arena_plan)
-    chosen, passes = plain, [0.0] * len(plain)  # passes: seconds of the in-place pass per subgraph
-    if arena_plan and shared_outputs:
-        # Under our arena plan, element-wise operators may write over a dying
-        # input (memory.inplace_sources): choose orders for that memory model,
-        # starting from the plain optimum. Only a written plan makes TFLite
-        # Micro share bytes: where none is written (the model cannot be
-        # planned, or TFLite Micro's own plan is as small), keep the plain orders.
-        chosen = [schedule_in_place(graph, s, time_limit=_left(deadline), engine=search, progress=progress)
-                  for graph, s in zip(graphs, plain)]
-        passes = [s.seconds for s in chosen]
-        final_tree, rewritten, arena = run(chosen)
-        if arena is None or not arena.written:
-            chosen = plain
-            final_tree, rewritten, arena = run(chosen)
-    else:
-        final_tree, rewritten, arena = run(chosen)
-    if not arena_plan and final_tree is not original and metadata(final_tree, "OfflineMemoryAllocation") is not None:
-        from .arena.model_plan import drop_stale_plan
-
-        final_tree, _ = drop_stale_plan(final_tree)  # a plan made for the old order is unsafe
-    out = write_model(final_tree) if final_tree is not original else bytes(data)
+    original = read_model(data)
+    stages = _Stages(pick_engine(engine), start + time_limit, rewrite, rewrite_approximate, rewrite_approximate_int8,
+                     strips, max_recompute, count_persistent, persistent, arena_plan, shared_outputs,
+                     warm_start, progress)
+    graphs = build_graphs(original)
+    before = stages.cost(graphs, stored_head(original, graphs))
+    # A plan names tensors by index and describes one order: every round plans
+    # anew from a model without one (the input's own plan is what it must beat).
+    source = without_metadata(original, OFFLINE_PLAN) if metadata(original, OFFLINE_PLAN) is not None else original
+    kept: list[_Round] = []  # the rounds whose output was better than the one before
+    first, notes = None, []
+    while True:
+        # Each round starts from the last one's output (a rewrite moves the peak,
+        # where more may pay), until one gains nothing: so optimizing the output
+        # again finds nothing either, and hands it back unchanged.
+        found = stages.round(source, before.peak)
+        first = first or found
+        notes.extend(found.notes)
+        if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
+            break
+        kept.append(found)
+        if len(kept) == MAX_ROUNDS:
+            notes.append(f"stopped after {MAX_ROUNDS} rounds")
+            break
+        if time.monotonic() >= stages.deadline:
+            notes.append("time limit between rounds")
+            break
+        source = found.bare
+    out = write_model(kept[-1].tree) if kept else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
-    written = build_graphs(final_tree)
-    results = tuple(
-        _result(g, w, p, s, rewritten.get(s.subgraph), extra, c)
-        for g, w, p, s, extra, c in zip(build_graphs(original), written, plain, chosen, passes, slices))
-    return OptimizeResult(out, results, time.monotonic() - start, arena)
+    written = kept[-1].graphs if kept else graphs
+    results = tuple(_result(i, g, w, kept, first, notes) for i, (g, w) in enumerate(zip(graphs, written)))
+    return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
+                          added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))))
 
 
-def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewrite, extra_seconds: float,
-            slices: SliceCounts) -> SubgraphResult:
-    """The figures of one subgraph: ``graph`` as read, ``written`` as written,
-    ``schedule`` the order chosen before rewriting (``plain`` or in place)."""
-    final = rewrite.schedule if rewrite is not None else schedule
+#: Rounds of the whole search at most; each starts from the last one's output.
+MAX_ROUNDS = 8
+
+#: The metadata entry of TFLite Micro's offline memory plan (docs/arena.md).
+OFFLINE_PLAN = "OfflineMemoryAllocation"
+
+
+def _kinds(graphs) -> set[str]:
+    return {op.kind for g in graphs for op in g.operators}
+
+
+def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", first: "_Round",
+            notes: list[str]) -> SubgraphResult:
+    """The figures of subgraph ``index``: ``graph`` as read, ``written`` as
+    written, ``kept`` the rounds whose output was kept (none: the input is
+    handed back), ``first`` the first round."""
+    plain = first.plain[index]
+    last = kept[-1] if kept else first
+    rewrite = last.rewritten.get(index)
+    final = rewrite.schedule if rewrite is not None else last.schedules[index]
+    shared = final.inplace and bool(kept) and last.arena is not None and last.arena.written
+    rewrites = tuple(r for k in kept for r in (k.rewritten[index].sites if index in k.rewritten else ()))
+    strips = tuple(r for k in kept for r in (k.rewritten[index].strips if index in k.rewritten else ()))
+    counts = [k.slices[index] for k in kept]
+    slices = SliceCounts(*(sum(getattr(c, f) for c in counts) for f in ("moved", "pools", "fused", "dropped")))
+    peak_before, peak_after = memory.peak_bytes(graph), memory.peak_bytes(written)
+    own = [n for n in ((final.note, last.schedules[index].note, rewrite.note if rewrite is not None else "")
+                       if kept else (plain.note,)) if n]
     return SubgraphResult(
-        schedule.subgraph, len(schedule.order), memory.peak_bytes(graph), final.peak, final.lower_bound,
-        final.optimal, plain.seconds + extra_seconds, final.note or schedule.note,
-        peak_scheduled=schedule.peak, rewrites=rewrite.sites if rewrite is not None else (), slices=slices,
-        strips=rewrite.strips if rewrite is not None else (),
-        inplace=final.inplace,
-        inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
+        index, graph.num_operators, peak_before, peak_after, final.lower_bound if kept else plain.lower_bound,
+        final.optimal if kept else plain.optimal and plain.peak >= peak_before,
+        sum(k.seconds[index] for k in (kept or [first])), ", ".join(dict.fromkeys([*own, *notes])),
+        peak_scheduled=memory.peak_bytes(graph, plain.order), rewrites=rewrites, slices=slices, strips=strips,
+        inplace=shared,
+        inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if shared else 0,
+        peak_shared=memory.peak_bytes(written, inplace=True) if shared else peak_after,
+        operators_after=written.num_operators)
 
 
 def _persistent_costs(pointer_width: int) -> PersistentCosts:
@@ -221,11 +243,39 @@ def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-@dataclass(frozen=True)
-class _Run:
-    """Rewrite and plan a model from given schedules (in place or not)."""
+@dataclass(frozen=True, order=True)
+class _Cost:
+    """What a version of the model costs, compared in this order."""
 
-    tree: object
+    arena: int  # TFLite Micro: the head (simulated) plus, where counted, what it keeps per operator and tensor
+    peak: int  # the peaks of live bytes without sharing, summed over subgraphs (LiteRT, or TFLite Micro unplanned)
+
+    def never_above(self, other: "_Cost") -> bool:
+        """Whether this is no worse than ``other`` for either runtime."""
+        return self.arena <= other.arena and self.peak <= other.peak
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One pass of the stages over a model, and its output."""
+
+    tree: object  # as it would be written (with the arena plan, if one is written)
+    bare: object  # the same without the arena plan: the next round's input
+    graphs: list
+    cost: _Cost
+    arena: "ArenaFigures | None"
+    plain: list  # per subgraph: the schedule without sharing
+    schedules: list  # per subgraph: the schedule rewriting started from (plain or in place)
+    rewritten: dict
+    slices: tuple
+    seconds: list  # per subgraph: seconds of its schedule searches
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Stages:
+    """The options of one :func:`optimize` call, and the stages run with them."""
+
     search: object
     deadline: float
     rewrite: bool
@@ -236,9 +286,47 @@ class _Run:
     count_persistent: bool
     persistent: PersistentCosts
     arena_plan: bool
+    shared_outputs: bool
+    warm_start: str
+    progress: object
 
-    def __call__(self, schedules: list[GraphSchedule]):
-        tree = self.tree
+    def cost(self, graphs, head: int | None) -> _Cost:
+        peak = sum(memory.peak_bytes(g) for g in graphs)
+        kept = sum(memory.persistent_bytes(g, self.persistent) for g in graphs) if self.count_persistent else 0
+        return _Cost((peak if head is None else head) + kept, peak)
+
+    def round(self, tree, peak_limit: int) -> _Round:
+        """Schedule, rewrite and plan ``tree`` (which holds no offline plan).
+
+        Under our arena plan, element-wise operators may write over a dying
+        input (memory.inplace_sources), and orders are chosen for that,
+        starting from the plain optimum. Only a written plan makes TFLite
+        Micro share bytes, and LiteRT never does: that version is kept only
+        if its plan is written and its peak without sharing stays within
+        ``peak_limit``; otherwise the plain orders are used.
+        """
+        slices = (SliceCounts(),) * len(tree.subgraphs)
+        if self.rewrite:
+            tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
+        graphs = build_graphs(tree)
+        plain = [schedule_graph(g, time_limit=_left(self.deadline), engine=self.search, progress=self.progress,
+                                warm_start=[_learned_order(g)] if self.warm_start == "learned" and g.num_operators
+                                else [])
+                 for g in graphs]
+        tried = []
+        if self.arena_plan and self.shared_outputs:
+            shared = [schedule_in_place(g, s, time_limit=_left(self.deadline), engine=self.search,
+                                        progress=self.progress)
+                      for g, s in zip(graphs, plain)]
+            found = self._finish(tree, plain, shared, slices)
+            if found.arena is not None and found.arena.written and found.cost.peak <= peak_limit:
+                return found
+            tried.append(found)
+        tried.append(self._finish(tree, plain, plain, slices))
+        return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
+
+    def _finish(self, tree, plain, schedules, slices) -> _Round:
+        """Rewrite from ``schedules``, store the orders, and plan the arena."""
         rewritten = {}
         if self.rewrite:
             options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
@@ -249,13 +337,21 @@ class _Run:
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
         changed = {s.subgraph: s.order for s in final
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
-        final_tree = with_operator_orders(tree, changed) if changed else tree
-        arena = None
+        bare = with_operator_orders(tree, changed) if changed else tree
+        graphs = build_graphs(bare)
+        arena, head = None, None
         if self.arena_plan:
             from .arena.model_plan import plan_arena
 
-            final_tree, arena = plan_arena(final_tree, inplace=any(s.inplace for s in schedules))
-        return final_tree, rewritten, arena
+            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules))
+            head = arena.head if arena is not None else None
+        else:
+            planned = bare
+            head = stored_head(bare, graphs)
+        seconds = [p.seconds + (s.seconds if s is not p else 0.0) for p, s in zip(plain, schedules)]
+        notes = tuple(n for r in rewritten.values() for n in (r.note,) if "time limit" in n)
+        return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
+                      seconds, notes)
 
 
 def _learned_order(graph) -> tuple[int, ...]:

@@ -94,20 +94,35 @@ def run_optimize(argv: Sequence[str]) -> int:
         return 0
     for s in result.subgraphs:
         sys.stdout.write(_summary_line(s, not args.no_rewrite, args.pointer_width) + "\n")
-    if not args.no_arena_plan:
+    unchanged = result.model == _input_bytes(args.input)
+    if unchanged:
+        sys.stdout.write("unchanged: no order or rewrite found lowers the peak or TFLite Micro's arena; "
+                         "the output is a copy of the input\n")
+    elif not args.no_arena_plan:
         from .arena.model_plan import summary
 
         sys.stdout.write(summary(result.arena) + "\n")
+    if result.added_operators:
+        sys.stdout.write(f"new operator types: {', '.join(result.added_operators)} (a firmware's "
+                         "MicroMutableOpResolver must register them too)\n")
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
 
 
+def _input_bytes(path: str) -> bytes:
+    from .fileio import read_bytes
+
+    return read_bytes(path)
+
+
 def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
-    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``,
-    with ``(N outputs in place)`` after the scheduled peak where the arena plan shares bytes."""
+    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``.
+
+    Peaks are live activation bytes with every tensor in bytes of its own:
+    what LiteRT and TFLite Micro's own planner reach, before and after alike.
+    Where the written arena plan lets outputs share their input's bytes, what
+    TFLite Micro then needs follows as a figure of its own."""
     peaks = f"peak {format_bytes(s.peak_before)} -> "
-    shared = (f" ({s.inplace_outputs} output{'s' if s.inplace_outputs > 1 else ''} in place)"
-              if s.inplace_outputs else "")
     if rewriting:
         kind = "" if all(r.exact for r in s.rewrites) else ", approximate"
         n = len(s.rewrites)
@@ -122,13 +137,21 @@ def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
             sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
                       f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates, "
                       f"about {kept:+,} B of TFLite Micro bookkeeping on a {pointer_width}-bit device{approximate})")
-        peaks += (f"{format_bytes(s.peak_scheduled)} scheduled{shared} -> {format_bytes(s.peak_after)} "
+        peaks += (f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:
-        peaks += format_bytes(s.peak_after) + shared
+        peaks += format_bytes(s.peak_after)
     change = f"{s.ratio:.2f}x lower" if s.peak_after < s.peak_before else "already lowest" if s.optimal else "unchanged"
-    return (f"subgraph {s.index}: {s.operators} ops, {peaks} ({change}), {s.status}, {s.seconds:.2f} s"
-            + (f" [{s.note}]" if s.note else ""))
+    status = s.status if s.optimal or not s.note else f"{s.status}: {s.note}"
+    ops = f"{s.operators} ops" + (f" ({s.operators_after} written)" if s.operators_after != s.operators else "")
+    line = f"subgraph {s.index}: {ops}, {peaks} ({change}), {status}, {s.seconds:.2f} s"
+    if s.note and s.optimal:
+        line += f" [{s.note}]"
+    if s.inplace_outputs and s.peak_shared < s.peak_after:
+        n = s.inplace_outputs
+        line += (f"; {format_bytes(s.peak_shared)} in TFLite Micro with our arena plan, where {n} "
+                 f"output{'s' if n > 1 else ''} share{'' if n > 1 else 's'} a dying input's bytes")
+    return line
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -23,16 +23,18 @@ from ..model.rewrite_ops import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
-from .strip_search import StripRewrite, tile_subgraph
+from .strip_search import TIME_LIMIT_IN_STRIPS, StripRewrite, tile_subgraph
 
 #: How many levels below the concat a candidate may move it.
 MAX_DEPTH = 6
 
-#: Seconds a candidate's schedule may take: this many times the unrewritten
-#: graph's schedule, at least MIN_CANDIDATE_SECONDS. A candidate whose search
-#: runs out still has a valid (found, not proven) peak.
-CANDIDATE_TIME_FACTOR = 4.0
-MIN_CANDIDATE_SECONDS = 1.0
+#: States per level a candidate's exact search may keep (work, not seconds,
+#: so the same model gives the same choice on any machine). A candidate whose
+#: table fills still has a valid (found, not proven) peak.
+CANDIDATE_STATES = 1 << 16
+
+#: What a note says when the time limit, a safety net, cut a stage short.
+TIME_LIMIT_IN_REWRITING = "time limit in rewriting"
 
 #: Metadata that names tensors by index; rewriting would invalidate it.
 _OFFLINE_PLAN = "OfflineMemoryAllocation"
@@ -132,15 +134,12 @@ def rewrite_subgraph(
     if has_metadata(model, _OFFLINE_PLAN):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
-    search = _Search(options, deadline, engine, budget=max(MIN_CANDIDATE_SECONDS,
-                                                           CANDIDATE_TIME_FACTOR * baseline.seconds),
-                     inplace=baseline.inplace)
+    search = _Search(options, deadline, engine, inplace=baseline.inplace)
     current = _Version(model, graph, baseline)
     records: list[SiteRewrite] = []
     tried: list[object] = []  # output tensors (schema objects) of concats not to try again
     while (site := _next_site(current, tried, options)) is not None:
         if search.out_of_time():
-            search.note = "time limit reached before every site was tried"
             break
         tried.append(_tensor_object(current.model, subgraph, site.output))
         best, frontier = search.best_push(current, [site])
@@ -156,13 +155,18 @@ def rewrite_subgraph(
             current = best
     strips: tuple[StripRewrite, ...] = ()
     if options.strips and not search.out_of_time():
-        tiled, schedule, strips = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
-                                                budget=search.budget, engine=engine, approximate=options.approximate,
-                                                max_recompute=options.max_recompute,
-                                                persistent=options.persistent,
-                                                count_persistent=options.count_persistent)
+        tiled, schedule, strips, cut = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
+                                                     max_states=CANDIDATE_STATES, engine=engine,
+                                                     approximate=options.approximate,
+                                                     max_recompute=options.max_recompute,
+                                                     persistent=options.persistent,
+                                                     count_persistent=options.count_persistent)
+        if cut:
+            search.notes.append(TIME_LIMIT_IN_STRIPS)
         if strips:
             current = _Version(tiled, build_graph(tiled, subgraph), schedule)
+    elif options.strips:
+        search.notes.append(TIME_LIMIT_IN_STRIPS)
     if current.schedule.peak >= baseline.peak:
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), search.candidates, search.note)
     return current.model, SubgraphRewrite(subgraph, baseline.peak, current.schedule, tuple(records),
@@ -184,11 +188,16 @@ class _Version:
 class _Search:
     """Builds and schedules candidates within the time limit."""
 
-    def __init__(self, options: Options, deadline: float, engine, budget: float, inplace: bool):
-        self.options, self.deadline, self.engine, self.budget = options, deadline, engine, budget
+    def __init__(self, options: Options, deadline: float, engine, inplace: bool):
+        self.options, self.deadline, self.engine = options, deadline, engine
         self.inplace = inplace
         self.candidates = 0
-        self.note = ""
+        self.notes: list[str] = []
+
+    @property
+    def note(self) -> str:
+        """Which stages the time limit cut short (empty when none)."""
+        return ", ".join(dict.fromkeys(self.notes))
 
     def cost(self, graph: Graph, schedule: GraphSchedule) -> int:
         """A version's peak, plus (by default) the bytes TFLite Micro keeps for
@@ -199,7 +208,13 @@ class _Search:
         return self.cost(candidate.graph, candidate.schedule) < self.cost(current.graph, current.schedule)
 
     def out_of_time(self) -> bool:
-        return time.monotonic() >= self.deadline
+        """Whether the time limit (a safety net) has passed; the first time it
+        has, the note says rewriting was cut short."""
+        if time.monotonic() < self.deadline:
+            return False
+        if TIME_LIMIT_IN_REWRITING not in self.notes:
+            self.notes.append(TIME_LIMIT_IN_REWRITING)
+        return True
 
     def best_push(self, start: _Version, sites: list[Site]) -> tuple[_Version | None, tuple]:
         """Move ``sites`` of ``start`` down 1, 2, ... levels (the concats each
@@ -223,8 +238,8 @@ class _Search:
             if not kinds or (self.out_of_time() and best is not None):
                 break
             path += ("+".join(sorted(kinds)),)
-            schedule = schedule_graph(graph, time_limit=min(self.budget, _left(self.deadline)), engine=self.engine,
-                                      inplace=self.inplace)
+            schedule = schedule_graph(graph, time_limit=_left(self.deadline), engine=self.engine,
+                                      max_states=CANDIDATE_STATES, inplace=self.inplace)
             self.candidates += 1
             if best is None or self.cost(graph, schedule) < self.cost(best.graph, best.schedule):
                 best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)

@@ -40,6 +40,9 @@ MAX_RUNS = 3
 #: Strip counts tried per run.
 STRIPS = (2, 3, 4, 6, 8)
 
+#: What a note says when the time limit, a safety net, cut the strip search short.
+TIME_LIMIT_IN_STRIPS = "time limit in strips"
+
 
 @dataclass(frozen=True)
 class StripRewrite:
@@ -60,33 +63,36 @@ class StripRewrite:
         return self.peak_before - self.peak_after
 
 
-def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, budget: float,
+def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, max_states: int,
                   engine: Engine | None = None, approximate: bool = False, max_recompute: float = 1.0,
                   persistent: PersistentCosts = memory.TFLM_32BIT,
-                  count_persistent: bool = True) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...]]:
+                  count_persistent: bool = True) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
     """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
 
     ``schedule`` is the current schedule of the subgraph (its ``inplace``
-    setting is kept); ``budget`` the seconds one candidate's schedule may
-    take. Float convolutions and averages go into strips only with
-    ``approximate`` (LiteRT may add their terms in another order). All
-    strips together add at most ``max_recompute`` times the subgraph's
-    multiply-accumulates (:func:`macs`). With ``count_persistent``, a
-    candidate's peak is charged the bytes TFLite Micro keeps for its extra
-    operators and tensors (``persistent``, see
-    :class:`~tflite_serenity.memory.PersistentCosts`); they are reported
-    either way. Returns the model, its schedule and
-    what was rewritten (the input model and schedule when nothing pays).
+    setting is kept); ``max_states`` the states per level one candidate's
+    exact search may keep (work, not seconds: the same model gets the same
+    strips on any machine); ``deadline`` is a safety net only. Float
+    convolutions and averages go into strips only with ``approximate``
+    (LiteRT may add their terms in another order). All strips together add
+    at most ``max_recompute`` times the subgraph's multiply-accumulates
+    (:func:`macs`). With ``count_persistent``, a candidate's peak is charged
+    the bytes TFLite Micro keeps for its extra operators and tensors
+    (``persistent``, see :class:`~tflite_serenity.memory.PersistentCosts`);
+    they are reported either way. Returns the model, its schedule, what was
+    rewritten (the input model and schedule when nothing pays), and whether
+    the deadline cut the search short.
     """
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
     graph = build_graph(model, subgraph)
     allowed = int(macs(graph) * (1 + max_recompute))
-    while time.monotonic() < deadline:
-        best = _best_candidate(model, graph, schedule, made, deadline, budget, engine, approximate, allowed, groups,
-                               persistent if count_persistent else None)
+    while not (cut := time.monotonic() >= deadline):
+        best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
+                               groups, persistent if count_persistent else None)
         if best is None:
+            cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
         records.append(StripRewrite(best.operators, best.strips, best.exits, schedule.peak, best.schedule.peak,
                                     macs(graph), best.macs, best.exact,
@@ -94,7 +100,7 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
         made.update(best.exits)
         groups = best.groups
         model, graph, schedule = best.model, best.graph, best.schedule
-    return model, schedule, tuple(records)
+    return model, schedule, tuple(records), cut
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class _Candidate:
         return self.cost, self.macs  # the fewest bytes in all; of those, the least recomputation
 
 
-def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, budget: float,
+def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
                     persistent: PersistentCosts | None) -> _Candidate | None:
     order = schedule.order
@@ -169,11 +175,11 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
         tschedule = schedule_graph(_in_sequence(tgraph, [*moved, tiled.strips]),
-                                   time_limit=min(budget, max(0.0, deadline - time.monotonic())),
+                                   time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
                                    warm_start=[tuple(range(tgraph.num_operators))])
         tschedule = dataclasses.replace(tschedule, optimal=False,
-                                        note=tschedule.note or "optimal with the strips in sequence")
+                                        note=tschedule.note or "proven only with each run's strips in sequence")
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),

@@ -166,7 +166,7 @@ def schedule_graph(
         states += spent
         if result is None or result.status != "optimal":
             proven = False
-            notes.add("time limit reached" if result is None or result.status == "timeout"
+            notes.add("time limit in scheduling" if result is None or result.status == "timeout"
                       else "state table full")
         if result is not None and result.order and result.peak + pieces[i].offset <= peaks[i]:
             orders[i], peaks[i] = result.order, result.peak + pieces[i].offset
