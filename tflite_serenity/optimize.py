@@ -98,8 +98,11 @@ def optimize(
     model
         The ``.tflite`` bytes, or a path to the file.
     time_limit
-        Seconds for the whole search; when they run out, the best order found
-        so far is used and reported as "best found" instead of "optimal".
+        Seconds for the searches of each subgraph's order; when they run
+        out, the best order found so far is used and reported as "best
+        found: time limit in scheduling". Rewriting, row strips and the
+        arena plan count their work instead (states, candidates), so the
+        same model gives the same bytes on a fast or a loaded machine.
     engine
         The search implementation: the compiled core by default.
     rewrite
@@ -159,7 +162,7 @@ def optimize(
     persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = read_model(data)
-    stages = _Stages(pick_engine(engine), start + time_limit, rewrite, rewrite_approximate, rewrite_approximate_int8,
+    stages = _Stages(pick_engine(engine), start + SAFETY_SECONDS, rewrite, rewrite_approximate, rewrite_approximate_int8,
                      strips, max_recompute, count_persistent, persistent, arena_plan, shared_outputs,
                      warm_start, progress)
     graphs = build_graphs(original)
@@ -169,11 +172,13 @@ def optimize(
     source = without_metadata(original, OFFLINE_PLAN) if metadata(original, OFFLINE_PLAN) is not None else original
     kept: list[_Round] = []  # the rounds whose output was better than the one before
     first, notes = None, []
+    searched = 0.0  # seconds the searches for orders have taken: the time limit bounds only those
     while True:
         # Each round starts from the last one's output (a rewrite moves the peak,
         # where more may pay), until one gains nothing: so optimizing the output
         # again finds nothing either, and hands it back unchanged.
-        found = stages.round(source, before.peak)
+        found = stages.round(source, before.peak, max(0.0, time_limit - searched))
+        searched += max(sum(found.seconds), 0.0)
         first = first or found
         notes.extend(found.notes)
         if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
@@ -182,8 +187,8 @@ def optimize(
         if len(kept) == MAX_ROUNDS:
             notes.append(f"stopped after {MAX_ROUNDS} rounds")
             break
-        if time.monotonic() >= stages.deadline:
-            notes.append("time limit between rounds")
+        if time.monotonic() >= stages.safety:
+            notes.append("safety time limit between rounds")
             break
         source = found.bare
     out = write_model(kept[-1].tree) if kept else bytes(data)
@@ -196,6 +201,12 @@ def optimize(
 
 #: Rounds of the whole search at most; each starts from the last one's output.
 MAX_ROUNDS = 8
+
+#: Seconds after which rewriting and further rounds stop even though their
+#: counted work is not done: a safety net, not a budget. The time limit
+#: bounds only the searches for orders; everything else counts work (states,
+#: candidates, rounds), so the output does not depend on the machine's speed.
+SAFETY_SECONDS = 600.0
 
 #: The metadata entry of TFLite Micro's offline memory plan (docs/arena.md).
 OFFLINE_PLAN = "OfflineMemoryAllocation"
@@ -226,7 +237,7 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
         index, graph.num_operators, peak_before, peak_after, final.lower_bound if kept else plain.lower_bound,
         final.optimal if kept else plain.optimal and plain.peak >= peak_before,
         sum(k.seconds[index] for k in (kept or [first])), ", ".join(dict.fromkeys([*own, *notes])),
-        peak_scheduled=memory.peak_bytes(graph, plain.order), rewrites=rewrites, slices=slices, strips=strips,
+        peak_scheduled=plain.peak, rewrites=rewrites, slices=slices, strips=strips,
         inplace=shared,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if shared else 0,
         peak_shared=memory.peak_bytes(written, inplace=True) if shared else peak_after,
@@ -277,7 +288,7 @@ class _Stages:
     """The options of one :func:`optimize` call, and the stages run with them."""
 
     search: object
-    deadline: float
+    safety: float  # for all but the searches for orders, which count their work: reached only on pathological models
     rewrite: bool
     approximate: bool
     approximate_int8: bool
@@ -295,8 +306,9 @@ class _Stages:
         kept = sum(memory.persistent_bytes(g, self.persistent) for g in graphs) if self.count_persistent else 0
         return _Cost((peak if head is None else head) + kept, peak)
 
-    def round(self, tree, peak_limit: int) -> _Round:
-        """Schedule, rewrite and plan ``tree`` (which holds no offline plan).
+    def round(self, tree, peak_limit: int, time_limit: float) -> _Round:
+        """Schedule, rewrite and plan ``tree`` (which holds no offline plan),
+        with ``time_limit`` seconds for the searches of its orders.
 
         Under our arena plan, element-wise operators may write over a dying
         input (memory.inplace_sources), and orders are chosen for that,
@@ -309,30 +321,33 @@ class _Stages:
         if self.rewrite:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
         graphs = build_graphs(tree)
-        plain = [schedule_graph(g, time_limit=_left(self.deadline), engine=self.search, progress=self.progress,
+        deadline = time.monotonic() + time_limit
+        plain = [schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
                                 warm_start=[_learned_order(g)] if self.warm_start == "learned" and g.num_operators
                                 else [])
                  for g in graphs]
+        seconds = [s.seconds for s in plain]
         tried = []
         if self.arena_plan and self.shared_outputs:
-            shared = [schedule_in_place(g, s, time_limit=_left(self.deadline), engine=self.search,
+            shared = [schedule_in_place(g, s, time_limit=_left(deadline), engine=self.search,
                                         progress=self.progress)
                       for g, s in zip(graphs, plain)]
-            found = self._finish(tree, plain, shared, slices)
+            seconds = [a + b.seconds for a, b in zip(seconds, shared)]
+            found = self._finish(tree, plain, shared, slices, seconds)
             if found.arena is not None and found.arena.written and found.cost.peak <= peak_limit:
                 return found
             tried.append(found)
-        tried.append(self._finish(tree, plain, plain, slices))
+        tried.append(self._finish(tree, plain, plain, slices, seconds))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
 
-    def _finish(self, tree, plain, schedules, slices) -> _Round:
+    def _finish(self, tree, plain, schedules, slices, seconds) -> _Round:
         """Rewrite from ``schedules``, store the orders, and plan the arena."""
         rewritten = {}
         if self.rewrite:
             options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
                                      strips=self.strips, max_recompute=self.max_recompute,
                                      count_persistent=self.count_persistent, persistent=self.persistent)
-            tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.deadline,
+            tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.safety,
                                             engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
         changed = {s.subgraph: s.order for s in final
@@ -348,8 +363,7 @@ class _Stages:
         else:
             planned = bare
             head = stored_head(bare, graphs)
-        seconds = [p.seconds + (s.seconds if s is not p else 0.0) for p, s in zip(plain, schedules)]
-        notes = tuple(n for r in rewritten.values() for n in (r.note,) if "time limit" in n)
+        notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
         return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
                       seconds, notes)
 

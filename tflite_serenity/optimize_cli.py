@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="seed the exact search with the learned policy's order (faster on some graphs, "
                         "same answer; default: none)")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
-                   help="time for the search; past it, the best order found is used (default: 30)")
+                   help="time for the searches of the operator order; past it, the best order found is used "
+                        "and the summary says 'best found: time limit in scheduling' (default: 30). Rewriting "
+                        "and row strips count work, not seconds: the output does not depend on the machine")
     p.add_argument("--in-place", action="store_true", help="allow OUTPUT to be the same file as INPUT")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--no-rewrite", action="store_true",

@@ -50,7 +50,8 @@ def rewrite_model(
     -------
     (model, dict)
         The rewritten model, and a :class:`SubgraphRewrite` for each subgraph
-        where rewrites were kept (its ``schedule.order`` is the order to store).
+        where rewrites were kept or the deadline cut the search (its
+        ``schedule.order`` is the order to store).
     """
     deadline = time.monotonic() + 30.0 if deadline is None else deadline
     kept: dict[int, SubgraphRewrite] = {}
@@ -58,6 +59,6 @@ def rewrite_model(
         left = max(0.0, deadline - time.monotonic())
         model, report = rewrite_subgraph(model, schedule.subgraph, options=options, baseline=schedule,
                                          time_limit=left, engine=engine)
-        if report.changed:
+        if report.changed or report.note:
             kept[schedule.subgraph] = report
     return model, kept
