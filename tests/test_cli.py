@@ -181,6 +181,16 @@ def test_report_html_writes_one_page_and_keeps_stderr_clean(tmp_path):
     assert "<svg" in (tmp_path / "m.html").read_text(encoding="utf-8")
 
 
+def test_report_html_draws_the_model_the_main_command_writes(tmp_path):
+    # irregular_int8: 40 KiB as given, 28 KiB reordered alone, 18 KiB as written (a run in row strips)
+    proc = run("report", DATA / "irregular_int8.tflite", "--no-tflm", "--html", tmp_path / "m.html")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "peak 40.0 KiB → 18.0 KiB" in page
+    assert "as written by python -m tflite_serenity IN OUT with default options" in page
+    assert "1 run in row strips" in page and "28.0 KiB" not in page
+
+
 def test_report_plot_without_matplotlib_fails_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
     import importlib.util as util
 
@@ -194,9 +204,10 @@ def test_report_plot_without_matplotlib_fails_in_one_line_before_any_work(tmp_pa
     assert not (tmp_path / "m.png").exists()
 
 
-def test_report_pictures_refuse_a_negative_time_limit(tmp_path):
+@pytest.mark.parametrize("seconds", ["-1", "nan"])
+def test_report_pictures_refuse_a_time_limit_below_zero_or_not_a_number(tmp_path, seconds):
     proc = run("report", DATA / "small_cnn_float.tflite", "--no-tflm", "--html", tmp_path / "m.html",
-               "--time-limit", "-1")
+               "--time-limit", seconds)
     assert proc.returncode == 2 and "--time-limit" in proc.stderr
 
 

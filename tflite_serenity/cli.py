@@ -41,13 +41,16 @@ def _report_parser() -> argparse.ArgumentParser:
                         "(implies --tflm); for a model TFLite Micro cannot load, only with --no-tflm, which "
                         "writes the estimate")
     p.add_argument("--plot", metavar="PNG",
-                   help="draw live activation memory per step and the arena layout, converter order against "
-                        "ours, into a PNG (needs matplotlib: pip install 'tflite-serenity[plot]')")
+                   help="draw live activation memory per step and TFLite Micro's arena layout into a PNG: the "
+                        "model as given against the model as 'python -m tflite_serenity IN OUT' writes it with "
+                        "default options (reordered, rewritten, in row strips, with its arena plan); needs "
+                        "matplotlib: pip install 'tflite-serenity[plot]'")
     p.add_argument("--html", metavar="PATH",
                    help="the same picture as one self-contained HTML page (inline SVG, no matplotlib needed)")
     p.add_argument("--subgraph", type=int, default=0, metavar="N", help="the subgraph the pictures show (default: 0)")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
-                   help="time for finding our order for the pictures (default: 30)")
+                   help="time for optimizing the model the pictures show as written, as the main command's "
+                        "(default: 30)")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     return p
 
