@@ -130,6 +130,17 @@ def per_pixel_constant() -> keras.Model:
     return keras.Model(inp, layers.Conv2D(4, 1)(x), name="per_pixel_constant")
 
 
+def weight_heavy() -> keras.Model:
+    """Two convolutions and a dense layer, each with over 1024 weights, so the
+    converter's weight-only modes (float16 weights, dynamic-range int8)
+    convert every one of them."""
+    inp = keras.Input((16, 16, 8), batch_size=1)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inp)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    return keras.Model(inp, layers.Dense(10)(x), name="weight_heavy")
+
+
 def dynamic_batch() -> keras.Model:
     """A small conv net whose batch dimension is left unspecified (None)."""
     inp = keras.Input((8, 8, 3))

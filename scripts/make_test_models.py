@@ -88,6 +88,29 @@ def function_variants(factory: Callable[[int], tf.types.experimental.Polymorphic
     return make
 
 
+def weight_only_variants(build: Callable[[], keras.Model]) -> Callable[[], Variants]:
+    """Seed, build, recalibrate, then convert with weights only quantized:
+    float16 weights (``supported_types=[tf.float16]``) and dynamic-range int8
+    weights with float activations (no representative data set)."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        model = build()
+        shape = modelkit.input_shape(model)[1:]
+        modelkit.recalibrate(model, modelkit.random_inputs(shape, 8, SEED + 1))
+        function = modelkit.concrete_function(model)
+        out = {}
+        for variant, types in (("float16", [tf.float16]), ("hybrid", None)):
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if types:
+                converter.target_spec.supported_types = types
+            out[variant] = converter.convert()
+        return out
+
+    return make
+
+
 def module_float(factory: Callable[[int], tf.Module]) -> Callable[[], Variants]:
     """Float32 conversion of a module's ``__call__`` through a SavedModel."""
 
@@ -136,6 +159,11 @@ def test_models() -> list[TestModel]:
                   "FULLY_CONNECTED. Runs in no interpreter without a registered kernel.",
                   function_variants(fixture_nets.custom_op_function, int8=False, allow_custom_ops=True),
                   expect=()),
+        TestModel("weight_only", "Two CONV_2D and a FULLY_CONNECTED, each with over 1024 weights, converted "
+                  "with weights only quantized: float16 weights behind DEQUANTIZE operators, and dynamic-range "
+                  "(hybrid) int8 weights with float32 activations. LiteRT runs both; TFLite Micro loads "
+                  "neither (its DEQUANTIZE takes no float16, its kernels no hybrid weights).",
+                  weight_only_variants(fixture_nets.weight_heavy), expect=("litert",)),
         TestModel("randwire_tiny", "RandWire WS(8, 4, 0.75), 2 stages, C=8, 32x32 input.",
                   keras_variants(lambda: zoo_nets.randwire("ws", nodes=8, channels=8, input_size=32, classes=10))),
         TestModel("darts_tiny", "DARTS-V2 genotype, 5 cells, C=8, 16x16 input.",

@@ -137,11 +137,58 @@ def test_report_tflm_prints_the_arena_size_and_writes_the_header(tmp_path):
     assert "constexpr size_t kTensorArenaSize = 15104;" in (tmp_path / "arena.h").read_text()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")
+@pytest.mark.parametrize("name, operator", [("custom_op_float.tflite", "BesselI1e"),
+                                            ("weight_only_float16.tflite", "DEQUANTIZE (operator 0)"),
+                                            ("weight_only_hybrid.tflite", "CONV_2D (operator 0)")])
+def test_report_tflm_json_gives_the_estimate_and_why_tflite_micro_cannot_load_the_model(name, operator):
+    proc = run("report", DATA / name, "--tflm", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    size = report["tflm_arena_size"]
+    assert not size["measured"] and size["arena_size"] >= size["needed"] > 0
+    assert operator in size["tflm_error"] and operator in report["tflm_error"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")
+def test_report_tflm_text_says_the_size_is_estimated_and_why():
+    proc = run("report", DATA / "weight_only_hybrid.tflite", "--tflm")
+    assert proc.returncode == 0, proc.stderr
+    assert "(estimated: TFLite Micro cannot load the model)" in proc.stdout
+    assert "  why          CONV_2D (operator 0) failed to prepare: Hybrid models are not supported" in proc.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")
+def test_emit_header_refuses_a_model_tflite_micro_cannot_load_in_one_line(tmp_path):
+    proc = run("report", DATA / "weight_only_float16.tflite", "--emit-header", tmp_path / "arena.h")
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert "no header written" in line and "DEQUANTIZE (operator 0)" in line and "--no-tflm" in line
+    assert "=False" not in line and "=True" not in line and "measure" not in line
+    assert not (tmp_path / "arena.h").exists()
+
+
+def test_emit_header_with_no_tflm_writes_the_estimate(tmp_path):
+    proc = run("report", DATA / "custom_op_float.tflite", "--no-tflm", "--emit-header", tmp_path / "arena.h")
+    assert proc.returncode == 0, proc.stderr
+    assert "constexpr size_t kTensorArenaSize = 3024;" in (tmp_path / "arena.h").read_text()
+
+
 def test_report_html_writes_one_page_and_keeps_stderr_clean(tmp_path):
     proc = run("report", DATA / "darts_tiny_float.tflite", "--no-tflm", "--html", tmp_path / "m.html", "--json")
     assert proc.returncode == 0 and proc.stderr == ""  # no progress line when stderr is not a terminal
     assert json.loads(proc.stdout)["written"] == [str(tmp_path / "m.html")]
     assert "<svg" in (tmp_path / "m.html").read_text(encoding="utf-8")
+
+
+def test_report_html_draws_the_model_the_main_command_writes(tmp_path):
+    # irregular_int8: 40 KiB as given, 28 KiB reordered alone, 18 KiB as written (a run in row strips)
+    proc = run("report", DATA / "irregular_int8.tflite", "--no-tflm", "--html", tmp_path / "m.html")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "peak 40.0 KiB → 18.0 KiB" in page
+    assert "as written by python -m tflite_serenity IN OUT with default options" in page
+    assert "1 run in row strips" in page and "28.0 KiB" not in page
 
 
 def test_report_plot_without_matplotlib_fails_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
@@ -157,9 +204,10 @@ def test_report_plot_without_matplotlib_fails_in_one_line_before_any_work(tmp_pa
     assert not (tmp_path / "m.png").exists()
 
 
-def test_report_pictures_refuse_a_negative_time_limit(tmp_path):
+@pytest.mark.parametrize("seconds", ["-1", "nan"])
+def test_report_pictures_refuse_a_time_limit_below_zero_or_not_a_number(tmp_path, seconds):
     proc = run("report", DATA / "small_cnn_float.tflite", "--no-tflm", "--html", tmp_path / "m.html",
-               "--time-limit", "-1")
+               "--time-limit", seconds)
     assert proc.returncode == 2 and "--time-limit" in proc.stderr
 
 

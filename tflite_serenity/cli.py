@@ -34,18 +34,23 @@ def _report_parser() -> argparse.ArgumentParser:
                    help="do not run the TFLite Micro interpreter (with --tflm, the arena size is then estimated)")
     p.add_argument("--tflm", action="store_true",
                    help="print the arena_size to give TFLite Micro's MicroInterpreter: the smallest arena with "
-                        "which the real interpreter allocates and invokes the model, plus a 16-byte margin")
+                        "which the real interpreter allocates and invokes the model, plus a 16-byte margin (if "
+                        "TFLite Micro cannot load the model: an estimate, and TFLite Micro's reason)")
     p.add_argument("--emit-header", metavar="PATH",
                    help="write a C/C++ header defining kTensorArenaSize, with the figures as comments "
-                        "(implies --tflm)")
+                        "(implies --tflm); for a model TFLite Micro cannot load, only with --no-tflm, which "
+                        "writes the estimate")
     p.add_argument("--plot", metavar="PNG",
-                   help="draw live activation memory per step and the arena layout, converter order against "
-                        "ours, into a PNG (needs matplotlib: pip install 'tflite-serenity[plot]')")
+                   help="draw live activation memory per step and TFLite Micro's arena layout into a PNG: the "
+                        "model as given against the model as 'python -m tflite_serenity IN OUT' writes it with "
+                        "default options (reordered, rewritten, in row strips, with its arena plan); needs "
+                        "matplotlib: pip install 'tflite-serenity[plot]'")
     p.add_argument("--html", metavar="PATH",
                    help="the same picture as one self-contained HTML page (inline SVG, no matplotlib needed)")
     p.add_argument("--subgraph", type=int, default=0, metavar="N", help="the subgraph the pictures show (default: 0)")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
-                   help="time for finding our order for the pictures (default: 30)")
+                   help="time for optimizing the model the pictures show as written, as the main command's "
+                        "(default: 30)")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     return p
 
@@ -59,16 +64,22 @@ def _cmd_report(argv: Sequence[str]) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:  # fail before any work
             raise SerenityError("--plot needs matplotlib: pip install 'tflite-serenity[plot]' (or use --html)")
+    if not args.time_limit >= 0:  # also refuses nan
+        raise SerenityError("--time-limit must be 0 or more seconds")
     data, name = read_bytes(args.model), Path(args.model).name
-    report = build_report(data, tflm=not args.no_tflm)
     size, written = None, []
     if args.tflm or args.emit_header:
         from .micro import tflm_arena_size, write_arena_header
 
-        size = tflm_arena_size(data, measure=not args.no_tflm)
+        size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
+        if args.emit_header and size.tflm_error:
+            # A header is built into firmware: an unmeasured figure goes in only when asked for.
+            raise SerenityError(f"no header written: TFLite Micro cannot load the model ({size.tflm_error}); "
+                                f"add --no-tflm to write the estimate ({size.arena_size:,} bytes) instead")
         if args.emit_header:
             write_arena_header(args.emit_header, size, model_name=name, model=data)
             written.append(args.emit_header)
+    report = build_report(data, tflm=not args.no_tflm)
     if args.plot or args.html:
         written += _pictures(args, data, name)
     if args.json:
@@ -95,8 +106,6 @@ def _pictures(args, data: bytes, name: str) -> list[str]:
     from .plot import memory_picture, write_html, write_png
     from .progress import progress_for
 
-    if args.time_limit < 0:
-        raise SerenityError("--time-limit must be 0 or more seconds")
     with progress_for(args.quiet) as progress:
         picture = memory_picture(data, subgraph=args.subgraph, time_limit=args.time_limit, name=name,
                                  progress=progress)

@@ -1,5 +1,6 @@
 """tflm_arena_size: the arena_size to give MicroInterpreter, measured or estimated."""
 
+import dataclasses
 import importlib.util
 
 import pytest
@@ -45,5 +46,19 @@ def test_a_negative_margin_is_refused():
 
 @needs_tflm
 def test_a_model_tflite_micro_cannot_allocate_raises_unsupported():
-    with pytest.raises(tflite_serenity.UnsupportedModelError, match="cannot allocate"):
+    with pytest.raises(tflite_serenity.UnsupportedModelError, match="cannot allocate") as raised:
         tflm_arena_size(load("custom_op_float.tflite"))
+    assert "=" not in str(raised.value) and "measure" not in str(raised.value)  # no Python parameter named
+
+
+@needs_tflm
+@pytest.mark.parametrize("name, reason", [
+    ("custom_op_float.tflite", "op code CUSTOM (custom operator in the model: BesselI1e)"),
+    ("weight_only_float16.tflite", "DEQUANTIZE (operator 0) failed to prepare: input->type == kTfLiteInt8"),
+    ("weight_only_hybrid.tflite", "CONV_2D (operator 0) failed to prepare: Hybrid models are not supported"),
+])
+def test_with_fallback_a_model_tflite_micro_cannot_load_gets_the_estimate_and_the_reason(name, reason):
+    size = tflm_arena_size(load(name), fallback=True)
+    assert size == dataclasses.replace(estimate_tflm_arena(load(name)), tflm_error=size.tflm_error)
+    assert reason in size.tflm_error and "\n" not in size.tflm_error
+    assert ".cc" not in size.tflm_error  # TFLite Micro's source locations are left out

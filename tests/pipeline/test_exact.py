@@ -60,9 +60,10 @@ def test_exact_refuses_more_stages_than_operators():
         exact_split(problem, problem.num_operators + 1)
 
 
-def test_exact_refuses_a_nonpositive_time_limit():
+@pytest.mark.parametrize("seconds", [0, float("nan")])
+def test_exact_refuses_a_time_limit_not_above_zero(seconds):
     with pytest.raises(InfeasibleError, match="time limit"):
-        exact_split(random_problem(5), 2, time_limit=0)
+        exact_split(random_problem(5), 2, time_limit=seconds)
 
 
 def test_exact_out_of_time_returns_a_valid_split_and_a_bound():

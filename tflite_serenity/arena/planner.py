@@ -63,9 +63,9 @@ HEURISTIC_TIME_FACTOR = 5.0
 
 def _check_time_limit(time_limit: float) -> float:
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
-        raise SerenityError(f"time_limit must be a number of seconds, got {time_limit!r}")
+        raise SerenityError(f"the arena placement's time limit must be a number of seconds, not {time_limit!r}")
     if math.isnan(time_limit) or time_limit < 0:
-        raise SerenityError(f"time_limit must be >= 0, got {time_limit!r}")
+        raise SerenityError(f"the arena placement's time limit must be 0 or more seconds, not {time_limit!r}")
     return float(time_limit)
 
 

@@ -31,6 +31,7 @@ the target once.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ class TflmArenaSize:
         One sentence on how ``needed`` was found.
     tflm_version : str or None
         The ``tflite-micro`` package that measured, if any.
+    tflm_error : str or None
+        Why the size is estimated although measuring was asked for: TFLite
+        Micro could not load the model, in its own words on one line (the
+        operator that failed and why, :func:`tflite_serenity.verify.tflm_reason`).
+        None when measured, or when not measured by request or for lack of
+        ``tflite-micro``.
     """
 
     arena_size: int
@@ -99,6 +106,7 @@ class TflmArenaSize:
     invoked: bool
     method: str
     tflm_version: str | None = None
+    tflm_error: str | None = None
 
     @property
     def how(self) -> str:
@@ -117,6 +125,7 @@ def tflm_arena_size(
     measure: bool = True,
     margin: int = DEFAULT_MARGIN,
     timeout: float = 300,
+    fallback: bool = False,
 ) -> TflmArenaSize:
     """The ``arena_size`` to give TFLite Micro's ``MicroInterpreter`` for ``model``.
 
@@ -133,6 +142,9 @@ def tflm_arena_size(
         :data:`DEFAULT_MARGIN`).
     timeout : float, default 300
         Seconds allowed for measuring.
+    fallback : bool, default False
+        When TFLite Micro cannot allocate the model, return the estimate
+        instead of raising, with TFLite Micro's reason in ``tflm_error``.
 
     Returns
     -------
@@ -141,8 +153,9 @@ def tflm_arena_size(
     Raises
     ------
     UnsupportedModelError
-        If TFLite Micro cannot allocate the model (an operator it has no
-        kernel for, a type it cannot size, a subgraph that calls itself).
+        Without ``fallback``, if TFLite Micro cannot allocate the model (an
+        operator it has no kernel for, a type it cannot size, a subgraph
+        that calls itself).
     ModelFormatError
         If the bytes are not a readable TFLite model.
 
@@ -159,17 +172,20 @@ def tflm_arena_size(
         raise SerenityError(f"the margin must be 0 or more bytes, not {margin}")
     data = bytes(model) if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     if measure and importlib.util.find_spec("tflite_micro") is not None:
-        return _measured(data, margin, timeout)
+        return _measured(data, margin, timeout, fallback)
     return estimate_tflm_arena(data, margin=margin)
 
 
-def _measured(data: bytes, margin: int, timeout: float) -> TflmArenaSize:
-    from ..verify.tflm import smallest_tflm_arena
+def _measured(data: bytes, margin: int, timeout: float, fallback: bool) -> TflmArenaSize:
+    from ..verify.tflm import smallest_tflm_arena, tflm_reason
 
     found = smallest_tflm_arena(data, timeout=timeout)
     if found.error is not None or found.smallest is None:
-        raise UnsupportedModelError(f"TFLite Micro cannot allocate the model ({found.error}); "
-                                    "without running it (--no-tflm, measure=False) the size is estimated")
+        reason = tflm_reason(found.error or "no arena size worked", data)
+        if fallback:
+            return dataclasses.replace(estimate_tflm_arena(data, margin=margin), tflm_error=reason)
+        raise UnsupportedModelError(f"TFLite Micro cannot allocate the model: {reason}; "
+                                    "its arena can only be estimated")
     if found.invoked:
         method = ("smallest arena_size with which TFLite Micro allocates and invokes the model, "
                   f"found by bisection in {found.probes} tries")
@@ -271,8 +287,11 @@ def size_text(size: TflmArenaSize) -> str:
     from ..report.render import format_bytes
 
     source = "TFLite Micro reports them" if size.measured else "estimated"
+    how = f"{size.how}: TFLite Micro cannot load the model" if size.tflm_error else size.how
+    why = [f"  why          {size.tflm_error}"] if size.tflm_error else []
     return "\n".join([
-        f"TFLite Micro arena_size for MicroInterpreter: {format_bytes(size.arena_size)} ({size.how})",
+        f"TFLite Micro arena_size for MicroInterpreter: {format_bytes(size.arena_size)} ({how})",
+        *why,
         f"  needed       {format_bytes(size.needed)}: {size.method}",
         f"  reported     {format_bytes(size.lower_bound)}: head {format_bytes(size.head)} + tail "
         f"{format_bytes(size.tail)} as {source}, a lower bound up to alignment; kernels also take "

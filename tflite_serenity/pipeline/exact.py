@@ -76,7 +76,7 @@ def exact_split(problem: PipelineProblem, k: int, *, time_limit: float = DEFAULT
     n = problem.num_operators
     if not 1 <= k <= n:
         raise InfeasibleError(f"cannot split {n} operators into {k} non-empty segments")
-    if time_limit <= 0:
+    if not time_limit > 0:  # nan too
         raise InfeasibleError(f"the time limit must be positive, got {time_limit} s")
     if incumbent is None:
         incumbent = contiguous_split(problem, k)

@@ -10,7 +10,7 @@ import os
 
 from ..errors import RuntimeUnavailableError
 from .picture import OTHER, MemoryPicture, Timeline
-from .svg import kib, short
+from .svg import kib, short, subtitle
 
 
 def figure(pic: MemoryPicture):
@@ -28,11 +28,9 @@ def figure(pic: MemoryPicture):
     fig = Figure(figsize=(14, 9.6), layout="constrained")
     axes = fig.subplots(2, 2)
     where = f"subgraph {pic.subgraph}" + (f' "{pic.subgraph_name}"' if pic.subgraph_name else "")
-    status = "optimal (proven lowest peak)" if pic.optimal else "best found within the time limit"
     fig.suptitle(f"{pic.model_name}, {where}: peak {kib(c.peak)} → {kib(o.peak)} ({pic.ratio:.2f}x lower)\n"
-                 f"{c.steps} operator(s); optimized order {status}; no order can go below {kib(pic.lower_bound)}",
-                 fontsize=13)
-    live_top = max(c.peak, o.peak, pic.lower_bound) * 1.12 / 1024
+                 + "\n".join(subtitle(pic, width=170)), fontsize=12)
+    live_top = max(c.peak, o.peak, c.lower_bound, o.lower_bound) * 1.12 / 1024
     arena_top = max(c.arena_bytes, o.arena_bytes, 1) * 1.05 / 1024
 
     for col, t in enumerate((c, o)):
@@ -59,8 +57,8 @@ def _live(ax, pic: MemoryPicture, t: Timeline, top: float) -> None:
         upper = [b + v / 1024 for b, v in zip(base, row)]
         ax.fill_between(steps, base + base[-1:], upper + upper[-1:], step="post", color=color, linewidth=0)
         base = upper
-    ax.axhline(pic.lower_bound / 1024, color="#333", linestyle=":", linewidth=1)
-    ax.text(t.steps, pic.lower_bound / 1024, f"lower bound {kib(pic.lower_bound)} ", ha="right", va="top",
+    ax.axhline(t.lower_bound / 1024, color="#333", linestyle=":", linewidth=1)
+    ax.text(t.steps, t.lower_bound / 1024, f"lower bound {kib(t.lower_bound)} ", ha="right", va="top",
             fontsize=9, color="#333")
     x, y = t.peak_step + 0.5, t.peak / 1024
     ax.vlines(x, 0, y, colors="#c00", linestyles="--", linewidth=1.5)
@@ -81,7 +79,7 @@ def _arena(ax, pic: MemoryPicture, t: Timeline, top: float, Rectangle, PatchColl
         if life.size == 0:
             continue
         rects.append(Rectangle((life.start, offset / 1024), life.end + 1 - life.start, life.size / 1024))
-        color = pic.color(life.tensor)
+        color = pic.color(life.tensor, t)
         faces.append(color)
         edges.append("#8a8a8a" if color == OTHER else "white")
     ax.add_collection(PatchCollection(rects, facecolors=faces, edgecolors=edges, linewidths=0.5))

@@ -97,12 +97,12 @@ def _live_panel(out: list[str], pic: MemoryPicture, t: Timeline, p: _Panel) -> N
         out.append(f"<polygon points='{' '.join(points)}' fill='{color}' stroke='{color}' stroke-width='0.5'>"
                    f"<title>{e(label)}: up to {kib(max(row))}</title></polygon>")
         base = top
-    # the lower bound no order can beat
-    yb = p.y(pic.lower_bound)
+    # the lower bound no order of this subgraph can beat
+    yb = p.y(t.lower_bound)
     out.append(f"<line x1='{p.x0}' y1='{yb:.1f}' x2='{p.x0 + PANEL_W}' y2='{yb:.1f}' stroke='#333' "
                f"stroke-dasharray='2,3'/>")
     out.append(f"<text x='{p.x0 + PANEL_W - 4}' y='{yb + 13:.1f}' font-size='11' text-anchor='end' fill='#333'>"
-               f"lower bound {kib(pic.lower_bound)}</text>")
+               f"lower bound {kib(t.lower_bound)}</text>")
     # the peak
     xp, yp = p.x(t.peak_step + 0.5), p.y(t.peak)
     out.append(f"<line x1='{xp:.1f}' y1='{p.y0 + PANEL_H}' x2='{xp:.1f}' y2='{yp:.1f}' stroke='#c00' "
@@ -122,9 +122,9 @@ def _arena_panel(out: list[str], pic: MemoryPicture, t: Timeline, p: _Panel) -> 
             continue
         x, w = p.x(life.start), p.x(life.end + 1) - p.x(life.start)
         y, h = p.y(offset + life.size), p.y(offset) - p.y(offset + life.size)
-        color = pic.color(life.tensor)
+        color = pic.color(life.tensor, t)
         stroke = "#8a8a8a" if color == OTHER else "#ffffff"
-        name = _tensor_name(pic, life.tensor)
+        name = pic.name(life.tensor, t)
         out.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{w:.1f}' height='{max(h, 0.5):.1f}' fill='{color}' "
                    f"stroke='{stroke}' stroke-width='0.6'><title>{e(name)}: {life.size:,} B at offset "
                    f"{offset:,}, steps {life.start}-{life.end}</title></rect>")
@@ -133,18 +133,30 @@ def _arena_panel(out: list[str], pic: MemoryPicture, t: Timeline, p: _Panel) -> 
                f"stroke-dasharray='5,3'/>")
 
 
-def _tensor_name(pic: MemoryPicture, tensor: int) -> str:
-    for n in pic.named:
-        if n.tensor == tensor:
-            return n.name
-    return f"tensor {tensor}"
+def subtitle(pic: MemoryPicture, width: int = 150) -> list[str]:
+    """The lines under the title: what each side shows, the status, the arenas."""
+    c, o = pic.converter, pic.optimized
+    status = "optimal (proven lowest peak)" if pic.optimal else "best found within the time limit"
+    text = (f"Left: the model as given, {c.steps} operator(s). Right: {pic.drawn}; {o.steps} operator(s). "
+            f"Written order {status}; no order of the written subgraph can go below {kib(pic.lower_bound)}. "
+            f"Arena head (TFLite Micro, simulated): {kib(c.arena_bytes)} → {kib(o.arena_bytes)}.")
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [line] if line else lines
 
 
 def picture_svg(pic: MemoryPicture) -> str:
     """The picture as one ``<svg>`` element (scales to its container's width)."""
     e = html.escape
+    notes = subtitle(pic)
+    shift = 18 * max(0, len(notes) - 2)  # room for a third line and more
     legend_rows = (len(pic.named) + 2) // 2
-    height = LEGEND_Y + 22 * legend_rows + 16
+    height = LEGEND_Y + shift + 22 * legend_rows + 16
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {height}' width='{WIDTH}' "
            f"height='{height}' {FONT} role='img'>",
            f"<rect width='{WIDTH}' height='{height}' fill='white'/>"]
@@ -152,23 +164,21 @@ def picture_svg(pic: MemoryPicture) -> str:
     where = f"subgraph {pic.subgraph}" + (f' "{pic.subgraph_name}"' if pic.subgraph_name else "")
     out.append(f"<text x='{LEFT - 60}' y='34' font-size='20' font-weight='bold'>{e(pic.model_name)}, {e(where)}: "
                f"peak {kib(c.peak)} → {kib(o.peak)} ({pic.ratio:.2f}x lower)</text>")
-    status = "optimal (proven lowest peak)" if pic.optimal else "best found within the time limit"
-    out.append(f"<text x='{LEFT - 60}' y='58' font-size='13' fill='#444'>{c.steps} operator(s); optimized "
-               f"order {status}; no order can go below {kib(pic.lower_bound)}. Arena: {kib(c.arena_bytes)} "
-               f"→ {kib(o.arena_bytes)}.</text>")
-    ymax_live = max(c.peak, o.peak, pic.lower_bound) * 1.12
+    for k, note in enumerate(notes):
+        out.append(f"<text x='{LEFT - 60}' y='{58 + 18 * k}' font-size='13' fill='#444'>{e(note)}</text>")
+    ymax_live = max(c.peak, o.peak, c.lower_bound, o.lower_bound) * 1.12
     ymax_arena = max(c.arena_bytes, o.arena_bytes, 1) * 1.05
     for col, t in enumerate((c, o)):
         x0 = LEFT + col * (PANEL_W + GAP)
-        _live_panel(out, pic, t, _Panel(x0, TOP, t.steps, ymax_live))
-        _arena_panel(out, pic, t, _Panel(x0, TOP + PANEL_H + ROW_GAP, t.steps, ymax_arena))
-    out.append(f"<text x='{LEFT - 60}' y='{LEGEND_Y - 22}' font-size='13' font-weight='bold'>Largest tensors "
-               f"alive at a peak</text>")
+        _live_panel(out, pic, t, _Panel(x0, TOP + shift, t.steps, ymax_live))
+        _arena_panel(out, pic, t, _Panel(x0, TOP + shift + PANEL_H + ROW_GAP, t.steps, ymax_arena))
+    out.append(f"<text x='{LEFT - 60}' y='{LEGEND_Y + shift - 22}' font-size='13' font-weight='bold'>Largest "
+               f"tensors alive at a peak</text>")
     entries = [(n.color, f"{short(n.name)}  {'x'.join(map(str, n.shape)) or 'scalar'} {n.dtype}, {kib(n.bytes)}")
                for n in pic.named] + [(OTHER, "other tensors")]
     for k, (color, text) in enumerate(entries):
         x = LEFT - 60 + (k % 2) * (WIDTH // 2)
-        y = LEGEND_Y + 22 * (k // 2)
+        y = LEGEND_Y + shift + 22 * (k // 2)
         out.append(f"<rect x='{x}' y='{y - 11}' width='14' height='14' fill='{color}' stroke='#666' "
                    f"stroke-width='0.5'/>")
         out.append(f"<text x='{x + 20}' y='{y + 1}' font-size='12'>{e(text)}</text>")
@@ -183,8 +193,8 @@ def picture_html(pic: MemoryPicture) -> str:
     rows = [
         ("peak of live activations", kib(c.peak), kib(o.peak)),
         ("at step (operator)", f"{c.peak_step} ({c.peak_operator})", f"{o.peak_step} ({o.peak_operator})"),
-        ("arena for this subgraph's tensors", f"{kib(c.arena_bytes)} ({c.planner}, simulated)",
-         f"{kib(o.arena_bytes)} ({o.planner})"),
+        ("operators", f"{c.steps}", f"{o.steps}"),
+        ("arena head", f"{kib(c.arena_bytes)} ({c.planner})", f"{kib(o.arena_bytes)} ({o.planner})"),
     ]
     table = "\n".join(f"<tr><th>{e(a)}</th><td>{e(b)}</td><td>{e(d)}</td></tr>" for a, b, d in rows)
     return f"""<!DOCTYPE html>
@@ -204,17 +214,18 @@ p.note {{ color: #555; font-size: 13px; }}
 <body>
 <h1>{e(pic.model_name)}: where the activation memory goes</h1>
 <table>
-<thead><tr><th></th><th>converter order</th><th>optimized order</th></tr></thead>
+<thead><tr><th></th><th>as given</th><th>as written</th></tr></thead>
 <tbody>
 {table}
 </tbody>
 </table>
-<p>Lower bound (no order can go below): {e(kib(pic.lower_bound))}.
-Optimized order: {'optimal, proven' if pic.optimal else 'best found within the time limit'};
-{pic.ratio:.2f}x lower peak.</p>
+<p>Right: the model {e(pic.drawn)}.
+Written order: {'optimal, proven' if pic.optimal else 'best found within the time limit'};
+{pic.ratio:.2f}x lower peak; no order of the written subgraph can go below {e(kib(pic.lower_bound))}.</p>
 {picture_svg(pic)}
 <p class="note">Top: bytes of activation tensors alive at each step, stacked by tensor; the largest tensors
-alive at a peak have their own colour. Bottom: where each tensor sits in the arena while it is alive.
+alive at a peak have their own colour. Bottom: where each tensor sits in TFLite Micro's arena while it is
+alive (its planner simulated, with the model's offline plan where it has one; scratch buffers not drawn).
 Written by tflite-serenity; hover over a band or rectangle to name its tensor.</p>
 </body>
 </html>

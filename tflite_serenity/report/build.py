@@ -180,7 +180,7 @@ def report(model: "bytes | str | os.PathLike", *, tflm: bool = True) -> Report:
 
 def _measure_tflm(data: bytes) -> tuple[TflmArena | None, str | None]:
     try:
-        from ..verify.tflm import measure_tflm_arena
+        from ..verify.tflm import measure_tflm_arena, tflm_reason
     except ImportError:  # verification extras not available
         return None, "tflite-micro is not installed"
     from ..errors import SerenityError
@@ -190,5 +190,5 @@ def _measure_tflm(data: bytes) -> tuple[TflmArena | None, str | None]:
     except SerenityError as err:
         return None, str(err)
     if run.error:
-        return None, run.error
+        return None, tflm_reason(run.error, data)
     return TflmArena(run.total_bytes, run.head_bytes, run.tail_bytes), None

@@ -33,6 +33,7 @@ from tflite_serenity.verify.tflm import (
     run_tflm,
     run_tflm_trials,
     smallest_tflm_arena,
+    tflm_reason,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "run_tflm",
     "run_tflm_trials",
     "smallest_tflm_arena",
+    "tflm_reason",
 ]

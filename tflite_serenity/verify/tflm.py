@@ -36,6 +36,10 @@ _ALLOCATION = re.compile(
 _ATTEMPT = re.compile(r"^serenity-tflm: arena (\d+) bytes$", re.MULTILINE)
 _LOG_LIMIT = 64 * 1024
 _DETAIL_LINES = 8
+_SAID = "; TFLite Micro said: "
+_SOURCE_PREFIX = re.compile(r"^\S+\.(?:cc|cpp|c|h)(?::\d+)?\s+")
+_NODE_FAILED = re.compile(r"^Node (\S+) \(number (\d+)\) failed to (\w+)")
+_REASON_LIMIT = 240
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,4 +421,62 @@ def _with_detail(error: str, log: str) -> str:
     ]
     if not lines:
         return error
-    return f"{error}; TFLite Micro said: " + " | ".join(lines[-_DETAIL_LINES:])
+    return f"{error}{_SAID}" + " | ".join(lines[-_DETAIL_LINES:])
+
+
+def tflm_reason(error: str, model: bytes | None = None) -> str:
+    """Why TFLite Micro failed, in its own words, shortened to one line.
+
+    ``error`` is a run's error (:attr:`TflmRun.error`,
+    :attr:`TflmArenaSearch.error`). The operator that failed comes first, as
+    ``DEQUANTIZE (operator 0) failed to prepare``, followed by what TFLite
+    Micro printed before (source locations dropped). TFLite Micro does not
+    name the custom operator it lacks a kernel for; given the ``model``,
+    its custom operators are named.
+
+    Examples
+    --------
+    >>> tflm_reason("RuntimeError: TFLM failed to allocate tensors; TFLite Micro said: "
+    ...             "Input type: FLOAT32 with filter type: INT8 not supported. | "
+    ...             "Node FULLY_CONNECTED (number 6) failed to prepare with status 1")
+    'FULLY_CONNECTED (operator 6) failed to prepare: Input type: FLOAT32 with filter type: INT8 not supported'
+    """
+    head, _, said = error.partition(_SAID)
+    messages, node = [], None
+    for line in said.split(" | ") if said else []:
+        line = _SOURCE_PREFIX.sub("", line.strip()).rstrip(".")
+        failed = _NODE_FAILED.match(line)
+        if failed:
+            node = f"{failed.group(1)} (operator {failed.group(2)}) failed to {failed.group(3)}"
+            break  # what follows is the interpreter giving up
+        if line and line not in messages:
+            messages.append(line)
+    detail = "; ".join(messages[-2:])
+    if node:
+        reason = f"{node}: {detail}" if detail else node
+    else:
+        reason = detail or head.strip()
+    if model is not None and "op code CUSTOM" in reason:
+        custom = _custom_operators(model)
+        if custom:
+            reason += f" (custom operator{'s' if len(custom) > 1 else ''} in the model: {', '.join(custom)})"
+    return reason if len(reason) <= _REASON_LIMIT else reason[:_REASON_LIMIT - 1].rstrip() + "…"
+
+
+def _custom_operators(model: bytes) -> list[str]:
+    """The custom codes among the model's operator codes, in their order."""
+    from tflite_serenity.errors import SerenityError
+    from tflite_serenity.model import read_model
+    from tflite_serenity.model.ops import BuiltinOperator, builtin_code
+
+    try:
+        tree = read_model(model)
+    except SerenityError:
+        return []
+    names = []
+    for code in tree.operatorCodes or []:
+        if builtin_code(code) == BuiltinOperator.CUSTOM:
+            name = code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
+            if name not in names:
+                names.append(name)
+    return names
