@@ -93,10 +93,11 @@ class _Builder:
         return y
 
     def energy(self, x: int, name: str) -> int:
-        """Squared magnitude of each complex value, as uint32."""
+        """Squared magnitude of each complex value, as uint32 (``end_index``
+        is exclusive: every output element is written)."""
         n = self.length(x) // 2
         y = self.tensor(n, name, dtype=fb.TensorType.UINT32)
-        self._op("SignalEnergy", [x], [y], custom={"end_index": n - 1, "start_index": 0})
+        self._op("SignalEnergy", [x], [y], custom={"end_index": n, "start_index": 0})
         return y
 
     def concat(self, a: int, b: int, name: str) -> int:
