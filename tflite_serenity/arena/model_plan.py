@@ -374,6 +374,8 @@ def summary(figures: ArenaFigures | None) -> str:
     elif reason is PlanReason.NOT_SMALLER:
         line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan "
                 f"({against_bound(figures.tflm_greedy)}); ours is no smaller, not written")
+        if figures.unmodelled:
+            line += f" (simulated; {unmodelled_phrase(figures.unmodelled)} not modelled)"
     elif reason is PlanReason.MEASURED_SMALLER:
         line = (f"arena: {format_bytes(measured.plan_head)} with our plan, measured in TFLite Micro; its own plan "
                 f"{format_bytes(measured.own_head)}; plan written ({unmodelled_phrase(figures.unmodelled)} "
