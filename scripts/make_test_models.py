@@ -160,6 +160,9 @@ def test_models() -> list[TestModel]:
         TestModel("per_pixel", "Conv, then ADD of a constant of the whole map's shape [16,16,8] (a different "
                   "value per pixel), then a strided conv: the ADD must stay out of row strips.",
                   keras_variants(fixture_nets.per_pixel_constant)),
+        TestModel("scratch_kernels", "conv -> MIRROR_PAD (REFLECT) -> conv, then SUM, REDUCE_MAX, REDUCE_MIN and "
+                  "ADD_N: kernels asking TFLite Micro for scratch buffers. In int8 ADD_N runs in float32 "
+                  "(DEQUANTIZE around it).", function_variants(fixture_nets.scratch_kernels_function)),
         TestModel("signal_grow", "int16 audio front end of TFLite Micro signal operators (SignalWindow, "
                   "SignalRfft, SignalEnergy; custom, written from the schema) and CONCATENATION. A plan packed "
                   "without SignalRfft's scratch buffer (unmodelled) measures larger than TFLite Micro's own.",
