@@ -165,6 +165,24 @@ def while_function(seed: int) -> tf.types.experimental.PolymorphicFunction:
     return loop
 
 
+def scratch_kernels_function(seed: int) -> tf.types.experimental.PolymorphicFunction:
+    """[1,8,8,8] -> conv -> MIRROR_PAD -> conv, then SUM, REDUCE_MAX and
+    REDUCE_MIN over the map and ADD_N of three vectors: the kernels that ask
+    TFLite Micro for scratch buffers (arena/scratch.py)."""
+    rng = np.random.default_rng(seed)
+    first = tf.constant(rng.normal(0.0, 0.3, size=(3, 3, 8, 8)).astype(np.float32))
+    second = tf.constant(rng.normal(0.0, 0.3, size=(3, 3, 8, 8)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 8], tf.float32)])
+    def reduce(x):
+        h = tf.nn.relu(tf.nn.conv2d(x, first, 1, "SAME"))
+        h = tf.nn.relu(tf.nn.conv2d(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"), second, 1, "VALID"))
+        total = tf.reduce_sum(h, axis=[1, 2]) * 0.05
+        return tf.add_n([total, tf.reduce_max(h, axis=[1, 2]), tf.reduce_min(x, axis=[1, 2])])
+
+    return reduce
+
+
 def if_function(seed: int) -> tf.types.experimental.PolymorphicFunction:
     """[1,8] -> relu(x W) if mean(x) > 0 else tanh(x W + b), via tf.cond (IF op)."""
     rng = np.random.default_rng(seed)

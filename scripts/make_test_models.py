@@ -25,6 +25,7 @@ from typing import Callable
 import modelcheck
 import modelkit
 import fixture_nets
+import signal_models
 import zoo_nets
 import tensorflow as tf
 from tensorflow import keras
@@ -49,8 +50,8 @@ class TestModel:
     expect: tuple[str, ...] = BOTH
 
 
-def keras_variants(build: Callable[[], keras.Model], int8: bool = True) -> Callable[[], Variants]:
-    """Seed, build, recalibrate, then convert to float32 (and full int8)."""
+def keras_variants(build: Callable[[], keras.Model], int8: bool = True, int16: bool = False) -> Callable[[], Variants]:
+    """Seed, build, recalibrate, then convert to float32 (and full int8, and 16x8)."""
 
     def make() -> Variants:
         modelkit.seed_everything(SEED)
@@ -60,6 +61,8 @@ def keras_variants(build: Callable[[], keras.Model], int8: bool = True) -> Calla
         out = {"float": modelkit.to_float_tflite(model)}
         if int8:
             out["int8"] = modelkit.to_int8_tflite(model, modelkit.random_inputs(shape, 32, SEED + 2))
+        if int16:
+            out["int16"] = modelkit.to_int16x8_tflite(model, modelkit.random_inputs(shape, 32, SEED + 2))
         return out
 
     return make
@@ -136,7 +139,8 @@ def test_models() -> list[TestModel]:
                   "concat 2048, output 768.",
                   keras_variants(fixture_nets.tiny_branch, int8=False)),
         TestModel("small_cnn", "Conv/BN/ReLU, depthwise conv, 1x1 conv, max+avg pool, dense+softmax; "
-                  "int8 has per-channel conv and depthwise weights.", keras_variants(fixture_nets.small_cnn)),
+                  "int8 has per-channel conv and depthwise weights; int16 is 16x8 (int16 activations, int8 weights).",
+                  keras_variants(fixture_nets.small_cnn, int16=True)),
         TestModel("irregular", "Branches, ADD, concat->CONV_2D and concat->DEPTHWISE_CONV_2D sites. The stored "
                   "order keeps three early branches live across a 96-channel expansion: counting every "
                   "non-constant tensor from producer to last consumer, its peak is 163840 B float / 40960 B "
@@ -165,24 +169,35 @@ def test_models() -> list[TestModel]:
                   "neither (its DEQUANTIZE takes no float16, its kernels no hybrid weights).",
                   weight_only_variants(fixture_nets.weight_heavy), expect=("litert",)),
         TestModel("randwire_tiny", "RandWire WS(8, 4, 0.75), 2 stages, C=8, 32x32 input.",
-                  keras_variants(lambda: zoo_nets.randwire("ws", nodes=8, channels=8, input_size=32, classes=10))),
+                  keras_variants(lambda: zoo_nets.randwire("ws", nodes=8, channels=8, input_size=32, classes=10),
+                                 int16=True)),
         TestModel("darts_tiny", "DARTS-V2 genotype, 5 cells, C=8, 16x16 input.",
                   keras_variants(lambda: zoo_nets.darts(cells=5, channels=8, input_size=16))),
         TestModel("swiftnet_tiny", "Inception-style blocks, widths (8, 16), 1 block per stage, 32x32 input.",
                   keras_variants(lambda: zoo_nets.swiftnet(32, (8, 16), 1))),
         TestModel("unet_tiny", "U-Net, 3 levels, base 4, 32x32 input, transposed-conv upsampling.",
-                  keras_variants(lambda: zoo_nets.unet(32, 4, 3, 2))),
+                  keras_variants(lambda: zoo_nets.unet(32, 4, 3, 2), int16=True)),
         TestModel("inplace", "Residual ADD, SUB and squeeze-excite MUL (broadcast scale), each over a "
                   "[1,16,16,16] map that dies there: 3 maps alive at those steps in TFLite Micro's own plan, "
                   "2 when the output is written over the dying input (float 49152 -> 32768 B).",
-                  keras_variants(fixture_nets.inplace_blocks)),
+                  keras_variants(fixture_nets.inplace_blocks, int16=True)),
         TestModel("pad_crop", "NASNet's one-pixel shift: PAD [1,16,16,16] -> [1,17,17,16] read only by a "
                   "STRIDED_SLICE back to 16x16 (the crop may go first: the intermediate shrinks to 15x15), "
                   "beside a PAD read by a crop and a convolution (stays).",
-                  keras_variants(fixture_nets.pad_crop)),
+                  keras_variants(fixture_nets.pad_crop, int16=True)),
         TestModel("per_pixel", "Conv, then ADD of a constant of the whole map's shape [16,16,8] (a different "
                   "value per pixel), then a strided conv: the ADD must stay out of row strips.",
                   keras_variants(fixture_nets.per_pixel_constant)),
+        TestModel("scratch_kernels", "conv -> MIRROR_PAD (REFLECT) -> conv, then SUM, REDUCE_MAX, REDUCE_MIN and "
+                  "ADD_N: kernels asking TFLite Micro for scratch buffers. In int8 ADD_N runs in float32 "
+                  "(DEQUANTIZE around it).", function_variants(fixture_nets.scratch_kernels_function)),
+        TestModel("signal_grow", "int16 audio front end of TFLite Micro signal operators (SignalWindow, "
+                  "SignalRfft, SignalEnergy; custom, written from the schema) and CONCATENATION. A plan packed "
+                  "without SignalRfft's scratch buffer (unmodelled) measures larger than TFLite Micro's own.",
+                  lambda: {"int16": signal_models.signal_grow()}, expect=("tflm",)),
+        TestModel("signal_shrink", "int16 signal front end (SignalRfft, SignalEnergy, CONCATENATION) on which "
+                  "our plan measures smaller than TFLite Micro's own, unmodelled scratch buffer included.",
+                  lambda: {"int16": signal_models.signal_shrink()}, expect=("tflm",)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["tflite_serenity.arena", "tflite_serenity.arena.blocks", "tflite_serenity.arena.tflm",
            "tflite_serenity.arena.heuristics", "tflite_serenity.arena.cpsat",
-           "tflite_serenity.arena.planner", "tflite_serenity.arena.buffers", "tflite_serenity.arena.offline"]
+           "tflite_serenity.arena.planner", "tflite_serenity.arena.buffers", "tflite_serenity.arena.offline",
+           "tflite_serenity.arena.kernels"]
 
 
 @pytest.mark.parametrize("name", MODULES)

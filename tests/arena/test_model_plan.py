@@ -83,3 +83,12 @@ def test_a_type_tflite_micro_cannot_size_leaves_the_model_unplanned():
     model = tree("tiny_branch_float.tflite")
     model.subgraphs[0].tensors[9].type = 5  # STRING
     assert plan_arena(model)[1] is None
+
+
+def test_a_custom_operator_is_named_where_the_plan_is_no_smaller_and_nothing_is_measured():
+    from tflite_serenity.arena.model_plan import PlanReason
+
+    _, figures = plan_arena(tree("custom_op_float.tflite"))
+    assert figures.reason is PlanReason.NOT_SMALLER and figures.measured is None
+    assert figures.unmodelled == ("CUSTOM:BesselI1e",)
+    assert summary(figures).endswith("not written (simulated; CUSTOM:BesselI1e's buffers are not modelled)")

@@ -10,6 +10,13 @@ buffers cannot be pinned; the plan leaves room for them, and TFLite Micro
 places them there (or lower) itself, which we simulate with
 :func:`.greedy_tflm` to know the head it will use.
 
+The plan is written only where it makes TFLite Micro's head smaller, and
+that is known only where every kernel's buffers are modelled
+(:mod:`.kernels`). Otherwise TFLite Micro, run in a child process, measures
+the model with and without the plan, and the plan is written only if it
+measures strictly smaller; a model TFLite Micro cannot load keeps no plan.
+:class:`PlanReason` says which case applied.
+
 The pass preserves everything the model computes: it changes no operator,
 tensor or buffer, only the metadata entry (and the stored order, to the one
 given). Outputs are bit-identical in every runtime; runtimes other than TFLite
@@ -18,24 +25,79 @@ Micro ignore the entry.
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, lower_bound
 from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
+from tflite_serenity.arena.kernels import unmodelled_kernels
 from tflite_serenity.arena.offline import METADATA_NAME, with_offline_plan
 from tflite_serenity.arena.planner import plan
 from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
-from tflite_serenity.errors import UnsupportedModelError
+from tflite_serenity.errors import RuntimeUnavailableError, UnsupportedModelError
 from tflite_serenity.graph import build_graphs
-from tflite_serenity.model import metadata, with_operator_orders, without_metadata
+from tflite_serenity.model import metadata, with_operator_orders, without_metadata, write_model
 
 DEFAULT_TIME_LIMIT = 2.0
 """Budget of the placement search, roughly CPU seconds (see :func:`.plan`)."""
 
 MAX_OFFSET = (1 << 31) - 1
 """Offsets are int32 in the plan; a model needing a larger arena is not planned."""
+
+
+class PlanReason(str, enum.Enum):
+    """Why the plan was or was not written (:attr:`ArenaFigures.reason`)."""
+
+    MODELLED_SMALLER = "modelled_smaller"
+    """Written: every kernel is modelled, and with our plan the (simulated)
+    head is smaller than with TFLite Micro's own plan."""
+    MEASURED_SMALLER = "measured_smaller"
+    """Written: some kernel is not modelled, and TFLite Micro measured the
+    arena with our plan strictly smaller than with its own."""
+    NOT_SMALLER = "not_smaller"
+    """Not written: our plan is no smaller than TFLite Micro's own (simulated)."""
+    MEASURED_NOT_SMALLER = "measured_not_smaller"
+    """Not written: some kernel is not modelled, and TFLite Micro measured
+    the arena with our plan no smaller than with its own."""
+    NOT_MEASURABLE = "not_measurable"
+    """Not written: some kernel is not modelled, and TFLite Micro cannot
+    load the model to measure it."""
+    NOT_MEASURED = "not_measured"
+    """Not written: some kernel is not modelled, and measuring was turned off
+    or TFLite Micro is not installed."""
+
+    @property
+    def written(self) -> bool:
+        return self in (PlanReason.MODELLED_SMALLER, PlanReason.MEASURED_SMALLER)
+
+
+@dataclass(frozen=True)
+class MeasuredArena:
+    """TFLite Micro's arena for a model without and with our plan, as its
+    recording allocator reports it (``print_allocations``, 64-bit host).
+
+    Attributes
+    ----------
+    own_head, own_tail : int
+        Head and tail with TFLite Micro's own plan.
+    plan_head, plan_tail : int
+        Head and tail with ours.
+    """
+
+    own_head: int
+    own_tail: int
+    plan_head: int
+    plan_tail: int
+
+    @property
+    def own_total(self) -> int:
+        return self.own_head + self.own_tail
+
+    @property
+    def plan_total(self) -> int:
+        return self.plan_head + self.plan_tail
 
 
 @dataclass(frozen=True)
@@ -57,8 +119,10 @@ class ArenaFigures:
         The head TFLite Micro gives with our plan (simulated: tensors pinned,
         scratch buffers placed online around them).
     written : bool
-        Whether the returned model holds our plan. It does only when
-        ``tflm_with_plan < tflm_greedy``.
+        Whether the returned model holds our plan: when every kernel is
+        modelled and ``tflm_with_plan < tflm_greedy``, or when some kernel is
+        not and TFLite Micro measured the arena (head plus tail) with our
+        plan strictly smaller (``reason`` says which).
     optimal : bool
         ``planned`` is proven minimal for this order.
     method : str
@@ -68,7 +132,17 @@ class ArenaFigures:
     seconds : float
         Time spent.
     note : str
-        Why no plan was written, or what else happened.
+        What else happened (a plan the input held was replaced or removed).
+    reason : PlanReason
+        Why the plan was or was not written.
+    unmodelled : tuple of str
+        The kernels whose arena needs are not modelled
+        (:func:`.unmodelled_kernels`); empty when every one is.
+    measured : MeasuredArena or None
+        TFLite Micro's measured arena without and with our plan, where it
+        was measured (only for models with unmodelled kernels).
+    measure_error : str
+        Why TFLite Micro could not measure the model, where it could not.
     """
 
     lower_bound: int
@@ -82,10 +156,17 @@ class ArenaFigures:
     scratch: int
     seconds: float
     note: str = ""
+    reason: PlanReason = PlanReason.NOT_SMALLER
+    unmodelled: tuple[str, ...] = ()
+    measured: MeasuredArena | None = None
+    measure_error: str = ""
 
     @property
     def head(self) -> int:
-        """The head TFLite Micro uses for the returned model (simulated)."""
+        """The head TFLite Micro uses for the returned model: measured where
+        it was, simulated otherwise."""
+        if self.measured is not None:
+            return self.measured.plan_head if self.written else self.measured.own_head
         return self.tflm_with_plan if self.written else self.tflm_greedy
 
 
@@ -97,6 +178,7 @@ def plan_arena(
     scratch: bool = True,
     alias_reshapes: bool = False,
     inplace: bool = False,
+    measure: bool = True,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -127,12 +209,19 @@ def plan_arena(
         (:func:`tflite_serenity.memory.inplace_sources`); TFLite Micro's own
         planner never does, its kernels read each element before writing it
         (docs/arena.md gives what was run). Figures count each pair once.
+    measure : bool, default True
+        Where some kernel's buffers are not modelled (:mod:`.kernels`) and
+        our simulated plan is smaller, measure the model in TFLite Micro (a
+        child process each, without and with the plan) and write the plan
+        only if it measures strictly smaller. With False, or without
+        ``tflite-micro`` installed, such a model gets no plan.
 
     Returns
     -------
     model : ModelT
         The model in the given orders, with our plan when it makes TFLite
-        Micro's head smaller than its own plan, and with no plan otherwise
+        Micro's arena smaller than its own plan (simulated where every
+        kernel is modelled, measured otherwise), and with no plan otherwise
         (any plan the input held is replaced or removed: it described
         another order).
     figures : ArenaFigures or None
@@ -175,16 +264,22 @@ def plan_arena(
     else:
         head = placement.arena_bytes  # every buffer pinned
     own = greedy_tflm(blocks)
-    written = head < own.arena_bytes
-    if written:
-        out = with_offline_plan(bare, offsets, buffers=buffers)
-        note = ""
+    unmodelled = unmodelled_kernels(graphs)
+    planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
+    measured, measure_error = None, ""
+    if planned is None:
+        reason = PlanReason.NOT_SMALLER
+    elif not unmodelled:
+        reason = PlanReason.MODELLED_SMALLER
+    elif not measure:
+        reason = PlanReason.NOT_MEASURED
     else:
-        out = bare
-        note = "TFLite Micro's own plan is as small; no plan written"
+        measured, measure_error, reason = _measure(bare, planned)
+    written = reason.written
+    out = planned if written else bare
+    note = ""
     if had_plan:
-        note = "; ".join(filter(None, [note, "replaced the model's offline plan" if written
-                                        else "removed the model's offline plan"]))
+        note = "replaced the model's offline plan" if written else "removed the model's offline plan"
     figures = ArenaFigures(
         lower_bound=placement.lower_bound,
         planned=placement.arena_bytes,
@@ -197,8 +292,33 @@ def plan_arena(
         scratch=scratch_count,
         seconds=time.monotonic() - start,
         note=note,
+        reason=reason,
+        unmodelled=unmodelled,
+        measured=measured,
+        measure_error=measure_error,
     )
     return out, figures
+
+
+def _measure(bare, planned) -> tuple[MeasuredArena | None, str, PlanReason]:
+    """TFLite Micro's arena for ``bare`` (its own plan) and ``planned`` (ours),
+    each allocated in a child process, and the decision it gives: write only
+    if head plus tail measures strictly smaller with our plan."""
+    from tflite_serenity.verify.tflm import measure_tflm_arena
+
+    runs = []
+    for model in (bare, planned):
+        try:
+            run = measure_tflm_arena(write_model(model))
+        except RuntimeUnavailableError as err:
+            return None, str(err), PlanReason.NOT_MEASURED
+        if run.error is not None or run.head_bytes is None or run.tail_bytes is None:
+            return None, run.error or "TFLite Micro reported no arena", PlanReason.NOT_MEASURABLE
+        runs.append(run)
+    own, ours = runs
+    measured = MeasuredArena(own.head_bytes, own.tail_bytes, ours.head_bytes, ours.tail_bytes)
+    smaller = measured.plan_total < measured.own_total
+    return measured, "", PlanReason.MEASURED_SMALLER if smaller else PlanReason.MEASURED_NOT_SMALLER
 
 
 def plan_offsets(buffers: ModelBuffers, offsets: Sequence[int]) -> tuple[list[int], int]:
@@ -247,12 +367,37 @@ def summary(figures: ArenaFigures | None) -> str:
             return "at the lower bound"
         return f"lower bound {format_bytes(figures.lower_bound)}, +{head / figures.lower_bound - 1:.1%}"
 
-    if figures.written:
+    reason, measured = figures.reason, figures.measured
+    if reason is PlanReason.MODELLED_SMALLER:
         line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan ({against_bound(figures.tflm_with_plan)}); "
                 f"TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; plan written")
-        extra = figures.note
-    else:
+    elif reason is PlanReason.NOT_SMALLER:
         line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan "
                 f"({against_bound(figures.tflm_greedy)}); ours is no smaller, not written")
-        extra = figures.note.replace("TFLite Micro's own plan is as small; no plan written", "").strip("; ")
-    return line + (f" [{extra}]" if extra else "")
+        if figures.unmodelled:
+            line += f" (simulated; {unmodelled_phrase(figures.unmodelled)} not modelled)"
+    elif reason is PlanReason.MEASURED_SMALLER:
+        line = (f"arena: {format_bytes(measured.plan_head)} with our plan, measured in TFLite Micro; its own plan "
+                f"{format_bytes(measured.own_head)}; plan written ({unmodelled_phrase(figures.unmodelled)} "
+                "not modelled: written after measuring)")
+    elif reason is PlanReason.MEASURED_NOT_SMALLER:
+        line = (f"arena: {format_bytes(measured.own_head)} with TFLite Micro's own plan, measured; ours measured "
+                f"{format_bytes(measured.plan_head)}, not written ({unmodelled_phrase(figures.unmodelled)} "
+                "not modelled)")
+    else:
+        why = ("TFLite Micro cannot measure the model" if reason is PlanReason.NOT_MEASURABLE
+               else "it was not measured" + (f" ({figures.measure_error})" if figures.measure_error else ""))
+        line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan (simulated); not written: "
+                f"{unmodelled_phrase(figures.unmodelled)} not modelled and {why}")
+    return line + (f" [{figures.note}]" if figures.note else "")
+
+
+def unmodelled_phrase(kernels: Sequence[str], most: int = 3) -> str:
+    """``"CUSTOM:SignalRfft's buffers are"``, or ``"the buffers of A, B and 2
+    more kernels are"``: the subject of the summary's reason."""
+    if len(kernels) == 1:
+        return f"{kernels[0]}'s buffers are"
+    named = list(kernels[:most])
+    rest = len(kernels) - len(named)
+    names = ", ".join(named[:-1]) + " and " + named[-1] if not rest else ", ".join(named) + f" and {rest} more kernels"
+    return f"the buffers of {names} are"
