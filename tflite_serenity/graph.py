@@ -114,7 +114,8 @@ def assemble_graph(
 
     Raises ModelFormatError when a tensor has two producers, an operator reads
     a tensor that nothing provides or that is written only later in the stored
-    order.
+    order. A tensor that nothing writes and only custom operators read is their
+    scratch, not an error.
     """
     tensors, operators = tuple(tensors), tuple(operators)
     inputs, outputs = tuple(inputs), tuple(outputs)
@@ -146,7 +147,8 @@ def assemble_graph(
                 )
             if p >= 0:
                 preds[op.index].add(p)
-            elif not (t in given or tensors[t].has_data or tensors[t].is_variable):
+            elif not (t in given or tensors[t].has_data or tensors[t].is_variable
+                      or _is_scratch(consumers[t], operators)):
                 raise ModelFormatError(
                     f"{where}: operator {op.index} ({op.kind}) reads tensor {t} ('{tensors[t].name}'), "
                     "which no operator writes and which is not a graph input, constant or variable"
@@ -169,6 +171,28 @@ def assemble_graph(
         preds=tuple(tuple(sorted(p)) for p in preds),
         succs=tuple(tuple(sorted(s)) for s in succs),
     )
+
+
+def _is_scratch(readers: Sequence[int], operators: Sequence[Operator]) -> bool:
+    """Whether a tensor nothing writes, read only by custom operators, is their scratch.
+
+    Arm Vela's output is one ``ethos-u`` custom operator reading tensors no
+    operator writes (its scratch areas): the runtime allocates them, and the
+    operator uses them while it runs. The memory model counts such a tensor
+    alive from its first reader to its last (see ``memory.lifetimes``).
+    """
+    return bool(readers) and all(operators[r].kind.startswith("CUSTOM:") for r in readers)
+
+
+def scratch_tensors(graph: Graph) -> tuple[int, ...]:
+    """Tensors of ``graph`` that custom operators use as scratch: nothing writes
+    them, they hold no data, are no graph input and no variable, and only
+    custom operators read them (Arm Vela's ``ethos-u`` operator, for one)."""
+    given = set(graph.inputs)
+    return tuple(
+        t.index for t in graph.tensors
+        if graph.producer[t.index] < 0 and t.index not in given and not t.has_data and not t.is_variable
+        and _is_scratch(graph.consumers[t.index], graph.operators))
 
 
 def is_ordered(op: Operator, tensors: Sequence[Tensor]) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from . import memory
 from .fileio import read_bytes, write_atomic
-from .graph import build_graphs
+from .graph import build_graphs, scratch_tensors
 from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, write_model
 from .model.validate import check_stored_orders
@@ -156,6 +156,8 @@ def optimize(
     persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = tree = read_model(data)
+    if any(scratch_tensors(g) for g in build_graphs(original)):
+        return _passed_through(data, build_graphs(original), start)
     search = pick_engine(engine)
     deadline = start + time_limit
     slices = (SliceCounts(),) * len(tree.subgraphs)
@@ -209,6 +211,24 @@ def _result(graph, written, plain: GraphSchedule, schedule: GraphSchedule, rewri
         strips=rewrite.strips if rewrite is not None else (),
         inplace=final.inplace,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if final.inplace else 0)
+
+
+#: Why a model with custom-operator scratch tensors is returned as it came.
+SCRATCH_NOTE = ("passed through unchanged: custom operators keep scratch in tensors nothing writes "
+                "(Arm Vela's ethos-u), placed by the model's own arena plan")
+
+
+def _passed_through(data: bytes, graphs, start: float) -> OptimizeResult:
+    """The input itself, with its figures. Custom operators that keep scratch
+    in unwritten tensors (Vela's output) come with an offline plan that lays
+    other tensors inside that scratch on purpose; no order or plan of ours can
+    know what the operator leaves free there, so nothing is changed."""
+    results = []
+    for g in graphs:
+        peak, bound = memory.peak_bytes(g), memory.lower_bound(g)
+        results.append(SubgraphResult(g.subgraph, g.num_operators, peak, peak, bound, peak == bound, 0.0,
+                                      note=SCRATCH_NOTE, peak_scheduled=peak))
+    return OptimizeResult(bytes(data), tuple(results), time.monotonic() - start, None)
 
 
 def _persistent_costs(pointer_width: int) -> PersistentCosts:

@@ -75,3 +75,24 @@ def test_five_thousand_operators_are_read_scheduled_and_written():
     (sub,) = result.subgraphs
     (graph,) = build_graphs(read_model(result.model))
     assert sub.operators == 5000 and memory.peak_bytes(graph, inplace=sub.inplace) == sub.peak_after <= sub.peak_before
+
+
+def test_vela_model_passes_through_unchanged_and_says_why():
+    # one ethos-u custom operator reading scratch tensors nothing writes, and Vela's own
+    # offline plan, which lays the input and output inside that scratch on purpose
+    data = load("realworld_vela.tflite")
+    result = optimize(data)
+    assert result.model == data
+    (sub,) = result.subgraphs
+    assert sub.peak_after == sub.peak_before and "Vela" in sub.note
+
+
+def test_vela_model_reports_and_optimizes_on_the_command_line(tmp_path, capsys):
+    from tflite_serenity.cli import main
+
+    path = tmp_path / "vela.tflite"
+    path.write_bytes(load("realworld_vela.tflite"))
+    assert main(["report", str(path), "--no-tflm"]) == 0
+    assert "scratch" in capsys.readouterr().out
+    assert main([str(path), str(tmp_path / "out.tflite"), "--quiet"]) == 0
+    assert (tmp_path / "out.tflite").read_bytes() == path.read_bytes()
