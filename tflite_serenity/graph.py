@@ -40,6 +40,7 @@ class Tensor:
     has_data: bool  # a constant: its buffer holds data
     is_variable: bool
     dynamic: bool = False  # shape_signature has -1: sized with the static shape
+    dynamic_dims: tuple[int, ...] = ()  # the axes whose shape_signature is -1
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,8 @@ def topological_order(graph: Graph, key: Sequence[int] | None = None) -> list[in
 def _tensor(index: int, t, buffers) -> Tensor:
     buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
     data = None if buffer is None else buffer.data
-    signature = t.shapeSignature
+    signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
+    dynamic_dims = tuple(axis for axis, d in enumerate(signature) if d < 0)
     return Tensor(
         index=index,
         name=_text(t.name),
@@ -270,7 +272,8 @@ def _tensor(index: int, t, buffers) -> Tensor:
         dtype=TENSOR_TYPE_NAMES.get(int(t.type), f"TYPE_{t.type}"),
         has_data=data is not None and len(data) > 0,
         is_variable=bool(t.isVariable),
-        dynamic=signature is not None and any(int(d) < 0 for d in signature),
+        dynamic=bool(dynamic_dims),
+        dynamic_dims=dynamic_dims,
     )
 
 
