@@ -35,6 +35,7 @@ from typing import Callable
 import modelcheck
 import modelkit
 import fixture_nets
+import zoo_nets
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
@@ -155,12 +156,20 @@ def _samples(model: keras.Model) -> np.ndarray:
     return modelkit.random_inputs(modelkit.input_shape(model)[1:], 32, SEED + 2)
 
 
-def fp16_cnn(_vela: str | None) -> bytes:
+def _float16(build: Callable[[], keras.Model]) -> bytes:
     """float16 weights: every constant becomes a DEQUANTIZE of a float16 buffer."""
-    converter = _converter(_seeded(branchy_cnn))
+    converter = _converter(_seeded(build))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
+
+
+def fp16_cnn(_vela: str | None) -> bytes:
+    return _float16(branchy_cnn)
+
+
+def fp16_darts(_vela: str | None) -> bytes:
+    return _float16(lambda: zoo_nets.darts(cells=5, channels=8, input_size=16))
 
 
 def dynamic_range_cnn(_vela: str | None) -> bytes:
@@ -253,6 +262,10 @@ def realworld_models() -> list[RealWorldModel]:
                        "Branchy CNN (3 branches, concat, depthwise, residual ADD); float16 weights, each "
                        "read through a DEQUANTIZE to float32. TFLite Micro has no float16 DEQUANTIZE.", fp16_cnn,
                        expect=("litert",)),
+        RealWorldModel("fp16_darts", "float16 weights",
+                       "DARTS-V2 genotype (5 cells, C=8, 16x16, as darts_tiny) with float16 weights: the "
+                       "converter puts all DEQUANTIZE operators first, so their float32 outputs are alive "
+                       "together.", fp16_darts, expect=("litert",)),
         RealWorldModel("dynamic_range_cnn", "dynamic-range quantization",
                        "The same CNN with int8 weights and float32 activations (hybrid convolutions, which "
                        "TFLite Micro does not have).", dynamic_range_cnn, expect=("litert",)),
@@ -264,8 +277,10 @@ def realworld_models() -> list[RealWorldModel]:
                        "EXPERIMENTAL_SPARSITY: DENSIFY operators, which TFLite Micro does not have.", sparse_fc,
                        expect=("litert",)),
         RealWorldModel("keras_lstm_float", "Keras LSTM",
-                       "Two stacked Keras 3 LSTM layers (8 steps, 8 units) and a dense head: WHILE loops.",
-                       lstm_float),
+                       "Two stacked Keras 3 LSTM layers (8 steps, 8 units) and a dense head: WHILE loops "
+                       "whose TensorList updates SLICE with sizes known only at run time. TFLite Micro runs "
+                       "it but computes wrong outputs: it does not resize, and those SLICE outputs outgrow "
+                       "their stored shape [1, 1, 1].", lstm_float, expect=("litert",)),
         RealWorldModel("fused_lstm_int8", "UNIDIRECTIONAL_SEQUENCE_LSTM, int8",
                        "A fused LSTM (the tagged tf.function of stateful_lstm_float) in full int8.",
                        fused_lstm_int8),
