@@ -40,6 +40,7 @@ class Tensor:
     has_data: bool  # a constant: its buffer holds data
     is_variable: bool
     dynamic: bool = False  # shape_signature has -1: sized with the static shape
+    dynamic_dims: tuple[int, ...] = ()  # the axes whose shape_signature is -1
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def assemble_graph(
 
     Raises ModelFormatError when a tensor has two producers, an operator reads
     a tensor that nothing provides or that is written only later in the stored
-    order.
+    order. A tensor that nothing writes and only custom operators read is their
+    scratch, not an error.
     """
     tensors, operators = tuple(tensors), tuple(operators)
     inputs, outputs = tuple(inputs), tuple(outputs)
@@ -146,7 +148,8 @@ def assemble_graph(
                 )
             if p >= 0:
                 preds[op.index].add(p)
-            elif not (t in given or tensors[t].has_data or tensors[t].is_variable):
+            elif not (t in given or tensors[t].has_data or tensors[t].is_variable
+                      or _is_scratch(consumers[t], operators)):
                 raise ModelFormatError(
                     f"{where}: operator {op.index} ({op.kind}) reads tensor {t} ('{tensors[t].name}'), "
                     "which no operator writes and which is not a graph input, constant or variable"
@@ -169,6 +172,28 @@ def assemble_graph(
         preds=tuple(tuple(sorted(p)) for p in preds),
         succs=tuple(tuple(sorted(s)) for s in succs),
     )
+
+
+def _is_scratch(readers: Sequence[int], operators: Sequence[Operator]) -> bool:
+    """Whether a tensor nothing writes, read only by custom operators, is their scratch.
+
+    Arm Vela's output is one ``ethos-u`` custom operator reading tensors no
+    operator writes (its scratch areas): the runtime allocates them, and the
+    operator uses them while it runs. The memory model counts such a tensor
+    alive from its first reader to its last (see ``memory.lifetimes``).
+    """
+    return bool(readers) and all(operators[r].kind.startswith("CUSTOM:") for r in readers)
+
+
+def scratch_tensors(graph: Graph) -> tuple[int, ...]:
+    """Tensors of ``graph`` that custom operators use as scratch: nothing writes
+    them, they hold no data, are no graph input and no variable, and only
+    custom operators read them (Arm Vela's ``ethos-u`` operator, for one)."""
+    given = set(graph.inputs)
+    return tuple(
+        t.index for t in graph.tensors
+        if graph.producer[t.index] < 0 and t.index not in given and not t.has_data and not t.is_variable
+        and _is_scratch(graph.consumers[t.index], graph.operators))
 
 
 def is_ordered(op: Operator, tensors: Sequence[Tensor]) -> bool:
@@ -238,7 +263,8 @@ def topological_order(graph: Graph, key: Sequence[int] | None = None) -> list[in
 def _tensor(index: int, t, buffers) -> Tensor:
     buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
     data = None if buffer is None else buffer.data
-    signature = t.shapeSignature
+    signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
+    dynamic_dims = tuple(axis for axis, d in enumerate(signature) if d < 0)
     return Tensor(
         index=index,
         name=_text(t.name),
@@ -246,7 +272,8 @@ def _tensor(index: int, t, buffers) -> Tensor:
         dtype=TENSOR_TYPE_NAMES.get(int(t.type), f"TYPE_{t.type}"),
         has_data=data is not None and len(data) > 0,
         is_variable=bool(t.isVariable),
-        dynamic=signature is not None and any(int(d) < 0 for d in signature),
+        dynamic=bool(dynamic_dims),
+        dynamic_dims=dynamic_dims,
     )
 
 

@@ -8,7 +8,8 @@ It is the model TFLite and TFLite Micro use (see ``docs/memory-model.md``):
 * in a given operator order, a graph input lives from step 0, a tensor
   produced at step ``i`` lives from ``i`` to its last consumer, and a graph
   output lives to the last step; an operator's inputs and outputs are alive
-  together at its step;
+  together at its step (a custom operator's scratch, which nothing writes,
+  lives during its readers' steps);
 * the peak is the largest sum of live activation bytes over all steps. No
   order can go below :func:`lower_bound`.
 
@@ -175,9 +176,14 @@ def _buffers(graph: Graph, inplace: bool) -> list[_Buffer]:
     result = []
     for root, held in sorted(members.items()):
         p = graph.producer[root]
-        if p < 0 and root not in graph_inputs:
-            continue  # declared but never alive
         readers = sorted({c for t in held for c in graph.consumers[t]})
+        if p < 0 and root not in graph_inputs:
+            if not readers:
+                continue  # declared but never alive
+            # a custom operator's scratch (graph.scratch_tensors; the graph
+            # admits no other unwritten reads): alive from its first reader to
+            # its last, as if the first wrote it, as TFLite Micro plans it
+            p, readers = readers[0], readers[1:]
         pinned = any(t in graph_outputs for t in held)
         result.append(_Buffer(root, tensor_bytes(graph.tensors[root]), p, tuple(readers), pinned, tuple(held)))
     return result
@@ -186,8 +192,9 @@ def _buffers(graph: Graph, inplace: bool) -> list[_Buffer]:
 def lifetimes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> list[Lifetime]:
     """Lifetimes of the activation buffers under ``order`` (default: stored order).
 
-    Tensors that are neither graph inputs nor written by an operator (unused
-    declarations) are never alive and are left out.
+    Tensors that are neither graph inputs nor written by an operator are left
+    out (unused declarations), except a custom operator's scratch (read, never
+    written: Vela's output), alive from its first reader to its last.
     """
     n = graph.num_operators
     order = list(range(n)) if order is None else list(order)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from . import memory
 from .fileio import read_bytes, write_atomic
 from .arena.simulate import stored_head
-from .graph import Graph, build_graphs
+from .graph import Graph, build_graphs, scratch_tensors
 from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
@@ -162,10 +162,12 @@ def optimize(
     persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = read_model(data)
+    graphs = build_graphs(original)
+    if any(scratch_tensors(g) for g in graphs):
+        return _passed_through(data, graphs, start)
     stages = _Stages(pick_engine(engine), start + SAFETY_SECONDS, rewrite, rewrite_approximate, rewrite_approximate_int8,
                      strips, max_recompute, count_persistent, persistent, arena_plan, shared_outputs,
                      warm_start, progress)
-    graphs = build_graphs(original)
     before = stages.cost(graphs, stored_head(original, graphs))
     # A plan names tensors by index and describes one order: every round plans
     # anew from a model without one (the input's own plan is what it must beat).
@@ -242,6 +244,24 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if shared else 0,
         peak_shared=memory.peak_bytes(written, inplace=True) if shared else peak_after,
         operators_after=written.num_operators)
+
+
+SCRATCH_NOTE = ("passed through unchanged: custom operators keep scratch in tensors nothing writes "
+                "(Arm Vela's ethos-u), placed by the model's own arena plan")
+
+
+def _passed_through(data: bytes, graphs, start: float) -> OptimizeResult:
+    """The input itself, with its figures. Custom operators that keep scratch
+    in unwritten tensors (Vela's output) come with an offline plan that lays
+    other tensors inside that scratch on purpose; no order or plan of ours can
+    know what the operator leaves free there, so nothing is changed."""
+    results = []
+    for g in graphs:
+        peak, bound = memory.peak_bytes(g), memory.lower_bound(g)
+        results.append(SubgraphResult(g.subgraph, g.num_operators, peak, peak, bound, peak == bound, 0.0,
+                                      note=SCRATCH_NOTE, peak_scheduled=peak, operators_after=g.num_operators,
+                                      peak_shared=peak))
+    return OptimizeResult(bytes(data), tuple(results), time.monotonic() - start, None)
 
 
 def _persistent_costs(pointer_width: int) -> PersistentCosts:

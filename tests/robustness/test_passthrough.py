@@ -54,6 +54,26 @@ def test_dynamic_shapes_are_reported():
     assert sub.dynamic_tensors > 0
 
 
+@pytest.mark.parametrize("name", ["dynamic_float.tflite", "realworld_dynamic_batch.tflite"])
+def test_a_dynamic_batch_alone_is_reported_as_the_batch_with_the_stored_size(name):
+    from tflite_serenity.report import build_report, report_text
+
+    report = build_report(load(name), tflm=False, arena=False)
+    assert report.subgraphs[0].dynamic_batch == 1
+    text = report_text(report, name=name)
+    assert "only the batch dimension is dynamic" in text and "for batch 1" in text and "warning" not in text
+
+
+def test_dynamic_dimensions_beyond_the_batch_get_a_warning():
+    # Keras 3's LSTM: the WHILE body's TensorList items have shape_signature [-1, -1, -1]
+    from tflite_serenity.report import build_report, report_text
+
+    report = build_report(load("realworld_keras_lstm_float.tflite"), tflm=False, arena=False)
+    body = next(s for s in report.subgraphs if s.dynamic_tensors)
+    assert body.dynamic_batch is None
+    assert "not only in the batch dimension" in report_text(report, name="lstm")
+
+
 def test_input_file_is_never_modified(tmp_path):
     path = tmp_path / "in.tflite"
     path.write_bytes(load("darts_tiny_int8.tflite"))
@@ -76,3 +96,24 @@ def test_five_thousand_operators_are_read_scheduled_and_written():
     (graph,) = build_graphs(read_model(result.model))
     assert sub.operators == 5000 and memory.peak_bytes(graph) == sub.peak_after <= sub.peak_before
     assert memory.peak_bytes(graph, inplace=sub.inplace) == sub.peak_shared
+
+
+def test_vela_model_passes_through_unchanged_and_says_why():
+    # one ethos-u custom operator reading scratch tensors nothing writes, and Vela's own
+    # offline plan, which lays the input and output inside that scratch on purpose
+    data = load("realworld_vela.tflite")
+    result = optimize(data)
+    assert result.model == data
+    (sub,) = result.subgraphs
+    assert sub.peak_after == sub.peak_before and "Vela" in sub.note
+
+
+def test_vela_model_reports_and_optimizes_on_the_command_line(tmp_path, capsys):
+    from tflite_serenity.cli import main
+
+    path = tmp_path / "vela.tflite"
+    path.write_bytes(load("realworld_vela.tflite"))
+    assert main(["report", str(path), "--no-tflm"]) == 0
+    assert "scratch" in capsys.readouterr().out
+    assert main([str(path), str(tmp_path / "out.tflite"), "--quiet"]) == 0
+    assert (tmp_path / "out.tflite").read_bytes() == path.read_bytes()

@@ -39,6 +39,9 @@ class SubgraphReport:
     # ADD/SUB/MUL written over an input that dies there (our arena plan; memory.inplace_sources)
     inplace_operators: int = 0
     inplace_lower_bound_bytes: int = 0
+    # when the batch (axis 0) is the only dynamic axis of every dynamic tensor:
+    # its stored size, which the figures are for; else None
+    dynamic_batch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,17 @@ def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
         dynamic_tensors=sum(1 for t in activations if t.dynamic),
         inplace_operators=len(memory.inplace_sources(graph)),
         inplace_lower_bound_bytes=memory.lower_bound(graph, inplace=True),
+        dynamic_batch=_dynamic_batch([t for t in activations if t.dynamic]),
     )
+
+
+def _dynamic_batch(tensors) -> int | None:
+    """The stored batch size when axis 0 is the only dynamic axis of every
+    tensor of ``tensors`` and they agree on it; None otherwise (or if none)."""
+    if not tensors or any(t.dynamic_dims != (0,) for t in tensors):
+        return None
+    sizes = {t.shape[0] for t in tensors}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Report:

@@ -54,8 +54,12 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
             lines.append(_row("  with outputs in place", f"{format_bytes(s.inplace_lower_bound_bytes)}  "
                               f"({s.inplace_operators} ADD/SUB/MUL may write over a dying input; our arena plan "
                               "does that)"))
-        if s.dynamic_tensors:
-            lines.append(f"  note: {s.dynamic_tensors} tensor(s) have dynamic shapes; sized with their static shape")
+        if s.dynamic_tensors and s.dynamic_batch is not None:
+            lines.append(f"  note: only the batch dimension is dynamic ({s.dynamic_tensors} tensor(s)); the figures "
+                         f"are for batch {s.dynamic_batch}, the stored size, and grow with the batch")
+        elif s.dynamic_tensors:
+            lines.append(f"  warning: {s.dynamic_tensors} tensor(s) have dynamic shapes, not only in the batch "
+                         "dimension; sized with their stored shape, so the figures hold only for that shape")
         if s.alive_at_peak:
             lines.append("  alive at the peak:")
             for t in s.alive_at_peak[:top]:
