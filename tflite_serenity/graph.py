@@ -196,6 +196,13 @@ def scratch_tensors(graph: Graph) -> tuple[int, ...]:
         and _is_scratch(graph.consumers[t.index], graph.operators))
 
 
+def resized_at_run_time(graph: Graph) -> bool:
+    """Whether a tensor of ``graph`` has a dynamic dimension other than the
+    batch (axis 0): its size at run time is not the stored one, so neither
+    our memory model nor a plan made from stored sizes holds for it."""
+    return any(axis != 0 for t in graph.tensors for axis in t.dynamic_dims)
+
+
 def is_ordered(op: Operator, tensors: Sequence[Tensor]) -> bool:
     """Whether ``op`` has effects beyond its output tensors, so must keep its place
     relative to other such operators."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from . import memory
 from .fileio import read_bytes, write_atomic
 from .arena.simulate import stored_head
-from .graph import Graph, build_graphs, scratch_tensors
+from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
 from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
@@ -338,32 +338,39 @@ class _Stages:
         ``peak_limit``; otherwise the plain orders are used.
         """
         slices = (SliceCounts(),) * len(tree.subgraphs)
-        if self.rewrite:
-            tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
         graphs = build_graphs(tree)
+        # Tensors whose shapes change at run time (beyond the batch) hold other
+        # sizes than our memory model counts: such a subgraph keeps its stored
+        # order, and no rewrite or arena plan touches the model.
+        frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
+        if self.rewrite and not frozen:
+            tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
+            graphs = build_graphs(tree)
         deadline = time.monotonic() + time_limit
-        plain = [schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
+        plain = [_stored_schedule(g) if g.subgraph in frozen else
+                 schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
                                 warm_start=[_learned_order(g)] if self.warm_start == "learned" and g.num_operators
                                 else [])
                  for g in graphs]
         seconds = [s.seconds for s in plain]
         tried = []
-        if self.arena_plan and self.shared_outputs:
+        if self.arena_plan and self.shared_outputs and not frozen:
             shared = [schedule_in_place(g, s, time_limit=_left(deadline), engine=self.search,
                                         progress=self.progress)
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
-            found = self._finish(tree, plain, shared, slices, seconds)
+            found = self._finish(tree, plain, shared, slices, seconds, frozen)
             if found.arena is not None and found.arena.written and found.cost.peak <= peak_limit:
                 return found
             tried.append(found)
-        tried.append(self._finish(tree, plain, plain, slices, seconds))
+        tried.append(self._finish(tree, plain, plain, slices, seconds, frozen))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
 
-    def _finish(self, tree, plain, schedules, slices, seconds) -> _Round:
-        """Rewrite from ``schedules``, store the orders, and plan the arena."""
+    def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
+        """Rewrite from ``schedules``, store the orders, and plan the arena
+        (neither rewrite nor plan where ``frozen`` names a subgraph)."""
         rewritten = {}
-        if self.rewrite:
+        if self.rewrite and not frozen:
             options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
                                      strips=self.strips, max_recompute=self.max_recompute,
                                      count_persistent=self.count_persistent, persistent=self.persistent)
@@ -375,7 +382,7 @@ class _Stages:
         bare = with_operator_orders(tree, changed) if changed else tree
         graphs = build_graphs(bare)
         arena, head = None, None
-        if self.arena_plan:
+        if self.arena_plan and not frozen:
             from .arena.model_plan import plan_arena
 
             planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules))
@@ -386,6 +393,13 @@ class _Stages:
         notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
         return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
                       seconds, notes)
+
+
+def _stored_schedule(graph: Graph) -> GraphSchedule:
+    """The stored order of ``graph`` as a schedule that is kept as it is."""
+    peak = memory.peak_bytes(graph)
+    return GraphSchedule(graph.subgraph, tuple(range(graph.num_operators)), peak, peak, memory.lower_bound(graph),
+                         False, 0.0, 1, 0, note="kept in stored order: tensors change shape at run time")
 
 
 def _learned_order(graph) -> tuple[int, ...]:

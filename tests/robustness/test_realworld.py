@@ -5,8 +5,6 @@ For each model: the command exits 0 and writes what ``optimize`` returns; output
 bit-identical in every runtime that runs the input (LiteRT and TFLite Micro, each in a child
 process, each compared with itself); TFLite Micro's measured arena and the peak without shared
 outputs never grow; a second run changes nothing; and every subgraph is optimal or says why not.
-Known failures are marked per model and check in ``KNOWN``, so the day one is fixed the mark
-fails (strict) and must go.
 """
 
 from __future__ import annotations
@@ -30,24 +28,6 @@ from tests.models import DATA, load, manifest
 REALWORLD = json.loads((DATA / "REALWORLD.json").read_text())
 MODELS = sorted(REALWORLD) + ["custom_op_float.tflite", "dynamic_float.tflite", "stateful_lstm_float.tflite"]
 ROOT = Path(__file__).resolve().parents[2]
-
-#: (model, check) -> why it fails today (issue 17 is the list of real-model problems).
-KNOWN: dict[tuple[str, str], str] = {
-    ("realworld_int16x8_cnn.tflite", "idempotent"):
-        "issue 17 (idempotence): the first run's row strips are scheduled 'in sequence' (peak 28,160 B); "
-        "a second run reorders them to 27,200 B and writes other bytes",
-    ("realworld_keras_lstm_float.tflite", "tflm"):
-        "issue 17 (dynamic shapes): the WHILE body's SLICE outputs outgrow their stored shape [1,1,1] at run "
-        "time; TFLite Micro does not resize, so it computes wrong outputs on the input, and on the reordered "
-        "body it crashes (SIGSEGV without our plan, GATHER fails with it)",
-}
-
-
-def cases(check: str) -> list:
-    """The models, each marked as a strict expected failure where ``KNOWN`` lists it for ``check``."""
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name, check]))
-            if (name, check) in KNOWN else name for name in MODELS]
-
 
 def runs_in(name: str) -> list[str]:
     """The runtimes that run the input, as its manifest recorded them."""
@@ -115,14 +95,14 @@ def compare_litert_in_child(original: bytes, candidate: bytes, folder: Path) -> 
     return json.loads(lines[-1])
 
 
-@pytest.mark.parametrize("name", cases("command"))
+@pytest.mark.parametrize("name", MODELS)
 def test_the_command_exits_0_and_writes_what_optimize_returns(name, optimized):
     r = optimized(name)
     assert r.exit_code == 0, r.stderr
     assert r.cli_out == r.out
 
 
-@pytest.mark.parametrize("name", cases("litert"))
+@pytest.mark.parametrize("name", MODELS)
 def test_outputs_are_bit_identical_in_litert(name, optimized, tmp_path):
     if "litert" not in runs_in(name):
         pytest.skip("the input does not run in LiteRT")
@@ -146,7 +126,7 @@ def in_tflm(folder):
     return lambda name: (run(name, folder), tflm_comparison(name, folder))
 
 
-@pytest.mark.parametrize("name", cases("tflm"))
+@pytest.mark.parametrize("name", MODELS)
 def test_outputs_are_bit_identical_in_tflite_micro(name, in_tflm):
     if "tflm" not in runs_in(name):
         pytest.skip("the input does not run in TFLite Micro")
@@ -156,7 +136,7 @@ def test_outputs_are_bit_identical_in_tflite_micro(name, in_tflm):
     assert found.bit_identical, found.describe()
 
 
-@pytest.mark.parametrize("name", cases("arena"))
+@pytest.mark.parametrize("name", MODELS)
 def test_tflite_micro_arena_never_grows(name, in_tflm):
     if "tflm" not in runs_in(name):
         pytest.skip("the input does not run in TFLite Micro")
@@ -167,7 +147,7 @@ def test_tflite_micro_arena_never_grows(name, in_tflm):
     assert after <= before, f"TFLite Micro arena total {before} -> {after} bytes"
 
 
-@pytest.mark.parametrize("name", cases("peak"))
+@pytest.mark.parametrize("name", MODELS)
 def test_peak_without_shared_outputs_never_grows(name, optimized):
     r = optimized(name)
     before = [memory.peak_bytes(g) for g in build_graphs(read_model(r.data))]
@@ -175,14 +155,14 @@ def test_peak_without_shared_outputs_never_grows(name, optimized):
     assert all(b <= a for a, b in zip(before, after)) and len(before) == len(after), f"{before} -> {after}"
 
 
-@pytest.mark.parametrize("name", cases("idempotent"))
+@pytest.mark.parametrize("name", MODELS)
 def test_a_second_run_changes_nothing(name, optimized):
     out = optimized(name).out
     again = optimize(out).model
     assert again == out, f"{len(out)} -> {len(again)} bytes"
 
 
-@pytest.mark.parametrize("name", cases("status"))
+@pytest.mark.parametrize("name", MODELS)
 def test_every_subgraph_is_optimal_or_says_why_not(name, optimized):
     for s in optimized(name).result.subgraphs:
         assert s.optimal or s.note, f"subgraph {s.index}: {s.status}, no note"
