@@ -29,6 +29,7 @@ REALWORLD = json.loads((DATA / "REALWORLD.json").read_text())
 MODELS = sorted(REALWORLD) + ["custom_op_float.tflite", "dynamic_float.tflite", "stateful_lstm_float.tflite"]
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def runs_in(name: str) -> list[str]:
     """The runtimes that run the input, as its manifest recorded them."""
     entry = REALWORLD.get(name) or manifest().get(name) or {}
