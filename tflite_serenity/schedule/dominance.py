@@ -22,6 +22,14 @@ when ``P_U <= R + out(h)``, no step exceeds ``h``'s and the peak does not
 rise. The unit then counts as one operator whose step is exactly ``h``'s;
 the members' buffers that die inside it are never above that step.
 
+A weight read by operators that may run in either order (one zero bias
+shared by many convolutions) has no single first consumer. It still never
+needs to run before an operator ``x`` that is an ancestor of all its
+readers: moved from before ``x`` to right after it, its output is alive at
+fewer steps, and its own step holds at most what ``x``'s held before (``x``
+then frees what it frees, and the weight's output was alive at ``x``). So it
+is ordered after such ``x``, which restores the graph's forced cuts.
+
 With unread graph inputs (alive at the first step only) nothing is
 contracted: moving operators to the front or away from it would change
 which step holds those bytes.
@@ -48,10 +56,29 @@ class Contraction:
         return tuple(op for u in order for op in self.units[u])
 
     def restrict(self, order: Sequence[int]) -> tuple[int, ...]:
-        """The units of a graph order, each where its head runs (a valid order of the units:
-        members precede their head in every order, and feed only it and its descendants)."""
+        """The units of a graph order, each where its head runs, or later when
+        that is before one of its predecessors (a weight read by parallel
+        operators waits for their common ancestors): an order of the units
+        that peaks no higher."""
         unit_of = {u[-1]: i for i, u in enumerate(self.units)}
-        return tuple(unit_of[op] for op in order if op in unit_of)
+        result: list[int] = []
+        done: set[int] = set()
+        waiting: list[int] = []
+        for op in order:
+            if op not in unit_of:
+                continue
+            waiting.append(unit_of[op])
+            progress = True
+            while progress:
+                progress = False
+                for u in waiting:
+                    if all(p in done for p in self.flow.preds[u]):
+                        waiting.remove(u)
+                        result.append(u)
+                        done.add(u)
+                        progress = True
+                        break
+        return tuple(result)
 
 
 def defer_constant_operators(flow: ActivationFlow) -> Contraction:
@@ -83,7 +110,7 @@ def defer_constant_operators(flow: ActivationFlow) -> Contraction:
             changed = _detach_for_memory(flow, parent, head, reads, outs)
         if not changed:
             break
-    return _contract(flow, head)
+    return _after_common_ancestors(_contract(flow, head))
 
 
 def _first_consumers(flow: ActivationFlow, reads: list[list[int]]) -> list[int]:
@@ -206,3 +233,59 @@ def _contract(flow: ActivationFlow, head: list[int]) -> Contraction:
     contracted = ActivationFlow(len(heads), preds, tuple(tensor), tuple(size), tuple(producer),
                                 tuple(consumers), tuple(pinned))
     return Contraction(contracted, tuple(tuple(g) for g in groups))
+
+
+def _after_common_ancestors(units: Contraction) -> Contraction:
+    """Order every unit that reads nothing, has no predecessor and writes
+    nothing that dies unread after the last units that are ancestors of all
+    its successors (module docstring); renumber units topologically."""
+    flow = units.flow
+    n = flow.num_operators
+    succs: list[list[int]] = [[] for _ in range(n)]
+    for v, ps in enumerate(flow.preds):
+        for u in ps:
+            succs[u].append(v)
+    reads = [False] * n
+    unread = [False] * n
+    for k, p in enumerate(flow.producer):
+        for c in flow.consumers[k]:
+            reads[c] = True
+        if p >= 0 and not flow.consumers[k] and not flow.pinned[k]:
+            unread[p] = True
+    free = [v for v in range(n) if not flow.preds[v] and not reads[v] and not unread[v] and len(succs[v]) > 1]
+    if not free:
+        return units
+    ancestors = [0] * n
+    for v in range(n):
+        a = 0
+        for u in flow.preds[v]:
+            a |= ancestors[u] | (1 << u)
+        ancestors[v] = a
+    extra: dict[int, list[int]] = {}
+    for v in free:
+        common = ~0
+        for s in succs[v]:
+            common &= ancestors[s]
+        for u in free:  # moved units are placed after their own ancestors: not one of them
+            common &= ~(1 << u)
+        if common <= 0:
+            continue
+        below = 0  # ancestors of a common ancestor: not the last ones
+        rest = common
+        while rest:
+            u = (rest & -rest).bit_length() - 1
+            rest &= rest - 1
+            below |= ancestors[u]
+        last = common & ~below
+        extra[v] = [u for u in range(n) if last >> u & 1]
+    if not extra:
+        return units
+    # a moved unit goes right after its last new predecessor; others keep their place
+    key = {v: (max(extra[v]), 1, v) if v in extra else (v, 0, v) for v in range(n)}
+    order = sorted(range(n), key=lambda v: key[v])
+    new = {v: i for i, v in enumerate(order)}
+    preds = tuple(tuple(sorted(new[u] for u in flow.preds[v] + tuple(extra.get(v, ())))) for v in order)
+    moved = ActivationFlow(n, preds, flow.tensor, flow.size,
+                           tuple(new[p] if p >= 0 else -1 for p in flow.producer),
+                           tuple(tuple(sorted(new[c] for c in cs)) for cs in flow.consumers), flow.pinned)
+    return Contraction(moved, tuple(units.units[v] for v in order))
