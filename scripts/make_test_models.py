@@ -65,6 +65,21 @@ def keras_variants(build: Callable[[], keras.Model], int8: bool = True) -> Calla
     return make
 
 
+def float16_weights(build: Callable[[], keras.Model]) -> Callable[[], Variants]:
+    """Seed, build, recalibrate, then convert with float16 weights: one DEQUANTIZE per weight."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        model = build()
+        modelkit.recalibrate(model, modelkit.random_inputs(modelkit.input_shape(model)[1:], 8, SEED + 1))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([modelkit.concrete_function(model)])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+        return {"float16": converter.convert()}
+
+    return make
+
+
 def function_variants(factory: Callable[[int], tf.types.experimental.PolymorphicFunction],
                       int8: bool = True, **options) -> Callable[[], Variants]:
     """Convert a seeded ``tf.function`` to float32 (and full int8); ``options`` go to the converter."""
@@ -155,6 +170,9 @@ def test_models() -> list[TestModel]:
         TestModel("per_pixel", "Conv, then ADD of a constant of the whole map's shape [16,16,8] (a different "
                   "value per pixel), then a strided conv: the ADD must stay out of row strips.",
                   keras_variants(fixture_nets.per_pixel_constant)),
+        TestModel("irregular_weights", "The irregular net with float16 weights: each weight and bias is a "
+                  "DEQUANTIZE reading a constant, which may run anywhere before its consumer.",
+                  float16_weights(fixture_nets.irregular), expect=("litert",)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tflite_serenity import memory
-from tflite_serenity.graph import Operator, Tensor, assemble_graph
+from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graphs
+from tflite_serenity.model import read_model
 from tflite_serenity.schedule import reference
 from tflite_serenity.schedule.dominance import defer_constant_operators
 from tflite_serenity.schedule.problem import evaluate, split
 from tflite_serenity.schedule.search import compiled_engine, schedule_graph
 from tests.graphs import constant_fed_graph, exhaustive_min_peak
+from tests.models import load
 
 compiled = compiled_engine()
 
@@ -137,6 +139,16 @@ def test_weight_read_by_parallel_operators_stays_free():
     assert units.units == ((0,), (1,), (2,))
 
 
+def test_weight_read_by_parallel_operators_waits_for_their_common_ancestor():
+    # x -> RELU -> y; ADD(y, w) and SUB(y, w): w need not run before the RELU
+    graph = _graph([8, 4, 4, 8, 8, 8], [("DEQUANTIZE", [1], [2]), ("RELU", [0], [3]), ("ADD", [3, 2], [4]),
+                                         ("SUB", [3, 2], [5])], inputs=[0], outputs=[4, 5], constants={1})
+    units = defer_constant_operators(memory.activation_flow(graph))
+    assert units.units == ((1,), (0,), (2,), (3,))
+    assert units.flow.preds == ((), (0,), (0, 1), (0, 1))
+    assert units.restrict((0, 1, 2, 3)) == (0, 1, 2, 3)
+
+
 def test_nothing_joins_when_a_graph_input_is_unread():
     # an unread input is alive at the first step only: which operator runs first matters
     graph = _graph([8, 4, 4, 8, 16], [("DEQUANTIZE", [1], [2]), ("ADD", [0, 2], [3])],
@@ -150,3 +162,16 @@ def test_weight_with_an_unread_output_larger_than_the_consumer_step_stays_free()
                    inputs=[0], outputs=[5], constants={1})
     units = defer_constant_operators(memory.activation_flow(graph))
     assert units.units == ((0,), (1,), (2,))
+
+
+@pytest.mark.parametrize("engine", [compiled, reference.search], ids=["compiled", "python"])
+def test_float16_weight_model_is_proven_optimal_in_a_few_states(engine):
+    # 26 operators, 14 of them a DEQUANTIZE of a weight (converter, float16 weights)
+    graph = build_graphs(read_model(load("irregular_weights_float16.tflite")))[0]
+    result = schedule_graph(graph, engine=engine)
+    assert result.optimal and result.states <= 50
+    # without the rule: search every piece of the plain flow to the end
+    plain = [(engine(p, 1 << 60), p.offset) for p in split(memory.activation_flow(graph))]
+    assert all(r.status == "optimal" for r, _ in plain)
+    assert result.peak == max(r.peak + offset for r, offset in plain)
+    assert sum(r.states for r, _ in plain) > 10 * max(result.states, 1)
