@@ -68,6 +68,21 @@ def keras_variants(build: Callable[[], keras.Model], int8: bool = True, int16: b
     return make
 
 
+def float16_weights(build: Callable[[], keras.Model]) -> Callable[[], Variants]:
+    """Seed, build, recalibrate, then convert with float16 weights: one DEQUANTIZE per weight."""
+
+    def make() -> Variants:
+        modelkit.seed_everything(SEED)
+        model = build()
+        modelkit.recalibrate(model, modelkit.random_inputs(modelkit.input_shape(model)[1:], 8, SEED + 1))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([modelkit.concrete_function(model)])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+        return {"float16": converter.convert()}
+
+    return make
+
+
 def function_variants(factory: Callable[[int], tf.types.experimental.PolymorphicFunction],
                       int8: bool = True, **options) -> Callable[[], Variants]:
     """Convert a seeded ``tf.function`` to float32 (and full int8); ``options`` go to the converter."""
@@ -198,6 +213,9 @@ def test_models() -> list[TestModel]:
         TestModel("signal_shrink", "int16 signal front end (SignalRfft, SignalEnergy, CONCATENATION) on which "
                   "our plan measures smaller than TFLite Micro's own, unmodelled scratch buffer included.",
                   lambda: {"int16": signal_models.signal_shrink()}, expect=("tflm",)),
+        TestModel("irregular_weights", "The irregular net with float16 weights: each weight and bias is a "
+                  "DEQUANTIZE reading a constant, which may run anywhere before its consumer.",
+                  float16_weights(fixture_nets.irregular), expect=("litert",)),
         TestModel("transformer_tiny", "Transformer encoder, 1 layer, seq 8, dim 16, 2 heads, FFN 32.",
                   keras_variants(lambda: zoo_nets.transformer(8, 16, 1, 2, 32))),
     ]

@@ -166,3 +166,50 @@ def randwire_like_graph(seed: int, nodes: int = 4) -> Graph:
     read = {t for o in operators for t in o.inputs}
     sinks = [t for t in outputs[1:] if t not in read] or [outputs[-1]]
     return assemble_graph(0, "randwire-like", tensors, operators, [source], sinks)
+
+
+def constant_fed_graph(seed: int, max_ops: int = 14) -> Graph:
+    """A random DAG of ADDs with weights computed from constants alone, as in
+    float16-weight and sparse models: DEQUANTIZE of a constant, sometimes after
+    a DENSIFY, sometimes with a second output nothing reads, read by one or by
+    several later operators (or by none: then a graph output). The ADDs'
+    outputs often have their first input's size, so some may work in place."""
+    rng = random.Random(seed)
+    tensors: list[Tensor] = []
+    operators: list[Operator] = []
+    unread: set[int] = set()  # written, read by nothing, and no graph output
+
+    def new_tensor(size: int, constant: bool = False) -> int:
+        tensors.append(Tensor(len(tensors), f"t{len(tensors)}", (size,), "INT8", has_data=constant, is_variable=False))
+        return len(tensors) - 1
+
+    def op(kind: str, inputs: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[int, ...]:
+        outs = tuple(new_tensor(s) for s in sizes)
+        operators.append(Operator(len(operators), kind, inputs, outs))
+        return outs
+
+    available = [new_tensor(rng.choice([4, 8, 16])) for _ in range(rng.randint(1, 2))]
+    graph_inputs = list(available)
+    weights: list[int] = []
+    while len(operators) < rng.randint(3, max_ops):
+        if rng.random() < 0.4:  # a weight: [DENSIFY ->] DEQUANTIZE, reading a constant
+            source = new_tensor(rng.choice([1, 2, 4]), constant=True)
+            if rng.random() < 0.3:
+                (source,) = op("DENSIFY", (source,), (rng.choice([1, 2, 4, 8, 16]),))
+            sizes = (rng.choice([1, 2, 4, 8, 16]),) + ((rng.choice([1, 4, 16]),) if rng.random() < 0.2 else ())
+            outs = op("DEQUANTIZE", (source,), sizes)
+            weights.append(outs[0])
+            unread.update(outs[1:])
+            continue
+        pool = available[-5:] if rng.random() < 0.7 else available
+        ins = set(rng.sample(pool, min(rng.randint(1, 2), len(pool))))
+        if weights and rng.random() < 0.8:
+            ins.add(rng.choice(weights))
+            if rng.random() < 0.6:  # read by this operator only
+                weights.remove(max(ins & set(weights)))
+        ins = tuple(sorted(ins))
+        size = tensors[ins[0]].shape[0] if rng.random() < 0.5 else rng.choice([2, 4, 8, 16, 32])
+        available.extend(op("ADD", ins, (size,)))
+    read = {t for o in operators for t in o.inputs}
+    outputs = [t for o in operators for t in o.outputs if t not in read and t not in unread]
+    return assemble_graph(0, "constant-fed", tensors, operators, graph_inputs, outputs or [operators[-1].outputs[0]])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from tflite_serenity import memory
-from tflite_serenity.graph import build_graphs
+from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graphs
 from tflite_serenity.model import read_model
+from tests.graphs import constant_fed_graph, exhaustive_min_peak
 from tests.models import load
 
 
@@ -113,3 +114,21 @@ def test_for_a_stored_order_the_last_reader_may_write_over_an_input():
     graph = assemble_graph(0, "g", tensors, operators, [0], [4])
     assert memory.inplace_sources(graph) == {3: 2}  # 2 is read by the ADD alone
     assert memory.inplace_sources(graph, stored_order=True) == {3: 1}  # the first input read last here
+
+
+def test_lower_bound_adds_what_must_be_alive_while_a_weight_is_dequantized():
+    # x(8) -> RELU -> y(2); DENSIFY(constant) -> d(16) -> DEQUANTIZE -> w(32); ADD(y, w) -> z(4).
+    # While the DEQUANTIZE runs (48 B), the ADD has not: x or y (at least 2 B) is alive.
+    sizes = [8, 2, 2, 16, 32, 4]
+    tensors = [Tensor(i, f"t{i}", (s,), "INT8", has_data=i == 2, is_variable=False) for i, s in enumerate(sizes)]
+    ops = [Operator(0, "RELU", (0,), (1,)), Operator(1, "DENSIFY", (2,), (3,)), Operator(2, "DEQUANTIZE", (3,), (4,)),
+           Operator(3, "ADD", (1, 4), (5,))]
+    graph = assemble_graph(0, "g", tensors, ops, [0], [5])
+    assert memory.lower_bound(graph) == 48 + 2 == exhaustive_min_peak(graph)
+
+
+def test_lower_bound_never_exceeds_the_best_order_with_weights():
+    for seed in range(120):
+        graph = constant_fed_graph(seed)
+        for inplace in (False, True):
+            assert memory.lower_bound(graph, inplace=inplace) <= exhaustive_min_peak(graph, inplace=inplace), seed

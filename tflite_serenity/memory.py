@@ -263,7 +263,37 @@ def lower_bound(graph: Graph, *, inplace: bool = False) -> int:
     bounds = [total(op.inputs + op.outputs) for op in graph.operators]
     bounds.append(total(graph.inputs))
     bounds.append(total(t for t in graph.outputs if graph.producer[t] >= 0 or t in graph.inputs))
+    bounds.append(_weight_bound(graph, roots, bounds))
     return max(bounds)
+
+
+def _weight_bound(graph: Graph, roots: Sequence[int], working: Sequence[int]) -> int:
+    """A bound from operators no path from a graph input reaches (a DEQUANTIZE
+    of a weight, a DENSIFY): at such an operator's step, its successor ``s``
+    has not run, so on every path from a graph input to ``s`` one buffer is
+    alive (the last whose writer ran, or the input itself), and it is none of
+    the operator's own. The widest such path adds its narrowest buffer to the
+    operator's working set ``working[v]``."""
+    width: dict[int, int] = {}  # buffer root -> widest path from a graph input ending in it
+    for t in graph.inputs:
+        if is_activation(graph.tensors[t]):
+            width[roots[t]] = tensor_bytes(graph.tensors[roots[t]])
+
+    def reach(op) -> int:
+        return max((width.get(roots[t], 0) for t in op.inputs if t >= 0), default=0)
+
+    for op in graph.operators:  # stored order is topological; a buffer's root is written first
+        w = reach(op)
+        for t in op.outputs:
+            if t >= 0 and roots[t] == t and is_activation(graph.tensors[t]):
+                width[t] = min(w, tensor_bytes(graph.tensors[t]))
+    best = 0
+    for op in graph.operators:
+        if any(width.get(roots[t], 0) for t in op.inputs + op.outputs if t >= 0):
+            continue
+        alive = max((reach(graph.operators[s]) for s in graph.succs[op.index]), default=0)
+        best = max(best, working[op.index] + alive)
+    return best
 
 
 @dataclass(frozen=True)

@@ -153,19 +153,23 @@ class _Piece:
             free_consumers=tuple(self.free_consumers),
             op_frees=tuple(tuple(f) for f in op_frees),
             op_floor=tuple(op_floor),
-            lazy=_lazy_operators(preds, out_bytes, op_floor, self.free_size, self.free_producer, self.free_consumers),
+            lazy=_lazy_operators(preds, out_bytes, self.dead_out, op_floor, self.free_size, self.free_producer,
+                                 self.free_consumers),
             init_bytes=self.init_bytes,
             init_dead=self.init_dead,
             offset=self.offset,
         )
 
 
-def _lazy_operators(preds, out_bytes, op_floor, free_size, free_producer, free_consumers) -> tuple[int, ...]:
+def _lazy_operators(preds, out_bytes, dead_out, op_floor, free_size, free_producer,
+                    free_consumers) -> tuple[int, ...]:
     """Operators that some optimal order runs immediately before their consumer.
 
     Operator ``v`` is lazy towards ``c`` when ``c`` is its only successor and
-    the only reader of everything it writes, and the bytes ``v`` reads are at
-    most both what it writes and what ``c`` writes (e.g. a MUL by a constant
+    the only reader of everything it writes that outlives its step, and the
+    bytes ``v`` reads are at most what it keeps, and with what it frees at
+    once (``dead_out``: e.g. a weight contracted into it, see
+    :mod:`.dominance`) at most what ``c`` writes (e.g. a MUL by a constant
     feeding an ADD). Moving ``v`` later, to just before ``c``, then never raises
     a step: every step it passes loses ``v``'s output and keeps at most ``v``'s
     inputs alive longer, and ``v``'s own step ends up no higher than ``c``'s.
@@ -188,8 +192,8 @@ def _lazy_operators(preds, out_bytes, op_floor, free_size, free_producer, free_c
         (c,) = succs[v]
         if lazy[c] >= 0:
             continue
-        reads = op_floor[v] - out_bytes[v]
-        if reads <= out_bytes[v] and reads <= out_bytes[c] and private[v] == out_bytes[v]:
+        reads, kept = op_floor[v] - out_bytes[v], out_bytes[v] - dead_out[v]
+        if reads <= kept and reads + dead_out[v] <= out_bytes[c] and private[v] == kept:
             lazy[v] = c
     return tuple(lazy)
 

@@ -1,6 +1,8 @@
 """Memory-optimal operator order for one graph: divide, bound, and search exactly.
 
-1. Split the graph at forced cuts (:func:`problem.split`); pieces are independent.
+1. Contract operators computed from constants alone (DEQUANTIZE of a float16
+   weight, DENSIFY) into their first consumer (:mod:`.dominance`), then split
+   the graph at forced cuts (:func:`problem.split`); pieces are independent.
 2. Give every piece an upper bound from the list heuristics, improved by a
    quick beam search (the exact search keeping only the best few states).
 3. Only pieces whose bound is above what the peak of the whole must be anyway
@@ -25,6 +27,7 @@ from .. import memory
 from ..errors import SerenityError
 from ..graph import Graph
 from . import reference
+from .dominance import defer_constant_operators
 from .heuristic import best_heuristic
 from .problem import Subproblem, evaluate, split
 from .result import SearchResult
@@ -132,13 +135,14 @@ def schedule_graph(
     engine = engine or pick_engine()
     peak_before = memory.peak_bytes(graph, inplace=inplace)
     bound = memory.lower_bound(graph, inplace=inplace)
-    pieces = split(memory.activation_flow(graph, inplace=inplace))
+    units = defer_constant_operators(memory.activation_flow(graph, inplace=inplace))
+    pieces = split(units.flow)
     candidates = [best_heuristic(p) for p in pieces]
     orders = [c.order for c in candidates]
     peaks = [c.peak for c in candidates]
     for given in warm_start:
         memory.check_order(graph, given)
-        for i, local in enumerate(_restrict(pieces, given)):
+        for i, local in enumerate(_restrict(pieces, units.restrict(given))):
             peak = evaluate(pieces[i], local)
             if peak < peaks[i]:
                 orders[i], peaks[i] = local, peak
@@ -173,7 +177,7 @@ def schedule_graph(
         tell("exact", i)
         settled = max(settled, peaks[i])
 
-    order = tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o)
+    order = units.expand(tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o))
     peak = memory.peak_bytes(graph, order, inplace=inplace)  # the authority; must agree with the search
     if peak != max(peaks, default=peak):
         raise AssertionError(f"scheduler disagrees with the memory model: {max(peaks)} != {peak}")
