@@ -82,3 +82,14 @@ def test_the_result_lists_the_operator_types_the_output_adds():
     result = optimize(load("irregular_int8.tflite"))
     assert result.added_operators == ("STRIDED_SLICE",)
     assert optimize(result.model).added_operators == ()
+
+
+def test_a_search_cut_by_the_time_limit_says_so():
+    (sub,) = optimize(load("irregular_int8.tflite"), time_limit=0).subgraphs
+    assert not sub.optimal and "time limit in scheduling" in sub.note
+
+
+def test_a_proven_result_carries_no_time_limit_note():
+    for name in STRIP_MODELS:
+        for sub in optimize(load(name), time_limit=0).subgraphs:
+            assert not (sub.optimal and "time limit" in sub.note), (name, sub.note)

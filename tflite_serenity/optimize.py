@@ -233,7 +233,9 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
     counts = [k.slices[index] for k in kept]
     slices = SliceCounts(*(sum(getattr(c, f) for c in counts) for f in ("moved", "pools", "fused", "dropped")))
     peak_before, peak_after = memory.peak_bytes(graph), memory.peak_bytes(written)
-    own = [n for n in ((final.note, last.schedules[index].note, rewrite.note if rewrite is not None else "")
+    start = last.schedules[index]  # the order rewriting started from: unproven, it says why, unless the end is proven
+    own = [n for n in ((final.note, rewrite.note if rewrite is not None else "",
+                        start.note if not final.optimal and "time limit" in start.note else "")
                        if kept else (plain.note,)) if n]
     return SubgraphResult(
         index, graph.num_operators, peak_before, peak_after, final.lower_bound if kept else plain.lower_bound,

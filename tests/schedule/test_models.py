@@ -27,8 +27,9 @@ def test_every_subgraph_is_optimal_and_no_worse(name, optimized):
     result = optimized(name)
     for s in result.subgraphs:
         assert s.peak_after <= s.peak_before
-        # strips run one after another: that order is searched, not proven best among all
-        assert s.optimal or s.strips, f"subgraph {s.index}: {s.note}"
+        # strips run one after another: that order is searched, not proven best among all;
+        # a subgraph whose tensors change shape at run time keeps its stored order
+        assert s.optimal or s.strips or "kept in stored order" in s.note, f"subgraph {s.index}: {s.note}"
 
 
 @pytest.mark.parametrize("name", model_names())
