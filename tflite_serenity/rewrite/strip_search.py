@@ -202,10 +202,13 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         first(run_order, start, stop)
     # The best stretches may hold operators of lower resolution that need most
     # rows of the large maps in every strip: try them without those too.
+    # Parts are taken out of the order and stored in one piece: that must keep
+    # the strips of earlier runs in sequence too, so ancestors count those edges.
     widest = (tuple(order), left, right)
-    reach = _reach(graph)
+    sequenced = _in_sequence(graph, groups)
+    reach = _reach(sequenced, order)
     for _, _, run_order, start, stop in [*sorted(tried_runs)[:MAX_RUNS], (0, 0, *widest)]:
-        for narrower in _tall_parts(graph, run_order, start, stop, usable, reach):
+        for narrower in _tall_parts(sequenced, run_order, start, stop, usable, reach):
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
@@ -227,7 +230,9 @@ def _tall_parts(graph: Graph, order, start: int, stop: int, usable, reach):
     lowest: the operators that read or write a map of that height or more,
     with whatever lies on a path between two of them, stored in one piece
     (an order, start, stop); and each such part grown by readers of its exits
-    while that shrinks them (:func:`_grown`). ``reach``: :func:`_reach` of the graph."""
+    while that shrinks them (:func:`_grown`). ``graph`` carries the edges that
+    keep earlier runs' strips in sequence (:func:`_in_sequence`), ``reach`` is
+    :func:`_reach` of it, and ``order`` must respect them."""
     inside = list(order[start:stop])
     heights = sorted({_height(graph, op) for op in inside})
     ancestors, descendants = reach
@@ -247,7 +252,14 @@ def _tall_parts(graph: Graph, order, start: int, stop: int, usable, reach):
 
 def _in_one_piece(order, run: set[int], ancestors) -> tuple[list[int], int, int]:
     """``order`` with the operators of the convex set ``run`` together: its
-    ancestors first, then ``run``, then the rest (an order, start, stop)."""
+    ancestors first, then ``run``, then the rest (an order, start, stop).
+
+    The result respects every edge ``ancestors`` was computed from, if
+    ``order`` does: an edge that ``order`` respects can only be broken by
+    moving an operator in front of one of its ancestors, and only ancestors
+    of the run move to the front. So the ancestors must count every edge the
+    order has to keep, the sequencing edges between strips of earlier runs
+    too (:func:`_in_sequence`), not only the data edges."""
     upstream = 0  # every ancestor of an operator of the run
     for op in run:
         upstream |= ancestors[op]
@@ -292,14 +304,15 @@ def _height(graph: Graph, op: int) -> int:
                 if t >= 0 and len(graph.tensors[t].shape) == 4 and memory.is_activation(graph.tensors[t])), default=0)
 
 
-def _reach(graph: Graph) -> tuple[list[int], list[int]]:
-    """Per operator, bitsets of its ancestors and of its descendants."""
+def _reach(graph: Graph, order) -> tuple[list[int], list[int]]:
+    """Per operator, bitsets of its ancestors and of its descendants along
+    ``graph.preds`` (``order``: a topological order of them)."""
     n = graph.num_operators
     ancestors, descendants = [0] * n, [0] * n
-    for v in range(n):  # the stored order is topological
+    for v in order:
         for u in graph.preds[v]:
             ancestors[v] |= ancestors[u] | 1 << u
-    for v in range(n - 1, -1, -1):
+    for v in reversed(order):
         for w in graph.succs[v]:
             descendants[v] |= descendants[w] | 1 << w
     return ancestors, descendants
