@@ -8,6 +8,7 @@ outputs bit-identical, and every order is validated before writing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from . import memory
 from .fileio import read_bytes, write_atomic
+from .arena.model_plan import PlanReason
 from .arena.simulate import stored_head
 from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
 from .memory import PersistentCosts
@@ -193,6 +195,8 @@ def optimize(
             notes.append("safety time limit between rounds")
             break
         source = found.bare
+    if kept and kept[-1].arena is not None and kept[-1].arena.reason is PlanReason.NOT_MEASURED:
+        kept[-1] = stages.measured(kept[-1])  # kernels our simulation does not know: TFLite Micro decides, once
     out = write_model(kept[-1].tree) if kept else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     written = kept[-1].graphs if kept else graphs
@@ -368,6 +372,15 @@ class _Stages:
         tried.append(self._finish(tree, plain, plain, slices, seconds, frozen))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
 
+    def measured(self, found: _Round) -> _Round:
+        """``found`` with its arena plan decided by TFLite Micro's measurement:
+        for a model with kernels whose buffers our simulation does not model,
+        the plan is written only if the real interpreter measures it smaller."""
+        from .arena.model_plan import plan_arena
+
+        planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True)
+        return dataclasses.replace(found, tree=planned, arena=arena)
+
     def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
         """Rewrite from ``schedules``, store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
@@ -387,7 +400,8 @@ class _Stages:
         if self.arena_plan and not frozen:
             from .arena.model_plan import plan_arena
 
-            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules))
+            # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
+            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False)
             head = arena.head if arena is not None else None
         else:
             planned = bare
