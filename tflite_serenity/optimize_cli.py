@@ -104,6 +104,8 @@ def run_optimize(argv: Sequence[str]) -> int:
         from .arena.model_plan import summary
 
         sys.stdout.write(summary(result.arena) + "\n")
+    sys.stdout.write("figures: peak = live activation bytes, each tensor in bytes of its own (LiteRT, and TFLite "
+                     "Micro without a plan); arena = TFLite Micro's planned tensors (its head)\n")
     if result.added_operators:
         sys.stdout.write(f"new operator types: {', '.join(result.added_operators)} (a firmware's "
                          "MicroMutableOpResolver must register them too)\n")
