@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .errors import SerenityError
 from .optimize import optimize
-from .report import format_bytes
+from .units import format_bytes
 
 
 def _parser() -> argparse.ArgumentParser:
