@@ -1,4 +1,4 @@
-"""``python -m tflite_serenity IN.tflite OUT.tflite``: optimize a model file."""
+"""``python -m tflite_serenity [optimize] IN.tflite OUT.tflite``: optimize a model file."""
 
 from __future__ import annotations
 
@@ -9,19 +9,36 @@ import sys
 from dataclasses import asdict
 from typing import Sequence
 
+from ._version import __version__
+from .cli_parser import PROG, Parser
 from .errors import SerenityError
 from .optimize import optimize
 from .units import format_bytes
 
 
-def _parser() -> argparse.ArgumentParser:
-    from .cli import _Parser
+#: The commands, as the main command's --help (and a bare ``python -m tflite_serenity``) lists them.
+COMMANDS_HELP = f"""commands:
+  {PROG} [optimize] IN OUT [options]
+      reorder, rewrite and plan a model for the least activation memory
+      (the default command)
+  {PROG} report MODEL [options]
+      where a model's activation memory goes; --tflm: the arena size for TFLite Micro
+  {PROG} pipeline MODEL --segments K --out-dir DIR [options]
+      split a model into K chained segments for a pipeline of Edge TPUs
 
-    p = _Parser(prog="python -m tflite_serenity",
-                description="Reorder a .tflite model's operators for the lowest peak activation memory. "
-                            "The output computes exactly what the input computes.")
-    p.add_argument("input", help="the .tflite model to optimize (never modified)")
-    p.add_argument("output", help="where to write the optimized model")
+Run '{PROG} COMMAND --help' for a command's options.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, usage="%(prog)s [optimize] IN OUT [options]",
+               description="Reorder a .tflite model's operators for the lowest peak activation memory.\n"
+                           "The output computes exactly what the input computes.",
+               epilog=COMMANDS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN", help="the .tflite model to optimize (never modified)")
+    p.add_argument("output", metavar="OUT", help="where to write the optimized model")
+    p.add_argument("--version", action="version", version=f"tflite-serenity {__version__}",
+                   help="print the version and exit")
     p.add_argument("--warm-start", choices=("none", "learned"), default="none",
                    help="seed the exact search with the learned policy's order (faster on some graphs, "
                         "same answer; default: none)")
@@ -29,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="time for the searches of the operator order; past it, the best order found is used "
                         "and the summary says 'best found: time limit in scheduling' (default: 30). Rewriting "
                         "and row strips count work, not seconds: the output does not depend on the machine")
-    p.add_argument("--in-place", action="store_true", help="allow OUTPUT to be the same file as INPUT")
+    p.add_argument("--in-place", action="store_true", help="allow OUT to be the same file as IN")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--no-rewrite", action="store_true",
                    help="only reorder: do not move channel concats below their consumers "

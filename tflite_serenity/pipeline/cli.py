@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from ..cli_parser import PROG, Parser
 from ..fileio import read_bytes
 from ..model.io import read_model
 from .device import LINKS, MIB, edge_tpu
@@ -17,13 +18,8 @@ from .problem import PS_PER_S, Split
 from .segments import boundary_tensors, check_chain, segment_models, write_segments
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def pipeline_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tflite_serenity pipeline",
+    p = Parser(prog=f"{PROG} pipeline",
                 description="Split a model into K chained segments for a pipeline of K Edge TPUs, "
                             "minimizing the slowest segment's estimated time.")
     p.add_argument("model", help="the .tflite file")
