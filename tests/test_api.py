@@ -91,3 +91,20 @@ def test_without_a_written_plan_no_peak_counts_shared_outputs():
     (sub,) = result.subgraphs
     assert not result.arena.written
     assert not sub.inplace and sub.inplace_outputs == 0 and sub.peak_after == 114688
+
+
+def _packages():
+    import pkgutil
+
+    yield "tflite_serenity"
+    for info in pkgutil.walk_packages(tflite_serenity.__path__, "tflite_serenity."):
+        if info.ispkg:
+            yield info.name
+
+
+@pytest.mark.parametrize("package", sorted(_packages()))
+def test_star_import_of_every_package_gives_every_name_of_its_all(package):
+    namespace: dict = {}
+    exec(f"from {package} import *", namespace)  # raises if __all__ names something the package lacks
+    module = __import__(package, fromlist=["__all__"])
+    assert set(getattr(module, "__all__", ())) <= set(namespace)

@@ -124,9 +124,46 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
-def test_help_lists_both_commands():
+def test_help_shows_the_optimize_options_and_every_command():
     proc = run("--help")
-    assert proc.returncode == 0 and "report" in proc.stdout
+    assert proc.returncode == 0
+    assert "--time-limit" in proc.stdout and "--no-arena-plan" in proc.stdout  # the main command's options
+    assert all(f"python -m tflite_serenity {c}" in proc.stdout for c in ("[optimize] IN OUT", "report", "pipeline"))
+
+
+def test_version_prints_the_package_version():
+    import tflite_serenity
+
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout == f"tflite-serenity {tflite_serenity.__version__}\n"
+
+
+def test_no_arguments_print_the_commands_on_stderr_and_exit_2():
+    proc = run()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "[optimize] IN OUT" in proc.stderr and "pipeline" in proc.stderr
+
+
+def test_optimize_named_writes_what_the_bare_form_writes(tmp_path):
+    bare = run(DATA / "irregular_int8.tflite", tmp_path / "bare.tflite", "--quiet")
+    named = run("optimize", DATA / "irregular_int8.tflite", tmp_path / "named.tflite", "--quiet")
+    assert bare.returncode == named.returncode == 0, bare.stderr + named.stderr
+    assert (tmp_path / "named.tflite").read_bytes() == (tmp_path / "bare.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("args", [
+    ("report",),  # a missing argument
+    ("report", DATA / "tiny_branch_float.tflite", "--no-such-flag"),
+    ("optimize", DATA / "tiny_branch_float.tflite"),
+    (DATA / "tiny_branch_float.tflite", "out.tflite", "--pointer-width", "16"),
+    ("pipeline", DATA / "tiny_branch_float.tflite", "--out-dir", "d"),
+    ("report", "no_such_model.tflite"),  # our own error, not argparse's
+])
+def test_every_error_is_one_line_with_one_prefix(args, tmp_path):
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("tflite_serenity: error: ")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")

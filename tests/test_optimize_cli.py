@@ -71,3 +71,12 @@ def test_pointer_width_is_32_or_64(tmp_path, capsys):
     assert exit_.value.code == 2 and "--pointer-width" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pointer_width"):
         optimize(DATA / "swiftnet_tiny_int8.tflite", pointer_width=16)
+
+
+def test_the_summary_gives_search_seconds_per_subgraph_and_the_whole_time_once(tmp_path, capsys):
+    assert run_optimize([str(DATA / "while_float.tflite"), str(tmp_path / "out.tflite"), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    subgraphs = [line for line in lines if line.startswith("subgraph")]
+    assert len(subgraphs) == 3 and all(", search " in line and line.endswith(" s") for line in subgraphs)
+    assert lines[-1].startswith(f"wrote {tmp_path / 'out.tflite'} (optimized in ") and lines[-1].endswith(" s)")
+    assert sum(" s)" in line for line in lines) == 1

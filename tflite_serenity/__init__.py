@@ -4,6 +4,7 @@ It reorders operators for the minimum peak of activation memory, plans the
 arena at its lower bound, and writes models that compute the same outputs.
 """
 
+from ._version import __version__
 from .errors import (
     InfeasibleError,
     ModelFormatError,
@@ -16,8 +17,6 @@ from .converter import convert
 from .micro import TflmArenaSize, tflm_arena_size
 from .optimize import OptimizeResult, SubgraphResult, optimize
 from .report import Report, SubgraphReport, report
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

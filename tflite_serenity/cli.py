@@ -1,4 +1,4 @@
-"""The command line: ``python -m tflite_serenity IN OUT`` and ``... report MODEL``.
+"""The command line: ``python -m tflite_serenity [optimize] IN OUT``, ``... report MODEL``, ``... pipeline MODEL``.
 
 User errors (bad files, impossible options) print one line on stderr and exit
 with code 2; nothing here prints a traceback for them.
@@ -12,21 +12,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .cli_parser import EXIT_USAGE, PROG, Parser, error_line
 from .errors import SerenityError
 from .fileio import read_bytes
 
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors in one line, exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
 
 def _report_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tflite_serenity report",
+    p = Parser(prog=f"{PROG} report",
                 description="Show where a .tflite model's activation memory goes.")
     p.add_argument("model", help="the .tflite file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -125,30 +117,33 @@ def _cmd_pipeline(argv: Sequence[str]) -> int:
     return run_pipeline(argv)
 
 
-COMMANDS = {"report": _cmd_report, "pipeline": _cmd_pipeline}
+def _cmd_optimize(argv: Sequence[str]) -> int:
+    from .optimize_cli import run_optimize
 
-USAGE = """usage: python -m tflite_serenity IN.tflite OUT.tflite [options]            optimize a model
-       python -m tflite_serenity report MODEL.tflite [--tflm] [--html F]       where the memory goes
-       python -m tflite_serenity pipeline IN.tflite --segments K --out-dir D   split for K Edge TPUs
+    return run_optimize(argv)
 
-Run 'python -m tflite_serenity COMMAND --help' for a command's options.
-"""
+
+COMMANDS = {"optimize": _cmd_optimize, "report": _cmd_report, "pipeline": _cmd_pipeline}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command: the first argument names it, or else it is ``optimize`` (``IN OUT``).
+
+    ``--help`` and ``--version`` alone belong to ``optimize``, whose help also
+    lists the other commands."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        sys.stdout.write(USAGE)
-        return 0 if argv else EXIT_USAGE
+    if not argv:
+        from .optimize_cli import COMMANDS_HELP
+
+        sys.stderr.write(f"usage: {PROG} [optimize] IN OUT [options]\n\n{COMMANDS_HELP}")
+        return EXIT_USAGE
     command = COMMANDS.get(argv[0])
     try:
         if command is not None:
             return command(argv[1:])
-        from .optimize_cli import run_optimize
-
-        return run_optimize(argv)
+        return _cmd_optimize(argv)
     except SerenityError as err:
-        print(f"tflite_serenity: error: {err}", file=sys.stderr)
+        print(error_line(str(err)), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tflite_serenity: interrupted", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``python -m tflite_serenity IN.tflite OUT.tflite``: optimize a model file."""
+"""``python -m tflite_serenity [optimize] IN.tflite OUT.tflite``: optimize a model file."""
 
 from __future__ import annotations
 
@@ -9,19 +9,36 @@ import sys
 from dataclasses import asdict
 from typing import Sequence
 
+from ._version import __version__
+from .cli_parser import PROG, Parser
 from .errors import SerenityError
 from .optimize import optimize
-from .report import format_bytes
+from .units import format_bytes
+
+
+#: The commands, as the main command's --help (and a bare ``python -m tflite_serenity``) lists them.
+COMMANDS_HELP = f"""commands:
+  {PROG} [optimize] IN OUT [options]
+      reorder, rewrite and plan a model for the least activation memory
+      (the default command)
+  {PROG} report MODEL [options]
+      where a model's activation memory goes; --tflm: the arena size for TFLite Micro
+  {PROG} pipeline MODEL --segments K --out-dir DIR [options]
+      split a model into K chained segments for a pipeline of Edge TPUs
+
+Run '{PROG} COMMAND --help' for a command's options.
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .cli import _Parser
-
-    p = _Parser(prog="python -m tflite_serenity",
-                description="Reorder a .tflite model's operators for the lowest peak activation memory. "
-                            "The output computes exactly what the input computes.")
-    p.add_argument("input", help="the .tflite model to optimize (never modified)")
-    p.add_argument("output", help="where to write the optimized model")
+    p = Parser(prog=PROG, usage="%(prog)s [optimize] IN OUT [options]",
+               description="Reorder a .tflite model's operators for the lowest peak activation memory.\n"
+                           "The output computes exactly what the input computes.",
+               epilog=COMMANDS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN", help="the .tflite model to optimize (never modified)")
+    p.add_argument("output", metavar="OUT", help="where to write the optimized model")
+    p.add_argument("--version", action="version", version=f"tflite-serenity {__version__}",
+                   help="print the version and exit")
     p.add_argument("--warm-start", choices=("none", "learned"), default="none",
                    help="seed the exact search with the learned policy's order (faster on some graphs, "
                         "same answer; default: none)")
@@ -29,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="time for the searches of the operator order; past it, the best order found is used "
                         "and the summary says 'best found: time limit in scheduling' (default: 30). Rewriting "
                         "and row strips count work, not seconds: the output does not depend on the machine")
-    p.add_argument("--in-place", action="store_true", help="allow OUTPUT to be the same file as INPUT")
+    p.add_argument("--in-place", action="store_true", help="allow OUT to be the same file as IN")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--no-rewrite", action="store_true",
                    help="only reorder: do not move channel concats below their consumers "
@@ -109,7 +126,7 @@ def run_optimize(argv: Sequence[str]) -> int:
     if result.added_operators:
         sys.stdout.write(f"new operator types: {', '.join(result.added_operators)} (a firmware's "
                          "MicroMutableOpResolver must register them too)\n")
-    sys.stdout.write(f"wrote {args.output}\n")
+    sys.stdout.write(f"wrote {args.output} (optimized in {result.seconds:.2f} s)\n")
     return 0
 
 
@@ -120,7 +137,10 @@ def _input_bytes(path: str) -> bytes:
 
 
 def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
-    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, 0.10 s``.
+    """``subgraph 0: 571 ops, peak A -> B scheduled -> C rewritten (1 site) (1.12x lower), optimal, search 0.10 s``.
+
+    The seconds are those of the subgraph's searches for an order (what
+    ``--time-limit`` bounds); the whole command's follow once, on the last line.
 
     Peaks are live activation bytes with every tensor in bytes of its own:
     what LiteRT and TFLite Micro's own planner reach, before and after alike.
@@ -148,7 +168,7 @@ def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
     change = f"{s.ratio:.2f}x lower" if s.peak_after < s.peak_before else "already lowest" if s.optimal else "unchanged"
     status = s.status if s.optimal or not s.note else f"{s.status}: {s.note}"
     ops = f"{s.operators} ops" + (f" ({s.operators_after} written)" if s.operators_after != s.operators else "")
-    line = f"subgraph {s.index}: {ops}, {peaks} ({change}), {status}, {s.seconds:.2f} s"
+    line = f"subgraph {s.index}: {ops}, {peaks} ({change}), {status}, search {s.seconds:.2f} s"
     if s.note and s.optimal:
         line += f" [{s.note}]"
     if s.inplace_outputs and s.peak_shared < s.peak_after:

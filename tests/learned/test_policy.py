@@ -13,7 +13,7 @@ import pytest
 from tflite_serenity import memory
 from tflite_serenity.errors import SerenityError
 from tflite_serenity.graph import build_graph
-from tflite_serenity.learned import learned_order, learned_split, load_policy
+from tflite_serenity.learned import learned_order, load_policy
 from tflite_serenity.learned.infer import _neighbour_sum, _padded, decode, greedy_order
 from tflite_serenity.learned.problem import Csr
 from tflite_serenity.learned.policy import OBJECTIVES, WEIGHTS_DIR
@@ -22,7 +22,7 @@ from tflite_serenity.learned.problem import (
 )
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, contiguous_split, edge_tpu, evaluate
+from tflite_serenity.pipeline import build_problem, contiguous_split, edge_tpu, evaluate, learned_split
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MODELS = ["darts_tiny_int8", "randwire_tiny_float", "swiftnet_tiny_int8", "unet_tiny_float", "transformer_tiny_int8"]
@@ -99,8 +99,8 @@ def test_inference_runs_without_torch():
         "from pathlib import Path\n"
         "from tflite_serenity.graph import build_graph\n"
         "from tflite_serenity.model.io import read_model\n"
-        "from tflite_serenity.learned import learned_order, learned_split\n"
-        "from tflite_serenity.pipeline import build_problem, edge_tpu\n"
+        "from tflite_serenity.learned import learned_order\n"
+        "from tflite_serenity.pipeline import build_problem, edge_tpu, learned_split\n"
         f"g = build_graph(read_model(Path({str(DATA / 'darts_tiny_int8.tflite')!r}).read_bytes()), 0)\n"
         "learned_order(g); learned_split(build_problem(g, edge_tpu()), 3)\n"
     )

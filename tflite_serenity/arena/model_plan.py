@@ -357,7 +357,7 @@ def drop_stale_plan(model) -> tuple[object, str]:
 
 def summary(figures: ArenaFigures | None) -> str:
     """One line for the command's summary: the arena TFLite Micro will use."""
-    from tflite_serenity.report.render import format_bytes
+    from ..units import format_bytes
 
     if figures is None:
         return "arena: not planned (a subgraph or type TFLite Micro cannot plan, or over 2 GiB)"

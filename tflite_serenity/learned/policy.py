@@ -1,4 +1,4 @@
-"""The shipped policies and what they answer: an operator order, a pipeline split.
+"""The shipped policies and what they answer: an operator order (for memory, or for a pipeline).
 
 Two policies ship in ``weights/``, each an ``.npz`` of float32 arrays with a
 JSON config beside it (network shape, training setup and results):
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,23 +108,3 @@ def _pipeline_order(problem, k: int) -> tuple[int, ...]:
     if not 1 <= k <= problem.num_operators:
         raise InfeasibleError(f"cannot split {problem.num_operators} operators into {k} non-empty segments")
     return only_order(problem.preds) or greedy_order(policy.weights, pipeline_instance(problem, k))
-
-
-def learned_split(problem, k: int):
-    """A split into ``k`` segments: the best contiguous cut of the pipeline policy's order.
-
-    The cut is :func:`~tflite_serenity.pipeline.contiguous.contiguous_split`
-    (exact for that order), so the result is a valid split in the cost model;
-    it proves nothing about other orders (status ``"rule"``).
-
-    Raises
-    ------
-    InfeasibleError
-        If ``k`` is not in ``1..n``.
-    """
-    from ..pipeline.contiguous import contiguous_split
-    from ..pipeline.problem import Split
-
-    start = time.perf_counter()
-    split = contiguous_split(problem, k, _pipeline_order(problem, k))  # which checks the order
-    return Split("learned", split.stages, split.segments, "rule", None, time.perf_counter() - start)

@@ -62,7 +62,7 @@ def arena_header(
     str
         C++ (``constexpr``) with a ``#define`` of the same value for C.
     """
-    from .. import __version__
+    from .._version import __version__
 
     def n(value: int) -> str:
         return f"{value:,} bytes"

@@ -284,7 +284,7 @@ def _tflm_version() -> str | None:
 
 def size_text(size: TflmArenaSize) -> str:
     """A few lines for the report: the size to use, then where it comes from."""
-    from ..report.render import format_bytes
+    from ..units import format_bytes
 
     source = "TFLite Micro reports them" if size.measured else "estimated"
     how = f"{size.how}: TFLite Micro cannot load the model" if size.tflm_error else size.how

@@ -8,22 +8,18 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from ..cli_parser import PROG, Parser, warn
 from ..fileio import read_bytes
 from ..model.io import read_model
-from .device import LINKS, MIB, edge_tpu
+from .device import LINKS, MIB, edge_tpu, float_operators
 from .exact import DEFAULT_TIME_LIMIT
 from .plan import SOLVERS, PipelinePlan, plan_pipeline
 from .problem import PS_PER_S, Split
-from .segments import boundary_tensors, check_chain, segment_models, write_segments
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+from .segments import boundary_tensors, check_chain, check_out_dir, segment_models, write_segments
 
 
 def pipeline_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tflite_serenity pipeline",
+    p = Parser(prog=f"{PROG} pipeline",
                 description="Split a model into K chained segments for a pipeline of K Edge TPUs, "
                             "minimizing the slowest segment's estimated time.")
     p.add_argument("model", help="the .tflite file")
@@ -49,9 +45,11 @@ def pipeline_parser() -> argparse.ArgumentParser:
 def run_pipeline(argv: Sequence[str]) -> int:
     """Run the command; user errors raise :class:`~tflite_serenity.errors.SerenityError`."""
     args = pipeline_parser().parse_args(argv)
+    check_out_dir(args.out_dir)  # before any work
     data = read_bytes(args.model)
     model = read_model(data)
     device = edge_tpu(args.link, args.cache_mib)
+    _warn_if_float(model, Path(args.model).name)
     plan = plan_pipeline(model, args.segments, device=device, solver=args.solver,
                          time_limit=args.time_limit, workers=args.workers)
     segments = segment_models(model, plan.graph, plan.problem, plan.split)
@@ -63,6 +61,17 @@ def run_pipeline(argv: Sequence[str]) -> int:
     else:
         sys.stdout.write(plan_text(plan, Path(args.model).name, args.link, paths, verified=args.verify))
     return 0
+
+
+def _warn_if_float(model, name: str) -> None:
+    """One line on stderr when the model computes in float, which the Edge TPU cannot; the command goes on."""
+    from ..graph import build_graph
+
+    graph = build_graph(model, 0)
+    floats = float_operators(graph)
+    if floats:
+        warn(f"{name}: {len(floats)} of {graph.num_operators} operators compute in float, but the Edge TPU "
+             f"runs only int8 models (full-integer quantization); splitting the model as given")
 
 
 def split_json(split: Split) -> dict:

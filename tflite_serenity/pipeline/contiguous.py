@@ -3,7 +3,8 @@
 :func:`contiguous_split` finds the best such cut exactly by dynamic
 programming (the search space of the Edge TPU compiler's ``--num_segments``);
 :func:`param_count_split` is that compiler's rule: cut where the running
-parameter bytes reach ``1/k``, ``2/k``... of the total.
+parameter bytes reach ``1/k``, ``2/k``... of the total; :func:`learned_split`
+cuts the order the learned policy (:mod:`tflite_serenity.learned`) gives.
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ def param_count_split(problem: PipelineProblem, k: int, order: Sequence[int] | N
     cuts.append(n)
     stages = _stages_from_cuts(order, cuts)
     return make_split(problem, "param-count", stages, k, "rule", None, time.perf_counter() - start)
+
+
+def learned_split(problem: PipelineProblem, k: int) -> Split:
+    """A split into ``k`` segments: the best contiguous cut of the learned pipeline policy's order.
+
+    The cut is :func:`contiguous_split` (exact for that order), so the result
+    is a valid split in the cost model; it proves nothing about other orders
+    (status ``"rule"``). NumPy only.
+
+    Raises
+    ------
+    InfeasibleError
+        If ``k`` is not in ``1..n``.
+    """
+    from ..learned import learned_pipeline_order
+
+    start = time.perf_counter()
+    split = contiguous_split(problem, k, learned_pipeline_order(problem, k))
+    return Split("learned", split.stages, split.segments, "rule", None, time.perf_counter() - start)
 
 
 def cost_matrix(problem: PipelineProblem, order: Sequence[int]) -> np.ndarray:

@@ -93,3 +93,19 @@ def edge_tpu(link: str = "usb3", cache_mib: float = 8.0) -> EdgeTpu:
     if not cache_mib >= 0:
         raise SerenityError(f"the parameter cache cannot be negative, got {cache_mib} MiB")
     return EdgeTpu(cache_bytes=int(cache_mib * MIB), link_bytes_per_s=LINKS[link], host_bytes_per_s=LINKS[link])
+
+
+#: Tensor types the Edge TPU does not compute in: it runs 8-bit integer models only.
+FLOAT_TYPES = frozenset({"FLOAT16", "FLOAT32", "FLOAT64"})
+
+
+def float_operators(graph) -> tuple[int, ...]:
+    """The operators of ``graph`` (a :class:`~tflite_serenity.graph.Graph`) that compute in floating point.
+
+    The Edge TPU runs only full-integer (int8) models; its compiler leaves
+    float operators to the host CPU. QUANTIZE and DEQUANTIZE, which turn a
+    float input or output of an int8 model into int8 and back, do not count.
+    """
+    return tuple(op.index for op in graph.operators
+                 if op.kind not in ("QUANTIZE", "DEQUANTIZE")
+                 and any(graph.tensors[t].dtype in FLOAT_TYPES for t in op.outputs if t >= 0))

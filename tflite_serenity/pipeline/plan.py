@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import InfeasibleError
 from ..graph import Graph, build_graph
-from .contiguous import contiguous_split, param_count_split
+from .contiguous import contiguous_split, learned_split, param_count_split
 from .costs import build_problem
 from .device import EdgeTpu
 from .exact import DEFAULT_TIME_LIMIT, exact_split
@@ -89,8 +89,6 @@ def plan_pipeline(model, k: int, *, device: EdgeTpu | None = None, solver: str =
     elif solver == "contiguous":
         split = contiguous_split(problem, k)
     elif solver == "learned":  # the shipped policy's order, cut exactly (NumPy only)
-        from ..learned import learned_split
-
         split = learned_split(problem, k)
     else:
         split = exact_split(problem, k, time_limit=time_limit, workers=workers)

@@ -79,11 +79,32 @@ def segment_paths(out_dir: str | Path, stem: str, k: int) -> list[Path]:
     return [Path(out_dir) / f"{stem}_segment_{i}_of_{k}.tflite" for i in range(k)]
 
 
-def write_segments(out_dir: str | Path, stem: str, segments: Sequence[bytes]) -> list[Path]:
-    """Write each segment whole (through a temporary file and a rename); return the paths."""
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` if it is a directory, or can be made as one in a directory that exists.
+
+    Like the other commands' outputs, whose directory must exist: a mistyped
+    path fails at once, before any work, rather than growing a tree of folders.
+
+    Raises
+    ------
+    SerenityError
+        If ``out_dir`` is a file, or its parent directory does not exist.
+    """
     directory = Path(out_dir)
+    if directory.exists() and not directory.is_dir():
+        raise SerenityError(f"{directory}: cannot create the output directory (a file of that name exists)")
+    parent = directory.absolute().parent
+    if not parent.is_dir():
+        raise SerenityError(f"{directory}: cannot create the output directory ({parent} does not exist)")
+    return directory
+
+
+def write_segments(out_dir: str | Path, stem: str, segments: Sequence[bytes]) -> list[Path]:
+    """Write each segment whole (through a temporary file and a rename) into ``out_dir``, made if
+    its parent exists (:func:`check_out_dir`); return the paths."""
+    directory = check_out_dir(out_dir)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(exist_ok=True)
     except OSError as err:
         raise SerenityError(f"{directory}: cannot create the output directory ({err.strerror})") from err
     paths = segment_paths(directory, stem, len(segments))

@@ -19,14 +19,11 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import memory
 from ..graph import Graph
+from .colors import OTHER, PALETTE
 
 if TYPE_CHECKING:
     from ..optimize import OptimizeResult
 
-#: Colours of the tensors named in the legend, then of all other tensors.
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-           "#9c755f", "#86bcb6")
-OTHER = "#c7c7c7"
 TOP_TENSORS = 8
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 from ..errors import RuntimeUnavailableError
-from .picture import OTHER, MemoryPicture, Timeline
+from .colors import OTHER
+from .picture import MemoryPicture, Timeline
 from .svg import kib, short, subtitle
 
 

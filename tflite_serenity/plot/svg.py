@@ -10,8 +10,12 @@ from __future__ import annotations
 import html
 import math
 import os
+from typing import TYPE_CHECKING
 
-from .picture import OTHER, MemoryPicture, Timeline
+from .colors import OTHER
+
+if TYPE_CHECKING:
+    from .picture import MemoryPicture, Timeline
 
 WIDTH = 1200
 LEFT, GAP, RIGHT = 84, 92, 24

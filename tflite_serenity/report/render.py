@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from ..units import format_bytes
 from .build import Report
 
 
@@ -19,16 +20,6 @@ def report_json(report: Report) -> dict[str, Any]:
     if report.tflm_error:
         out["tflm_error"] = report.tflm_error
     return out
-
-
-def format_bytes(n: int) -> str:
-    """``1,234,567 B (1.18 MiB)``: exact bytes first, a readable unit after."""
-    if n < 1024:
-        return f"{n:,} B"
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n:,} B ({n / scale:.1f} {unit})"
-    return f"{n:,} B"
 
 
 def _row(label: str, value: str) -> str:
