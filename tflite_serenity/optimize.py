@@ -195,8 +195,16 @@ def optimize(
             notes.append("safety time limit between rounds")
             break
         source = found.bare
-    if kept and kept[-1].arena is not None and kept[-1].arena.reason is PlanReason.NOT_MEASURED:
-        kept[-1] = stages.measured(kept[-1])  # kernels our simulation does not know: TFLite Micro decides, once
+    # Kernels our simulation does not model: TFLite Micro measures the last
+    # version once and decides on its plan. Where no round gained by
+    # simulation, a plan measured smaller is still a gain.
+    last = kept[-1] if kept else first
+    if last.arena is not None and last.arena.reason is PlanReason.NOT_MEASURED and last.cost.never_above(before):
+        last = stages.measured(last)
+        if kept:
+            kept[-1] = last
+        elif last.arena.written:
+            kept.append(last)
     out = write_model(kept[-1].tree) if kept else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     written = kept[-1].graphs if kept else graphs
