@@ -263,22 +263,6 @@ def build(out: Path, families: list[TestModel], manifest: dict[str, dict]) -> di
     return dict(sorted(manifest.items()))
 
 
-def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
-    """Re-run the committed files and compare bytes and runtime results with ``manifest``."""
-    found = []
-    for name, entry in manifest.items():
-        path = out / name
-        if not path.exists():
-            found.append(f"{name}: missing")
-            continue
-        if modelcheck.describe(path.read_bytes())["sha256"] != entry["sha256"]:
-            found.append(f"{name}: bytes differ from the manifest")
-        runs = modelcheck.runs_in(modelcheck.check_all(path))
-        if runs != entry["runs_in"]:
-            found.append(f"{name}: runs in {runs}, manifest says {entry['runs_in']}")
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     """Build (default) or re-verify (``--check``) the test models; exit 1 on any problem."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -291,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(index.read_text()) if index.exists() else {}
     start = time.perf_counter()
     if args.check:
-        found = recheck(args.out, manifest)
+        found = modelcheck.recheck(args.out, manifest)
     else:
         families = test_models()
         if args.only:

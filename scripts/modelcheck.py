@@ -199,3 +199,19 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
+    """Re-run the committed files and compare bytes and runtime results with ``manifest``."""
+    found = []
+    for name, entry in manifest.items():
+        path = out / name
+        if not path.exists():
+            found.append(f"{name}: missing")
+            continue
+        if describe(path.read_bytes())["sha256"] != entry["sha256"]:
+            found.append(f"{name}: bytes differ from the manifest")
+        runs = runs_in(check_all(path))
+        if runs != entry["runs_in"]:
+            found.append(f"{name}: runs in {runs}, manifest says {entry['runs_in']}")
+    return found

@@ -125,12 +125,7 @@ def _first_consumers(flow: ActivationFlow, reads: list[list[int]]) -> list[int]:
     for v, ps in enumerate(flow.preds):
         for u in ps:
             succs[u].append(v)
-    ancestors = [0] * n
-    for v in range(n):
-        a = 0
-        for u in flow.preds[v]:
-            a |= ancestors[u] | (1 << u)
-        ancestors[v] = a
+    ancestors = _ancestor_sets(flow.preds)
     parent = [-1] * n
     for v in range(n):
         if constant[v] and succs[v]:
@@ -255,12 +250,7 @@ def _after_common_ancestors(units: Contraction) -> Contraction:
     free = [v for v in range(n) if not flow.preds[v] and not reads[v] and not unread[v] and len(succs[v]) > 1]
     if not free:
         return units
-    ancestors = [0] * n
-    for v in range(n):
-        a = 0
-        for u in flow.preds[v]:
-            a |= ancestors[u] | (1 << u)
-        ancestors[v] = a
+    ancestors = _ancestor_sets(flow.preds)
     extra: dict[int, list[int]] = {}
     for v in free:
         common = ~0
@@ -289,3 +279,15 @@ def _after_common_ancestors(units: Contraction) -> Contraction:
                            tuple(new[p] if p >= 0 else -1 for p in flow.producer),
                            tuple(tuple(sorted(new[c] for c in cs)) for cs in flow.consumers), flow.pinned)
     return Contraction(moved, tuple(units.units[v] for v in order))
+
+
+def _ancestor_sets(preds) -> list[int]:
+    """Per operator, the bitset of its ancestors (``preds`` lists predecessors
+    of operators in a topological numbering)."""
+    ancestors = [0] * len(preds)
+    for v, ps in enumerate(preds):
+        a = 0
+        for u in ps:
+            a |= ancestors[u] | (1 << u)
+        ancestors[v] = a
+    return ancestors
