@@ -153,16 +153,24 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     runs = [(order, p, q) for p in starts for q in stops]
     if not runs:
         return None
-    models = {}  # per order a run is tried in: the model stored so, and each operator's position
+    models = {}  # per order a run is tried in: the model stored so, its graph, and each operator's position
+    evaluated: dict[tuple, _Candidate | None] = {}  # per run and strips tried: the candidate (runs recur)
     base = persistent_bytes(graph, persistent) if persistent else 0
 
     def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
         key = tuple(run_order)
+        tried_as = (key, start, stop, strips, trim)
+        if tried_as not in evaluated:
+            evaluated[tried_as] = evaluate(key, start, stop, strips, trim)
+        return evaluated[tried_as]
+
+    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool) -> _Candidate | None:
+        run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
-            models[key] = (with_operator_orders(model, {graph.subgraph: run_order}),
-                           {op: k for k, op in enumerate(run_order)})
-        stored, inverse = models[key]
-        tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim)
+            stored = with_operator_orders(model, {graph.subgraph: run_order})
+            models[key] = (stored, build_graph(stored, graph.subgraph), {op: k for k, op in enumerate(run_order)})
+        stored, sgraph, inverse = models[key]
+        tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim, graph=sgraph)
         if tiled is None:
             return None
         try:
