@@ -297,7 +297,7 @@ def _ints(values) -> tuple[int, ...]:
         return ()
     if isinstance(values, np.ndarray):
         return tuple(values.tolist())
-    return tuple(int(x) for x in values)
+    return tuple(map(int, values))
 
 
 def _text(value) -> str:
