@@ -81,15 +81,21 @@ def build_graphs(model) -> list[Graph]:
     return [build_graph(model, s) for s in range(len(model.subgraphs))]
 
 
-def build_graph(model, subgraph_index: int) -> Graph:
+def build_graph(model, subgraph_index: int, *, read: "TensorsRead | None" = None) -> Graph:
     """Build the operator DAG of subgraph ``subgraph_index`` of a ``ModelT``.
+
+    ``read``, when many versions of one model are built (the strip search
+    builds one per candidate), remembers the schema tensors they share.
 
     Raises ModelFormatError when a tensor has two producers, an operator reads
     a tensor that nothing provides, or the data edges form a cycle.
     """
     sub = model.subgraphs[subgraph_index]
     buffers = model.buffers or []
-    tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
+    if read is None:
+        tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
+    else:
+        tensors = tuple(read.tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
     kinds: dict[int, str] = {}  # per operator code: its name
     operators = []
     for i, op in enumerate(sub.operators or []):
@@ -289,6 +295,33 @@ def _tensor(index: int, t, buffers) -> Tensor:
         dynamic=bool(dynamic_dims),
         dynamic_dims=dynamic_dims,
     )
+
+
+class TensorsRead:
+    """Schema tensors already read, for building graphs of many versions of one
+    model: edits share the tensors they leave alone (``model.edit``), and a
+    schema object in a model is never changed, so each is read once.
+
+    Held by whoever builds the versions, for as long as it builds them; it
+    keeps the schema objects it saw alive, so their identities stay theirs.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[object, object, Tensor]] = {}
+
+    def tensor(self, index: int, t, buffers) -> Tensor:
+        """The :class:`Tensor` of schema tensor ``t`` at ``index`` (``buffers``: the model's)."""
+        buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
+        seen = self._seen.get(id(t))
+        if seen is None or seen[0] is not t or seen[1] is not buffer:
+            found = _tensor(index, t, buffers)
+            self._seen[id(t)] = (t, buffer, found)
+            return found
+        found = seen[2]
+        if found.index == index:
+            return found
+        return Tensor(index, found.name, found.shape, found.dtype, found.has_data, found.is_variable,
+                      found.dynamic, found.dynamic_dims)
 
 
 def _ints(values) -> tuple[int, ...]:

@@ -309,11 +309,10 @@ def _weight_bound(graph: Graph, roots: Sequence[int], working: Sequence[int], si
         if is_activation(graph.tensors[t]):
             width[roots[t]] = size[roots[t]]
 
-    def reach(op) -> int:
-        return max((width.get(roots[t], 0) for t in op.inputs if t >= 0), default=0)
-
+    reach = [0] * graph.num_operators  # per operator: the widest path into one of its inputs
     for op in graph.operators:  # stored order is topological; a buffer's root is written first
-        w = reach(op)
+        # (its inputs' widths are all known here and never change later)
+        w = reach[op.index] = max((width.get(roots[t], 0) for t in op.inputs if t >= 0), default=0)
         for t in op.outputs:
             if t >= 0 and roots[t] == t and is_activation(graph.tensors[t]):
                 width[t] = min(w, size[t])
@@ -321,7 +320,7 @@ def _weight_bound(graph: Graph, roots: Sequence[int], working: Sequence[int], si
     for op in graph.operators:
         if any(width.get(roots[t], 0) for t in op.inputs + op.outputs if t >= 0):
             continue
-        alive = max((reach(graph.operators[s]) for s in graph.succs[op.index]), default=0)
+        alive = max((reach[s] for s in graph.succs[op.index]), default=0)
         best = max(best, working[op.index] + alive)
     return best
 

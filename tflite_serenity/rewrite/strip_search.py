@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .. import memory
 from ..arena.scratch import scratch_requests
 from ..errors import ModelFormatError
-from ..graph import Graph, build_graph
+from ..graph import Graph, TensorsRead, build_graph
 from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
@@ -86,11 +86,12 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
-    graph = build_graph(model, subgraph)
+    read = TensorsRead()  # candidates share most tensors: each is read once
+    graph = build_graph(model, subgraph, read=read)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None)
+                               groups, persistent if count_persistent else None, read)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -123,7 +124,7 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None) -> _Candidate | None:
+                    persistent: PersistentCosts | None, read: TensorsRead) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -168,13 +169,14 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
             stored = with_operator_orders(model, {graph.subgraph: run_order})
-            models[key] = (stored, build_graph(stored, graph.subgraph), {op: k for k, op in enumerate(run_order)})
+            models[key] = (stored, build_graph(stored, graph.subgraph, read=read),
+                           {op: k for k, op in enumerate(run_order)})
         stored, sgraph, inverse = models[key]
         tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim, graph=sgraph)
         if tiled is None:
             return None
         try:
-            tgraph = build_graph(tiled.model, graph.subgraph)
+            tgraph = build_graph(tiled.model, graph.subgraph, read=read)
         except ModelFormatError:  # a run the rewrite got wrong: never written, and tests look for these
             return None
         # Strips run one after the other: interleaving them only keeps more
