@@ -310,7 +310,8 @@ class SubgraphEditor:
         used.update(_index_list(self._sub.outputs))
         for op in operators:
             for indices in (op.inputs, op.outputs, op.intermediates):
-                used.update(_index_list(indices))
+                if indices is not None:  # numpy integers hash as ints
+                    used.update(indices.tolist() if isinstance(indices, np.ndarray) else indices)
         used.discard(-1)  # an omitted optional input
         candidates = {t for i, ops in self._placed.items() for t in _tensors_of(self._operators[i])}
         candidates.update(range(self._first_new_tensor, len(self._tensors)))

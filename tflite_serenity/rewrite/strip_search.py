@@ -184,17 +184,19 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         added = tgraph.num_operators - graph.num_operators
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
-        tschedule = schedule_graph(_in_sequence(tgraph, [*moved, tiled.strips]),
-                                   time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
+        sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
+        flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
+        tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
-                                   warm_start=[tuple(range(tgraph.num_operators))])
+                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow)
         tschedule = dataclasses.replace(tschedule, optimal=False,
                                         note=tschedule.note or "proven only with each run's strips in sequence")
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
                           all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(tgraph, tschedule) + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
+                          _with_scratch(sequenced, tschedule, flow)
+                          + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -387,11 +389,12 @@ def _exits(graph: Graph, ops) -> list[int]:
             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
 
 
-def _with_scratch(graph: Graph, schedule: GraphSchedule) -> int:
+def _with_scratch(graph: Graph, schedule: GraphSchedule, flow: memory.ActivationFlow | None = None) -> int:
     """The schedule's peak with each step's scratch buffers (a TRANSPOSE_CONV's
     int32 accumulators, say) on top: strips that leave a step like that at
-    the top gain nothing in TFLite Micro's arena."""
-    live = memory.profile(graph, schedule.order, inplace=schedule.inplace).live
+    the top gain nothing in TFLite Micro's arena. ``flow``: the graph's
+    :func:`~tflite_serenity.memory.activation_flow`, if the caller has it."""
+    live = memory.profile(graph, schedule.order, inplace=schedule.inplace, flow=flow).live
     return max((v + sum(scratch_requests(graph, op)) for v, op in zip(live, schedule.order)), default=0)
 
 

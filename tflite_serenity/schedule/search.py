@@ -118,6 +118,7 @@ def schedule_graph(
     warm_start: Sequence[Sequence[int]] = (),
     progress: Callable[[ProgressInfo], None] | None = None,
     inplace: bool = False,
+    flow: memory.ActivationFlow | None = None,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
 
@@ -128,12 +129,14 @@ def schedule_graph(
     ``warm_start`` orders (e.g. a learned policy's) join the heuristics as
     upper bounds; they can make the search faster, never change its answer.
     ``progress``, if given, is called with a :class:`ProgressInfo` between
-    searches (never during one); it must not raise.
+    searches (never during one); it must not raise. ``flow`` is
+    :func:`memory.activation_flow` of ``graph`` with the same ``inplace``, if
+    the caller has it.
     """
     start = time.monotonic()
     deadline = start + time_limit
     engine = engine or pick_engine()
-    flow = memory.activation_flow(graph, inplace=inplace)
+    flow = memory.activation_flow(graph, inplace=inplace) if flow is None else flow
     peak_before = memory.peak_bytes(graph, inplace=inplace, flow=flow)
     bound = memory.lower_bound(graph, inplace=inplace)
     units = defer_constant_operators(flow)
