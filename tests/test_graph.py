@@ -70,3 +70,20 @@ def test_the_scheduler_counts_scratch_as_the_memory_model_does():
     for engine in ("python", "compiled"):
         found = schedule_graph(graph, time_limit=5, engine=pick_engine(engine))
         assert found.peak == memory.peak_bytes(graph, found.order) == 100 + 5 + 300 + 20
+
+
+def test_graphs_built_with_tensors_read_equal_those_built_without():
+    # a version in row strips keeps most schema tensors, many at other indices
+    from tflite_serenity.graph import TensorsRead, build_graph
+    from tflite_serenity.model import with_operator_orders
+    from tflite_serenity.rewrite.strips import splittable, tile
+    from tflite_serenity.schedule.search import schedule_graph
+
+    model = read_model(load("swiftnet_tiny_int8.tflite"))
+    model = with_operator_orders(model, {0: schedule_graph(build_graph(model, 0)).order})
+    usable = splittable(model, build_graph(model, 0))
+    tiled = tile(model, 0, 0, usable.index(False) if False in usable else len(usable), 2)
+    assert tiled is not None
+    read = TensorsRead()
+    for version in (model, tiled.model, model, tiled.model):
+        assert build_graph(version, 0, read=read) == build_graph(version, 0)

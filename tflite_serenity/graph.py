@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
+
 from .errors import ModelFormatError
 from .model import called_subgraphs, opcode_name
 from .model.schema import TENSOR_TYPE_NAMES
@@ -79,27 +81,31 @@ def build_graphs(model) -> list[Graph]:
     return [build_graph(model, s) for s in range(len(model.subgraphs))]
 
 
-def build_graph(model, subgraph_index: int) -> Graph:
+def build_graph(model, subgraph_index: int, *, read: "TensorsRead | None" = None) -> Graph:
     """Build the operator DAG of subgraph ``subgraph_index`` of a ``ModelT``.
+
+    ``read``, when many versions of one model are built (the strip search
+    builds one per candidate), remembers the schema tensors they share.
 
     Raises ModelFormatError when a tensor has two producers, an operator reads
     a tensor that nothing provides, or the data edges form a cycle.
     """
     sub = model.subgraphs[subgraph_index]
     buffers = model.buffers or []
-    tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
-    operators = tuple(
-        Operator(
-            index=i,
-            kind=opcode_name(model, op),
-            inputs=tuple(int(x) for x in (op.inputs if op.inputs is not None else [])),
-            outputs=tuple(int(x) for x in (op.outputs if op.outputs is not None else [])),
-            calls=tuple(called_subgraphs(op)),
-        )
-        for i, op in enumerate(sub.operators or [])
-    )
-    inputs = tuple(int(x) for x in (sub.inputs if sub.inputs is not None else []))
-    outputs = tuple(int(x) for x in (sub.outputs if sub.outputs is not None else []))
+    if read is None:
+        tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
+    else:
+        tensors = tuple(read.tensor(i, t, buffers) for i, t in enumerate(sub.tensors or []))
+    kinds: dict[int, str] = {}  # per operator code: its name
+    operators = []
+    for i, op in enumerate(sub.operators or []):
+        kind = kinds.get(op.opcodeIndex)
+        if kind is None:
+            kind = kinds[op.opcodeIndex] = opcode_name(model, op)
+        operators.append(Operator(index=i, kind=kind, inputs=_ints(op.inputs), outputs=_ints(op.outputs),
+                                  calls=tuple(called_subgraphs(op))))
+    inputs = _ints(sub.inputs)
+    outputs = _ints(sub.outputs)
     return assemble_graph(subgraph_index, _text(sub.name), tensors, operators, inputs, outputs)
 
 
@@ -121,43 +127,47 @@ def assemble_graph(
     tensors, operators = tuple(tensors), tuple(operators)
     inputs, outputs = tuple(inputs), tuple(outputs)
     where = f"subgraph {subgraph_index}"
+    given = set(inputs)
     producer = [-1] * len(tensors)
     consumers: list[list[int]] = [[] for _ in tensors]
     for op in operators:
+        index = op.index
         for t in op.outputs:
             if producer[t] != -1:
-                raise ModelFormatError(f"{where}: tensor {t} is written by operators {producer[t]} and {op.index}")
-            if t in inputs:
-                raise ModelFormatError(f"{where}: operator {op.index} writes graph input tensor {t}")
-            producer[t] = op.index
+                raise ModelFormatError(f"{where}: tensor {t} is written by operators {producer[t]} and {index}")
+            if t in given:
+                raise ModelFormatError(f"{where}: operator {index} writes graph input tensor {t}")
+            producer[t] = index
         for t in dict.fromkeys(op.inputs):
             if t >= 0:
-                consumers[t].append(op.index)
+                consumers[t].append(index)
 
-    given = set(inputs)
     preds: list[set[int]] = [set() for _ in operators]
     for op in operators:
+        index = op.index
+        mine = preds[index]
         for t in op.inputs:
             if t < 0:
                 continue
             p = producer[t]
-            if p >= op.index:
+            if p >= index:
                 raise ModelFormatError(
-                    f"{where}: operator {op.index} ({op.kind}) reads tensor {t} before operator {p} writes it; "
+                    f"{where}: operator {index} ({op.kind}) reads tensor {t} before operator {p} writes it; "
                     "the stored order is not valid, so no interpreter would compute this model correctly"
                 )
             if p >= 0:
-                preds[op.index].add(p)
+                mine.add(p)
             elif not (t in given or tensors[t].has_data or tensors[t].is_variable
                       or _is_scratch(consumers[t], operators)):
                 raise ModelFormatError(
-                    f"{where}: operator {op.index} ({op.kind}) reads tensor {t} ('{tensors[t].name}'), "
+                    f"{where}: operator {index} ({op.kind}) reads tensor {t} ('{tensors[t].name}'), "
                     "which no operator writes and which is not a graph input, constant or variable"
                 )
     _add_ordering_edges(operators, tensors, preds)
 
+    sorted_preds = tuple(tuple(sorted(p)) for p in preds)
     succs: list[list[int]] = [[] for _ in operators]
-    for v, ps in enumerate(preds):
+    for v, ps in enumerate(sorted_preds):  # ascending v: each list of successors comes out sorted
         for u in ps:
             succs[u].append(v)
     return Graph(
@@ -168,9 +178,9 @@ def assemble_graph(
         inputs=inputs,
         outputs=outputs,
         producer=tuple(producer),
-        consumers=tuple(tuple(c) for c in consumers),
-        preds=tuple(tuple(sorted(p)) for p in preds),
-        succs=tuple(tuple(sorted(s)) for s in succs),
+        consumers=tuple(map(tuple, consumers)),
+        preds=sorted_preds,
+        succs=tuple(map(tuple, succs)),
     )
 
 
@@ -212,9 +222,12 @@ def is_ordered(op: Operator, tensors: Sequence[Tensor]) -> bool:
 
 
 def _add_ordering_edges(operators, tensors, preds: list[set[int]]) -> None:
+    variables = any(t.is_variable for t in tensors)
     previous = -1
     for op in operators:
-        if is_ordered(op, tensors):
+        kind = op.kind
+        if (kind.startswith("CUSTOM:") or kind in _ORDERED_BUILTINS or op.calls or not op.outputs
+                or variables and is_ordered(op, tensors)):
             if previous >= 0:
                 preds[op.index].add(previous)
             previous = op.index
@@ -270,18 +283,54 @@ def topological_order(graph: Graph, key: Sequence[int] | None = None) -> list[in
 def _tensor(index: int, t, buffers) -> Tensor:
     buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
     data = None if buffer is None else buffer.data
-    signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
-    dynamic_dims = tuple(axis for axis, d in enumerate(signature) if d < 0)
+    signature = _ints(t.shapeSignature)
+    dynamic_dims = tuple(axis for axis, d in enumerate(signature) if d < 0) if signature else ()
     return Tensor(
         index=index,
         name=_text(t.name),
-        shape=tuple(int(d) for d in (t.shape if t.shape is not None else [])),
+        shape=_ints(t.shape),
         dtype=TENSOR_TYPE_NAMES.get(int(t.type), f"TYPE_{t.type}"),
         has_data=data is not None and len(data) > 0,
         is_variable=bool(t.isVariable),
         dynamic=bool(dynamic_dims),
         dynamic_dims=dynamic_dims,
     )
+
+
+class TensorsRead:
+    """Schema tensors already read, for building graphs of many versions of one
+    model: edits share the tensors they leave alone (``model.edit``), and a
+    schema object in a model is never changed, so each is read once.
+
+    Held by whoever builds the versions, for as long as it builds them; it
+    keeps the schema objects it saw alive, so their identities stay theirs.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[object, object, Tensor]] = {}
+
+    def tensor(self, index: int, t, buffers) -> Tensor:
+        """The :class:`Tensor` of schema tensor ``t`` at ``index`` (``buffers``: the model's)."""
+        buffer = buffers[t.buffer] if t.buffer < len(buffers) else None
+        seen = self._seen.get(id(t))
+        if seen is None or seen[0] is not t or seen[1] is not buffer:
+            found = _tensor(index, t, buffers)
+            self._seen[id(t)] = (t, buffer, found)
+            return found
+        found = seen[2]
+        if found.index == index:
+            return found
+        return Tensor(index, found.name, found.shape, found.dtype, found.has_data, found.is_variable,
+                      found.dynamic, found.dynamic_dims)
+
+
+def _ints(values) -> tuple[int, ...]:
+    """A schema vector (a numpy array, a list, or None) as a tuple of ints."""
+    if values is None:
+        return ()
+    if isinstance(values, np.ndarray):
+        return tuple(values.tolist())
+    return tuple(map(int, values))
 
 
 def _text(value) -> str:

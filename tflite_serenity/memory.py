@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -46,11 +47,8 @@ DTYPE_BYTES: dict[str, float] = {
 
 def tensor_bytes(tensor: Tensor) -> int:
     """Bytes of a tensor's data: elements times the type's width (packed types round up)."""
-    elements = 1
-    for dim in tensor.shape:
-        elements *= dim
     width = DTYPE_BYTES.get(tensor.dtype, 0)
-    return int(-(-elements * width // 1))
+    return int(-(-math.prod(tensor.shape) * width // 1))
 
 
 def is_activation(tensor: Tensor) -> bool:
@@ -171,12 +169,15 @@ def _buffers(graph: Graph, inplace: bool) -> list[_Buffer]:
     roots = buffer_roots(graph, inplace)
     members: dict[int, list[int]] = {}
     for t in graph.tensors:
-        if is_activation(t):
+        if not t.has_data and not t.is_variable:  # is_activation
             members.setdefault(roots[t.index], []).append(t.index)
+    producer, consumers, tensors = graph.producer, graph.consumers, graph.tensors
     result = []
-    for root, held in sorted(members.items()):
-        p = graph.producer[root]
-        readers = sorted({c for t in held for c in graph.consumers[t]})
+    for root in sorted(members):
+        held = members[root]
+        p = producer[root]
+        # consumers are ascending and each listed once
+        readers = consumers[root] if len(held) == 1 else tuple(sorted({c for t in held for c in consumers[t]}))
         if p < 0 and root not in graph_inputs:
             if not readers:
                 continue  # declared but never alive
@@ -185,7 +186,7 @@ def _buffers(graph: Graph, inplace: bool) -> list[_Buffer]:
             # its last, as if the first wrote it, as TFLite Micro plans it
             p, readers = readers[0], readers[1:]
         pinned = any(t in graph_outputs for t in held)
-        result.append(_Buffer(root, tensor_bytes(graph.tensors[root]), p, tuple(readers), pinned, tuple(held)))
+        result.append(_Buffer(root, tensor_bytes(tensors[root]), p, tuple(readers), pinned, tuple(held)))
     return result
 
 
@@ -196,44 +197,69 @@ def lifetimes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool
     out (unused declarations), except a custom operator's scratch (read, never
     written: Vela's output), alive from its first reader to its last.
     """
+    buffers = _buffers(graph, inplace)
+    spans = _spans(graph, order, [b.producer for b in buffers], [b.consumers for b in buffers],
+                   [b.pinned for b in buffers])
+    return [Lifetime(b.root, b.size, start, end, b.members) for b, (start, end) in zip(buffers, spans)]
+
+
+def _spans(graph: Graph, order: Sequence[int] | None, producers, consumers, pinned) -> list[tuple[int, int]]:
+    """The first and last step of each buffer (given by its producer, consumers
+    and whether it is pinned) under ``order``, checked first."""
     n = graph.num_operators
-    order = list(range(n)) if order is None else list(order)
+    order = range(n) if order is None else order
     check_order(graph, order)
     step_of = [0] * n
     for step, v in enumerate(order):
         step_of[v] = step
     last = max(n - 1, 0)
-    result = []
-    for b in _buffers(graph, inplace):
-        start = step_of[b.producer] if b.producer >= 0 else 0
-        end = last if b.pinned else max([start] + [step_of[c] for c in b.consumers])
-        result.append(Lifetime(b.root, b.size, start, end, b.members))
-    return result
+    spans = []
+    for p, readers, held in zip(producers, consumers, pinned):
+        start = step_of[p] if p >= 0 else 0
+        if held:
+            end = last
+        else:
+            end = start
+            for c in readers:
+                if step_of[c] > end:
+                    end = step_of[c]
+        spans.append((start, end))
+    return spans
 
 
-def profile(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> Profile:
-    """Live bytes per step, the peak, where it occurs and what is alive there."""
+def profile(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False,
+            flow: "ActivationFlow | None" = None) -> Profile:
+    """Live bytes per step, the peak, where it occurs and what is alive there.
+
+    ``flow``, if the caller has it, is :func:`activation_flow` of ``graph``
+    with the same ``inplace`` (it holds the buffers, so they are not derived
+    again)."""
     n = graph.num_operators
     order = tuple(range(n)) if order is None else tuple(order)
-    spans = lifetimes(graph, order, inplace=inplace)
+    if flow is None:
+        flow = activation_flow(graph, inplace=inplace)
+    spans = _spans(graph, order, flow.producer, flow.consumers, flow.pinned)
     steps = max(n, 1)
     delta = [0] * (steps + 1)
-    for life in spans:
-        delta[life.start] += life.size
-        delta[life.end + 1] -= life.size
+    for size, (start, end) in zip(flow.size, spans):
+        delta[start] += size
+        delta[end + 1] -= size
     live, running = [], 0
     for step in range(steps):
         running += delta[step]
         live.append(running)
     peak = max(live)
     peak_step = live.index(peak)
-    alive = sorted((l for l in spans if l.start <= peak_step <= l.end), key=lambda l: (-l.size, l.tensor))
-    return Profile(order, tuple(live), peak, peak_step, tuple(l.tensor for l in alive))
+    alive = sorted((-size, root) for root, size, (start, end) in zip(flow.tensor, flow.size, spans)
+                   if start <= peak_step <= end)
+    return Profile(order, tuple(live), peak, peak_step, tuple(root for _, root in alive))
 
 
-def peak_bytes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False) -> int:
-    """The peak of live activation bytes under ``order`` (default: stored order)."""
-    return profile(graph, order, inplace=inplace).peak
+def peak_bytes(graph: Graph, order: Sequence[int] | None = None, *, inplace: bool = False,
+               flow: "ActivationFlow | None" = None) -> int:
+    """The peak of live activation bytes under ``order`` (default: stored
+    order); ``flow`` as for :func:`profile`."""
+    return profile(graph, order, inplace=inplace, flow=flow).peak
 
 
 def working_set(graph: Graph, op: int, *, inplace: bool = False) -> int:
@@ -256,42 +282,45 @@ def lower_bound(graph: Graph, *, inplace: bool = False) -> int:
     of the graph inputs and of the graph outputs.
     """
     roots = buffer_roots(graph, inplace)
+    # per tensor: its buffer's root if it is an activation, else -1; bytes per root
+    held_in = [roots[t.index] if is_activation(t) else -1 for t in graph.tensors]
+    size = {r: tensor_bytes(graph.tensors[r]) for r in set(held_in) if r >= 0}
 
     def total(indices):
-        return _total(graph, indices, roots)
+        return sum(size[r] for r in {held_in[t] for t in indices if t >= 0} if r >= 0)
 
     bounds = [total(op.inputs + op.outputs) for op in graph.operators]
     bounds.append(total(graph.inputs))
     bounds.append(total(t for t in graph.outputs if graph.producer[t] >= 0 or t in graph.inputs))
-    bounds.append(_weight_bound(graph, roots, bounds))
+    bounds.append(_weight_bound(graph, roots, bounds, size))
     return max(bounds)
 
 
-def _weight_bound(graph: Graph, roots: Sequence[int], working: Sequence[int]) -> int:
+def _weight_bound(graph: Graph, roots: Sequence[int], working: Sequence[int], size: dict[int, int]) -> int:
     """A bound from operators no path from a graph input reaches (a DEQUANTIZE
     of a weight, a DENSIFY): at such an operator's step, its successor ``s``
     has not run, so on every path from a graph input to ``s`` one buffer is
     alive (the last whose writer ran, or the input itself), and it is none of
     the operator's own. The widest such path adds its narrowest buffer to the
-    operator's working set ``working[v]``."""
+    operator's working set ``working[v]``. ``size``: bytes per activation
+    buffer root."""
     width: dict[int, int] = {}  # buffer root -> widest path from a graph input ending in it
     for t in graph.inputs:
         if is_activation(graph.tensors[t]):
-            width[roots[t]] = tensor_bytes(graph.tensors[roots[t]])
+            width[roots[t]] = size[roots[t]]
 
-    def reach(op) -> int:
-        return max((width.get(roots[t], 0) for t in op.inputs if t >= 0), default=0)
-
+    reach = [0] * graph.num_operators  # per operator: the widest path into one of its inputs
     for op in graph.operators:  # stored order is topological; a buffer's root is written first
-        w = reach(op)
+        # (its inputs' widths are all known here and never change later)
+        w = reach[op.index] = max((width.get(roots[t], 0) for t in op.inputs if t >= 0), default=0)
         for t in op.outputs:
             if t >= 0 and roots[t] == t and is_activation(graph.tensors[t]):
-                width[t] = min(w, tensor_bytes(graph.tensors[t]))
+                width[t] = min(w, size[t])
     best = 0
     for op in graph.operators:
         if any(width.get(roots[t], 0) for t in op.inputs + op.outputs if t >= 0):
             continue
-        alive = max((reach(graph.operators[s]) for s in graph.succs[op.index]), default=0)
+        alive = max((reach[s] for s in graph.succs[op.index]), default=0)
         best = max(best, working[op.index] + alive)
     return best
 

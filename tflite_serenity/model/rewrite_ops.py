@@ -172,8 +172,8 @@ class SubgraphEditor:
         t.hasRank = source.hasRank
         t.buffer = 0
         t.name = name
-        if quantization is True:
-            t.quantization = copy.deepcopy(source.quantization)
+        if quantization is True:  # its own object; the arrays in it are never written, so they are shared
+            t.quantization = None if source.quantization is None else _shallow(source.quantization)
         elif quantization is not None and quantization is not False:
             t.quantization = _quantization_t(quantization)
         return self._append_tensor(t)
@@ -244,7 +244,7 @@ class SubgraphEditor:
         """A copy of operator ``op`` reading ``inputs`` and writing ``outputs``,
         with the given builtin option fields changed (not placed yet)."""
         source = self._operators[op]
-        new = copy.copy(source)
+        new = _shallow(source)
         new.inputs = [int(x) for x in inputs]
         new.outputs = [int(x) for x in outputs]
         new.intermediates = None
@@ -306,11 +306,13 @@ class SubgraphEditor:
         operators = []
         for i, op in enumerate(self._operators):
             operators.extend(self._placed.get(i, [op]))
-        used = set(int(x) for x in (self._sub.inputs if self._sub.inputs is not None else []))
-        used.update(int(x) for x in (self._sub.outputs if self._sub.outputs is not None else []))
+        used = set(_index_list(self._sub.inputs))
+        used.update(_index_list(self._sub.outputs))
         for op in operators:
             for indices in (op.inputs, op.outputs, op.intermediates):
-                used.update(int(x) for x in (indices if indices is not None else []) if x >= 0)
+                if indices is not None:  # numpy integers hash as ints
+                    used.update(indices.tolist() if isinstance(indices, np.ndarray) else indices)
+        used.discard(-1)  # an omitted optional input
         candidates = {t for i, ops in self._placed.items() for t in _tensors_of(self._operators[i])}
         candidates.update(range(self._first_new_tensor, len(self._tensors)))
         dropped = {t for t in candidates if t not in used}
@@ -325,7 +327,7 @@ class SubgraphEditor:
         def remap(indices):
             if indices is None:
                 return None
-            return [index_of[x] if x >= 0 else x for x in indices]
+            return [index_of[x] if x >= 0 else x for x in _index_list(indices)]
 
         if dropped:
             operators = [_remapped(op, remap) for op in operators]
@@ -429,8 +431,25 @@ def _tensors_of(op) -> list[int]:
             if x >= 0]
 
 
+def _index_list(indices) -> list[int]:
+    """A vector of tensor indices (a numpy array, a list, or None) as a list of ints."""
+    if indices is None:
+        return []
+    if isinstance(indices, np.ndarray):
+        return indices.tolist()
+    return [int(x) for x in indices]
+
+
+def _shallow(obj):
+    """A shallow copy of a schema object (``copy.copy`` without its generic machinery:
+    the generated classes keep their fields in ``__dict__`` only)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
 def _remapped(op, remap):
-    new = copy.copy(op)
+    new = _shallow(op)
     new.inputs = remap(op.inputs)
     new.outputs = remap(op.outputs)
     new.intermediates = remap(op.intermediates)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .. import memory
 from ..arena.scratch import scratch_requests
 from ..errors import ModelFormatError
-from ..graph import Graph, build_graph
+from ..graph import Graph, TensorsRead, build_graph
 from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
@@ -86,11 +86,12 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
-    graph = build_graph(model, subgraph)
+    read = TensorsRead()  # candidates share most tensors: each is read once
+    graph = build_graph(model, subgraph, read=read)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None)
+                               groups, persistent if count_persistent else None, read)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -123,7 +124,7 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None) -> _Candidate | None:
+                    persistent: PersistentCosts | None, read: TensorsRead) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -153,20 +154,29 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     runs = [(order, p, q) for p in starts for q in stops]
     if not runs:
         return None
-    models = {}  # per order a run is tried in: the model stored so, and each operator's position
+    models = {}  # per order a run is tried in: the model stored so, its graph, and each operator's position
+    evaluated: dict[tuple, _Candidate | None] = {}  # per run and strips tried: the candidate (runs recur)
     base = persistent_bytes(graph, persistent) if persistent else 0
 
     def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
         key = tuple(run_order)
+        tried_as = (key, start, stop, strips, trim)
+        if tried_as not in evaluated:
+            evaluated[tried_as] = evaluate(key, start, stop, strips, trim)
+        return evaluated[tried_as]
+
+    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool) -> _Candidate | None:
+        run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
-            models[key] = (with_operator_orders(model, {graph.subgraph: run_order}),
+            stored = with_operator_orders(model, {graph.subgraph: run_order})
+            models[key] = (stored, build_graph(stored, graph.subgraph, read=read),
                            {op: k for k, op in enumerate(run_order)})
-        stored, inverse = models[key]
-        tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim)
+        stored, sgraph, inverse = models[key]
+        tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim, graph=sgraph)
         if tiled is None:
             return None
         try:
-            tgraph = build_graph(tiled.model, graph.subgraph)
+            tgraph = build_graph(tiled.model, graph.subgraph, read=read)
         except ModelFormatError:  # a run the rewrite got wrong: never written, and tests look for these
             return None
         # Strips run one after the other: interleaving them only keeps more
@@ -174,17 +184,19 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         added = tgraph.num_operators - graph.num_operators
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
-        tschedule = schedule_graph(_in_sequence(tgraph, [*moved, tiled.strips]),
-                                   time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
+        sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
+        flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
+        tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
-                                   warm_start=[tuple(range(tgraph.num_operators))])
+                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow)
         tschedule = dataclasses.replace(tschedule, optimal=False,
                                         note=tschedule.note or "proven only with each run's strips in sequence")
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
                           all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(tgraph, tschedule) + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
+                          _with_scratch(sequenced, tschedule, flow)
+                          + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -390,11 +402,12 @@ def _exits(graph: Graph, ops) -> list[int]:
             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
 
 
-def _with_scratch(graph: Graph, schedule: GraphSchedule) -> int:
+def _with_scratch(graph: Graph, schedule: GraphSchedule, flow: memory.ActivationFlow | None = None) -> int:
     """The schedule's peak with each step's scratch buffers (a TRANSPOSE_CONV's
     int32 accumulators, say) on top: strips that leave a step like that at
-    the top gain nothing in TFLite Micro's arena."""
-    live = memory.profile(graph, schedule.order, inplace=schedule.inplace).live
+    the top gain nothing in TFLite Micro's arena. ``flow``: the graph's
+    :func:`~tflite_serenity.memory.activation_flow`, if the caller has it."""
+    live = memory.profile(graph, schedule.order, inplace=schedule.inplace, flow=flow).live
     return max((v + sum(scratch_requests(graph, op)) for v, op in zip(live, schedule.order)), default=0)
 
 

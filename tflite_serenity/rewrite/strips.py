@@ -149,7 +149,8 @@ class Tiled:
     strips: tuple[tuple[int, ...], ...]
 
 
-def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool = True) -> Tiled | None:
+def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool = True,
+         graph: Graph | None = None) -> Tiled | None:
     """The model with operators ``[start, stop)`` of the stored order computed
     in ``strips`` row strips, or None when some operator there cannot be split
     by rows or the strips would not be exact.
@@ -161,9 +162,10 @@ def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool
     ``trim=False`` leaves the rows a windowed operator gets wrong at a
     strip's edge (where its padding stands for rows the map has) in place
     whenever its readers need none of them, instead of cutting them off:
-    fewer operators, larger tensors.
+    fewer operators, larger tensors. ``graph`` is the subgraph's
+    :func:`~tflite_serenity.graph.build_graph`, if the caller has it.
     """
-    graph = build_graph(model, subgraph)
+    graph = build_graph(model, subgraph) if graph is None else graph
     ops = range(start, stop)
     plans = [_plan(model, graph, i) for i in ops]
     if any(p is None for p in plans) or strips < 2:

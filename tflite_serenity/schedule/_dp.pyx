@@ -12,6 +12,8 @@ import time
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcpy, memset
 
 from .result import SearchResult
 
@@ -54,66 +56,134 @@ cdef inline bint _equal(const word* a, const word* b, int W) noexcept nogil:
     return True
 
 
-cdef class _Level:
-    """All states with the same number of scheduled operators."""
+cdef struct _Rank:
+    int64_t peak
+    int64_t mem
+    int32_t index
 
-    cdef public cnp.ndarray bits, ready, mem, peak, parent, op, pending, table
+
+cdef inline bint _before(const _Rank* a, const _Rank* b) noexcept nogil:
+    """Whether ``a`` ranks before ``b``: lower peak, then fewer live bytes, then lower index."""
+    if a.peak != b.peak:
+        return a.peak < b.peak
+    if a.mem != b.mem:
+        return a.mem < b.mem
+    return a.index < b.index
+
+
+cdef void _select(_Rank* r, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Reorder ``r[:n]`` so that its ``k`` first entries are the ``k`` lowest
+    (by :func:`_before`, a strict order: the set is unique), in no order."""
+    cdef Py_ssize_t lo = 0, hi = n - 1, i, j, mid
+    cdef _Rank pivot, t
+    while lo < hi:
+        mid = lo + (hi - lo) // 2  # median of three as the pivot
+        if _before(&r[mid], &r[lo]):
+            t = r[mid]; r[mid] = r[lo]; r[lo] = t
+        if _before(&r[hi], &r[lo]):
+            t = r[hi]; r[hi] = r[lo]; r[lo] = t
+        if _before(&r[hi], &r[mid]):
+            t = r[hi]; r[hi] = r[mid]; r[mid] = t
+        pivot = r[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while _before(&r[i], &pivot):
+                i += 1
+            while _before(&pivot, &r[j]):
+                j -= 1
+            if i <= j:
+                t = r[i]; r[i] = r[j]; r[j] = t
+                i += 1
+                j -= 1
+        # now r[lo..j] <= pivot <= r[i..hi], and entries between equal the pivot
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+cdef class _Level:
+    """All states with the same number of scheduled operators (in C arrays of
+    ``cap`` states; a hash table over them finds a state's index)."""
+
+    cdef word* bits
+    cdef word* ready
+    cdef int64_t* mem
+    cdef int64_t* peak
+    cdef int32_t* parent
+    cdef int32_t* op
+    cdef int32_t* pending
+    cdef int32_t* table
     cdef int W, count, cap
     cdef uint64_t mask
 
-    def __init__(self, int W, int cap):
+    def __cinit__(self, int W, int cap):
         self.W = W
         self.count = 0
         self.cap = max(cap, 16)
-        self.bits = np.zeros(self.cap * W, dtype=np.uint64)
-        self.ready = np.zeros(self.cap * W, dtype=np.uint64)
-        self.mem = np.zeros(self.cap, dtype=np.int64)
-        self.peak = np.zeros(self.cap, dtype=np.int64)
-        self.parent = np.zeros(self.cap, dtype=np.int32)
-        self.op = np.zeros(self.cap, dtype=np.int32)
-        self.pending = np.zeros(self.cap, dtype=np.int32)
+        self.bits = <word*> malloc(<size_t> self.cap * W * sizeof(word))
+        self.ready = <word*> malloc(<size_t> self.cap * W * sizeof(word))
+        self.mem = <int64_t*> malloc(<size_t> self.cap * sizeof(int64_t))
+        self.peak = <int64_t*> malloc(<size_t> self.cap * sizeof(int64_t))
+        self.parent = <int32_t*> malloc(<size_t> self.cap * sizeof(int32_t))
+        self.op = <int32_t*> malloc(<size_t> self.cap * sizeof(int32_t))
+        self.pending = <int32_t*> malloc(<size_t> self.cap * sizeof(int32_t))
+        self.table = NULL
+        if not (self.bits and self.ready and self.mem and self.peak and self.parent and self.op and self.pending):
+            raise MemoryError()
         self._new_table(self.cap * 2)
 
-    cdef void _new_table(self, int size):
-        cdef int t = 16
-        while t < size:
+    def __dealloc__(self):
+        free(self.bits)
+        free(self.ready)
+        free(self.mem)
+        free(self.peak)
+        free(self.parent)
+        free(self.op)
+        free(self.pending)
+        free(self.table)
+
+    cdef void _new_table(self, int size) except *:
+        cdef size_t t = 16
+        while t < <size_t> size:
             t <<= 1
-        self.table = np.full(t, -1, dtype=np.int32)
+        free(self.table)
+        self.table = <int32_t*> malloc(t * sizeof(int32_t))
+        if not self.table:
+            raise MemoryError()
+        memset(self.table, 0xFF, t * sizeof(int32_t))  # every entry -1
         self.mask = t - 1
 
-    cdef void _grow(self):
+    cdef void _grow(self) except *:
         self.cap *= 2
-        self.bits = np.resize(self.bits, self.cap * self.W)
-        self.ready = np.resize(self.ready, self.cap * self.W)
-        self.mem = np.resize(self.mem, self.cap)
-        self.peak = np.resize(self.peak, self.cap)
-        self.parent = np.resize(self.parent, self.cap)
-        self.op = np.resize(self.op, self.cap)
-        self.pending = np.resize(self.pending, self.cap)
+        self.bits = <word*> _resized(self.bits, <size_t> self.cap * self.W * sizeof(word))
+        self.ready = <word*> _resized(self.ready, <size_t> self.cap * self.W * sizeof(word))
+        self.mem = <int64_t*> _resized(self.mem, <size_t> self.cap * sizeof(int64_t))
+        self.peak = <int64_t*> _resized(self.peak, <size_t> self.cap * sizeof(int64_t))
+        self.parent = <int32_t*> _resized(self.parent, <size_t> self.cap * sizeof(int32_t))
+        self.op = <int32_t*> _resized(self.op, <size_t> self.cap * sizeof(int32_t))
+        self.pending = <int32_t*> _resized(self.pending, <size_t> self.cap * sizeof(int32_t))
         self._new_table(self.cap * 2)
-        cdef word* b = <word*> cnp.PyArray_DATA(self.bits)
-        cdef int32_t* pend = <int32_t*> cnp.PyArray_DATA(self.pending)
-        cdef int32_t* table = <int32_t*> cnp.PyArray_DATA(self.table)
         cdef int i
         cdef uint64_t slot
         for i in range(self.count):
-            slot = _key_hash(b + i * self.W, self.W, pend[i]) & self.mask
-            while table[slot] != -1:
+            slot = _key_hash(self.bits + <size_t> i * self.W, self.W, self.pending[i]) & self.mask
+            while self.table[slot] != -1:
                 slot = (slot + 1) & self.mask
-            table[slot] = i
+            self.table[slot] = i
 
-    cdef int find_or_add(self, const word* state, int pending, bint* added):
+    cdef int find_or_add(self, const word* state, int pending, bint* added) except -2:
         """Index of (``state``, ``pending``); appended (fields but the key unset) if new."""
-        cdef word* b = <word*> cnp.PyArray_DATA(self.bits)
-        cdef int32_t* pend = <int32_t*> cnp.PyArray_DATA(self.pending)
-        cdef int32_t* table = <int32_t*> cnp.PyArray_DATA(self.table)
         cdef uint64_t slot = _key_hash(state, self.W, pending) & self.mask
         cdef int idx, i
         while True:
-            idx = table[slot]
+            idx = self.table[slot]
             if idx == -1:
                 break
-            if pend[idx] == pending and _equal(b + idx * self.W, state, self.W):
+            if self.pending[idx] == pending and _equal(self.bits + <size_t> idx * self.W, state, self.W):
                 added[0] = False
                 return idx
             slot = (slot + 1) & self.mask
@@ -122,36 +192,72 @@ cdef class _Level:
             return self.find_or_add(state, pending, added)
         idx = self.count
         self.count += 1
-        table[slot] = idx
+        self.table[slot] = idx
         for i in range(self.W):
-            b[idx * self.W + i] = state[i]
-        pend[idx] = pending
+            self.bits[<size_t> idx * self.W + i] = state[i]
+        self.pending[idx] = pending
         added[0] = True
         return idx
 
-    cdef void truncate(self, int keep):
-        """Keep the ``keep`` states with the lowest (peak, live bytes, index)."""
-        n = self.count
-        chosen = np.lexsort((np.arange(n), self.mem[:n], self.peak[:n]))[:keep]
-        chosen.sort()
-        W = self.W
-        word_index = (chosen[:, None] * W + np.arange(W)[None, :]).ravel()
-        self.bits = np.ascontiguousarray(self.bits[word_index])
-        self.ready = np.ascontiguousarray(self.ready[word_index])
-        self.mem = np.ascontiguousarray(self.mem[chosen])
-        self.peak = np.ascontiguousarray(self.peak[chosen])
-        self.parent = np.ascontiguousarray(self.parent[chosen])
-        self.op = np.ascontiguousarray(self.op[chosen])
-        self.pending = np.ascontiguousarray(self.pending[chosen])
+    cdef void truncate(self, int keep) except *:
+        """Keep the ``keep`` states with the lowest (peak, live bytes, index), in index order.
+        The hash table no longer finds them: the level is only read afterwards."""
+        cdef int n = self.count, i, j, W = self.W
+        cdef _Rank* rank = <_Rank*> malloc(<size_t> n * sizeof(_Rank))
+        cdef char* chosen = <char*> calloc(n, 1)
+        if not rank or not chosen:
+            free(rank)
+            free(chosen)
+            raise MemoryError()
+        for i in range(n):
+            rank[i].peak = self.peak[i]
+            rank[i].mem = self.mem[i]
+            rank[i].index = i
+        _select(rank, n, keep)
+        for i in range(keep):
+            chosen[rank[i].index] = 1
+        free(rank)
+        j = 0
+        for i in range(n):  # moved down in index order (j <= i: in place)
+            if not chosen[i]:
+                continue
+            if j != i:
+                memcpy(self.bits + <size_t> j * W, self.bits + <size_t> i * W, W * sizeof(word))
+                memcpy(self.ready + <size_t> j * W, self.ready + <size_t> i * W, W * sizeof(word))
+                self.mem[j] = self.mem[i]
+                self.peak[j] = self.peak[i]
+                self.parent[j] = self.parent[i]
+                self.op[j] = self.op[i]
+                self.pending[j] = self.pending[i]
+            j += 1
+        free(chosen)
         self.count = keep
-        self.cap = keep
+
+    cdef tuple steps(self):
+        """Each state's parent and last operator, as arrays (kept to recover orders)."""
+        cdef cnp.ndarray parent = np.empty(self.count, dtype=np.int32)
+        cdef cnp.ndarray op = np.empty(self.count, dtype=np.int32)
+        if self.count:
+            memcpy(cnp.PyArray_DATA(parent), self.parent, <size_t> self.count * sizeof(int32_t))
+            memcpy(cnp.PyArray_DATA(op), self.op, <size_t> self.count * sizeof(int32_t))
+        return parent, op
+
+
+cdef void* _resized(void* block, size_t size) except NULL:
+    cdef void* grown = realloc(block, size)
+    if not grown:
+        raise MemoryError()
+    return grown
 
 
 def _masks(sets, int n, int W):
     out = np.zeros((max(len(sets), 1), W), dtype=np.uint64)
-    for i, members in enumerate(sets):
+    cdef uint64_t[:, ::1] bits = out
+    cdef int i = 0, v
+    for members in sets:
         for v in members:
-            out[i, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+            bits[i, v >> 6] |= (<uint64_t> 1) << (v & 63)
+        i += 1
     return out
 
 
@@ -243,16 +349,19 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
     cdef word* S
     cdef word* R
     cdef word* nr
-    cdef int64_t* npeak
 
     for m in range(W):
         T[m] = 0
     cur.find_or_add(T, -1, &added)
-    R = <word*> cnp.PyArray_DATA(cur.ready)
+    R = cur.ready
+    for m in range(W):
+        R[m] = 0
     for v in initial_ready:
         R[v >> 6] |= (<word> 1) << (v & 63)
-    (<int64_t*> cnp.PyArray_DATA(cur.mem))[0] = init_bytes
-    (<int64_t*> cnp.PyArray_DATA(cur.peak))[0] = init_bytes
+    cur.mem[0] = init_bytes
+    cur.peak[0] = init_bytes
+    cur.parent[0] = 0
+    cur.op[0] = 0
     history = []
 
     for depth in range(n):
@@ -261,11 +370,11 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
             if (explored & 1023) == 0 and time.monotonic() > stop_at:
                 return ("timeout", -1, (), explored)
             explored += 1
-            S = <word*> cnp.PyArray_DATA(cur.bits) + s * W
-            R = <word*> cnp.PyArray_DATA(cur.ready) + s * W
-            mem = (<int64_t*> cnp.PyArray_DATA(cur.mem))[s]
-            pk = (<int64_t*> cnp.PyArray_DATA(cur.peak))[s]
-            pend = (<int32_t*> cnp.PyArray_DATA(cur.pending))[s]
+            S = cur.bits + <size_t> s * W
+            R = cur.ready + <size_t> s * W
+            mem = cur.mem[s]
+            pk = cur.peak[s]
+            pend = cur.pending[s]
             nm = 0
             forced = False
             for i in range(W):
@@ -338,14 +447,13 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
                 else:
                     block = lazy[v] if (lazy[v] >= 0 and not forced) else -1
                 idx = nxt.find_or_add(T, block, &added)
-                npeak = <int64_t*> cnp.PyArray_DATA(nxt.peak)
-                if added or newpk < npeak[idx]:
-                    npeak[idx] = newpk
-                    (<int64_t*> cnp.PyArray_DATA(nxt.mem))[idx] = after
-                    (<int32_t*> cnp.PyArray_DATA(nxt.parent))[idx] = s
-                    (<int32_t*> cnp.PyArray_DATA(nxt.op))[idx] = v
+                if added or newpk < nxt.peak[idx]:
+                    nxt.peak[idx] = newpk
+                    nxt.mem[idx] = after
+                    nxt.parent[idx] = s
+                    nxt.op[idx] = v
                 if added:
-                    nr = <word*> cnp.PyArray_DATA(nxt.ready) + idx * W
+                    nr = nxt.ready + <size_t> idx * W
                     for m in range(W):
                         nr[m] = R[m]
                     nr[v >> 6] &= ~((<word> 1) << (v & 63))
@@ -358,13 +466,13 @@ cdef tuple _run(int n, int W, tuple arrays, list initial_ready, int64_t init_byt
         if nxt.count > max_states:
             truncated = True
             nxt.truncate(max_states)
-        history.append((cur.parent, cur.op))
+        history.append(cur.steps())
         cur = nxt
-    history.append((cur.parent, cur.op))
+    history.append(cur.steps())
 
     order = []
     idx = 0
-    final_peak = int(cur.peak[0])
+    final_peak = cur.peak[0]
     for depth in range(n, 0, -1):
         parents, ops = history[depth]
         order.append(int(ops[idx]))

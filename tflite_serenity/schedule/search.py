@@ -118,6 +118,7 @@ def schedule_graph(
     warm_start: Sequence[Sequence[int]] = (),
     progress: Callable[[ProgressInfo], None] | None = None,
     inplace: bool = False,
+    flow: memory.ActivationFlow | None = None,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
 
@@ -128,14 +129,17 @@ def schedule_graph(
     ``warm_start`` orders (e.g. a learned policy's) join the heuristics as
     upper bounds; they can make the search faster, never change its answer.
     ``progress``, if given, is called with a :class:`ProgressInfo` between
-    searches (never during one); it must not raise.
+    searches (never during one); it must not raise. ``flow`` is
+    :func:`memory.activation_flow` of ``graph`` with the same ``inplace``, if
+    the caller has it.
     """
     start = time.monotonic()
     deadline = start + time_limit
     engine = engine or pick_engine()
-    peak_before = memory.peak_bytes(graph, inplace=inplace)
+    flow = memory.activation_flow(graph, inplace=inplace) if flow is None else flow
+    peak_before = memory.peak_bytes(graph, inplace=inplace, flow=flow)
     bound = memory.lower_bound(graph, inplace=inplace)
-    units = defer_constant_operators(memory.activation_flow(graph, inplace=inplace))
+    units = defer_constant_operators(flow)
     pieces = split(units.flow)
     candidates = [best_heuristic(p) for p in pieces]
     orders = [c.order for c in candidates]
@@ -178,7 +182,7 @@ def schedule_graph(
         settled = max(settled, peaks[i])
 
     order = units.expand(tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o))
-    peak = memory.peak_bytes(graph, order, inplace=inplace)  # the authority; must agree with the search
+    peak = memory.peak_bytes(graph, order, inplace=inplace, flow=flow)  # the authority; must agree with the search
     if peak != max(peaks, default=peak):
         raise AssertionError(f"scheduler disagrees with the memory model: {max(peaks)} != {peak}")
     if peak > peak_before:  # cannot happen (the stored order is a candidate), kept as a guard
