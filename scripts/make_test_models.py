@@ -223,23 +223,7 @@ def test_models() -> list[TestModel]:
 
 def manifest_entry(family: TestModel, path: Path) -> dict:
     """Description, structure and runtime results of one file (no timings, so reruns are stable)."""
-    info = modelcheck.describe(path.read_bytes())
-    checks = {name: {k: v for k, v in r.items() if k != "seconds"}
-              for name, r in modelcheck.check_all(path).items()}
-    return {"description": family.description, **info,
-            "runs_in": modelcheck.runs_in(checks), "checks": checks, "expected_runtimes": list(family.expect)}
-
-
-def problems(name: str, entry: dict) -> list[str]:
-    """What is wrong with a file: an expected runtime fails or gives constant outputs."""
-    found = []
-    for runtime in entry["expected_runtimes"]:
-        result = entry["checks"][runtime]
-        if not result["ok"]:
-            found.append(f"{name}: {runtime} failed: {result['error']}")
-        elif not result["nonconstant"]:
-            found.append(f"{name}: {runtime} gives constant outputs")
-    return found
+    return {"description": family.description, **modelcheck.checked(path, family.expect)}
 
 
 def print_table(manifest: dict[str, dict]) -> None:
@@ -287,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         manifest = build(args.out, families, manifest)
         index.write_text(json.dumps(manifest, indent=1) + "\n")
-        found = [p for name, e in manifest.items() for p in problems(name, e)]
+        found = [p for name, e in manifest.items() for p in modelcheck.problems(name, e)]
     print_table(manifest)
     print(f"done in {time.perf_counter() - start:.0f} s")
     for line in found:

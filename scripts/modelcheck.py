@@ -215,3 +215,23 @@ def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
         if runs != entry["runs_in"]:
             found.append(f"{name}: runs in {runs}, manifest says {entry['runs_in']}")
     return found
+
+
+def checked(path: Path, expect) -> dict:
+    """A manifest entry's facts about one file: its structure, its runtime
+    results (no timings, so reruns are stable) and the runtimes it must run in."""
+    checks = {name: {k: v for k, v in r.items() if k != "seconds"} for name, r in check_all(path).items()}
+    return {**describe(path.read_bytes()), "runs_in": runs_in(checks), "checks": checks,
+            "expected_runtimes": list(expect)}
+
+
+def problems(name: str, entry: dict) -> list[str]:
+    """What is wrong with a file: an expected runtime fails or gives constant outputs."""
+    found = []
+    for runtime in entry["expected_runtimes"]:
+        result = entry["checks"][runtime]
+        if not result["ok"]:
+            found.append(f"{name}: {runtime} failed: {result['error']}")
+        elif not result["nonconstant"]:
+            found.append(f"{name}: {runtime} gives constant outputs")
+    return found
