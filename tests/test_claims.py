@@ -93,3 +93,9 @@ def test_a_proven_result_carries_no_time_limit_note():
     for name in STRIP_MODELS:
         for sub in optimize(load(name), time_limit=0).subgraphs:
             assert not (sub.optimal and "time limit" in sub.note), (name, sub.note)
+
+
+def test_a_model_nothing_improves_comes_back_marked_unchanged():
+    once = optimize(load("irregular_int8.tflite"))
+    again = optimize(once.model)
+    assert not once.unchanged and again.unchanged and again.model == once.model

@@ -70,6 +70,7 @@ class OptimizeResult:
     seconds: float
     arena: "ArenaFigures | None" = None  # the arena plan (docs/arena.md); None if not planned or unchanged
     added_operators: tuple[str, ...] = ()  # operator types the written model has and the input had not
+    unchanged: bool = False  # ``model`` is the input, byte for byte: nothing found is better for either runtime
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` whole (temporary file and rename)."""
@@ -210,7 +211,7 @@ def optimize(
     written = kept[-1].graphs if kept else graphs
     results = tuple(_result(i, g, w, kept, first, notes) for i, (g, w) in enumerate(zip(graphs, written)))
     return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
-                          added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))))
+                          added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))), unchanged=not kept)
 
 
 #: Rounds of the whole search at most; each starts from the last one's output.
@@ -275,7 +276,7 @@ def _passed_through(data: bytes, graphs, start: float) -> OptimizeResult:
         results.append(SubgraphResult(g.subgraph, g.num_operators, peak, peak, bound, peak == bound, 0.0,
                                       note=SCRATCH_NOTE, peak_scheduled=peak, operators_after=g.num_operators,
                                       peak_shared=peak))
-    return OptimizeResult(bytes(data), tuple(results), time.monotonic() - start, None)
+    return OptimizeResult(bytes(data), tuple(results), time.monotonic() - start, None, unchanged=True)
 
 
 def _persistent_costs(pointer_width: int) -> PersistentCosts:

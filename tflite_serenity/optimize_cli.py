@@ -108,13 +108,13 @@ def run_optimize(argv: Sequence[str]) -> int:
     if args.json:
         payload = {"output": args.output, "seconds": result.seconds,
                    "subgraphs": [{**asdict(s), "status": s.status, "ratio": s.ratio} for s in result.subgraphs],
-                   "arena": asdict(result.arena) if result.arena else None}
+                   "arena": asdict(result.arena) if result.arena else None,
+                   "unchanged": result.unchanged, "added_operators": list(result.added_operators)}
         print(json.dumps(payload, indent=2))
         return 0
     for s in result.subgraphs:
         sys.stdout.write(_summary_line(s, not args.no_rewrite, args.pointer_width) + "\n")
-    unchanged = result.model == _input_bytes(args.input)
-    if unchanged:
+    if result.unchanged:
         sys.stdout.write("unchanged: no order or rewrite found lowers the peak or TFLite Micro's arena; "
                          "the output is a copy of the input\n")
     elif not args.no_arena_plan:
@@ -128,12 +128,6 @@ def run_optimize(argv: Sequence[str]) -> int:
                          "MicroMutableOpResolver must register them too)\n")
     sys.stdout.write(f"wrote {args.output} (optimized in {result.seconds:.2f} s)\n")
     return 0
-
-
-def _input_bytes(path: str) -> bytes:
-    from .fileio import read_bytes
-
-    return read_bytes(path)
 
 
 def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
