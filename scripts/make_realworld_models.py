@@ -344,13 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         found = modelcheck.recheck(args.out, manifest)
     else:
-        items = realworld_models()
-        if args.only:
-            wanted = set(args.only.split(","))
-            unknown = wanted - {m.stem for m in items}
-            if unknown:
-                raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
-            items = [m for m in items if m.stem in wanted]
+        items = modelcheck.only(realworld_models(), args.only)
         args.out.mkdir(parents=True, exist_ok=True)
         manifest = build(args.out, items, manifest, args.vela)
         index.write_text(json.dumps(manifest, indent=1) + "\n")

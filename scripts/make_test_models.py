@@ -261,13 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         found = modelcheck.recheck(args.out, manifest)
     else:
-        families = test_models()
-        if args.only:
-            wanted = set(args.only.split(","))
-            unknown = wanted - {f.stem for f in families}
-            if unknown:
-                raise SystemExit(f"unknown test model(s): {', '.join(sorted(unknown))}")
-            families = [f for f in families if f.stem in wanted]
+        families = modelcheck.only(test_models(), args.only)
         args.out.mkdir(parents=True, exist_ok=True)
         manifest = build(args.out, families, manifest)
         index.write_text(json.dumps(manifest, indent=1) + "\n")

@@ -235,3 +235,14 @@ def problems(name: str, entry: dict) -> list[str]:
         elif not result["nonconstant"]:
             found.append(f"{name}: {runtime} gives constant outputs")
     return found
+
+
+def only(items: list, stems: str | None) -> list:
+    """The items (each with a ``stem``) named in the comma-separated ``stems``; all of them for None."""
+    if not stems:
+        return items
+    wanted = set(stems.split(","))
+    unknown = wanted - {item.stem for item in items}
+    if unknown:
+        raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
+    return [item for item in items if item.stem in wanted]
