@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from . import memory
 from .fileio import read_bytes, write_atomic
 from .arena.model_plan import PlanReason
+from .arena.offline import METADATA_NAME
 from .arena.simulate import stored_head
 from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
 from .memory import PersistentCosts
@@ -174,7 +175,7 @@ def optimize(
     before = stages.cost(graphs, stored_head(original, graphs))
     # A plan names tensors by index and describes one order: every round plans
     # anew from a model without one (the input's own plan is what it must beat).
-    source = without_metadata(original, OFFLINE_PLAN) if metadata(original, OFFLINE_PLAN) is not None else original
+    source = without_metadata(original, METADATA_NAME) if metadata(original, METADATA_NAME) is not None else original
     kept: list[_Round] = []  # the rounds whose output was better than the one before
     first, notes = None, []
     searched = 0.0  # seconds the searches for orders have taken: the time limit bounds only those
@@ -183,7 +184,7 @@ def optimize(
         # where more may pay), until one gains nothing: so optimizing the output
         # again finds nothing either, and hands it back unchanged.
         found = stages.round(source, before.peak, max(0.0, time_limit - searched))
-        searched += max(sum(found.seconds), 0.0)
+        searched += sum(found.seconds)
         first = first or found
         notes.extend(found.notes)
         if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
@@ -222,10 +223,6 @@ MAX_ROUNDS = 8
 #: bounds only the searches for orders; everything else counts work (states,
 #: candidates, rounds), so the output does not depend on the machine's speed.
 SAFETY_SECONDS = 600.0
-
-#: The metadata entry of TFLite Micro's offline memory plan (docs/arena.md).
-OFFLINE_PLAN = "OfflineMemoryAllocation"
-
 
 def _kinds(graphs) -> set[str]:
     return {op.kind for g in graphs for op in g.operators}
