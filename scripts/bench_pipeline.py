@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tflite_serenity.graph import build_graph  # noqa: E402
 from tflite_serenity.model.io import read_model  # noqa: E402
-from tflite_serenity.pipeline import (  # noqa: E402
+from tflite_serenity.edgetpu import (  # noqa: E402
     build_problem, check_chain, contiguous_split, edge_tpu, exact_split, param_count_split, segment_models,
 )
 

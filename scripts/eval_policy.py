@@ -55,7 +55,7 @@ from tflite_serenity.learned import learned_order, load_policy  # noqa: E402
 from tflite_serenity.learned.infer import compiled_decoder  # noqa: E402
 from tflite_serenity.learned.synthetic import random_dag  # noqa: E402
 from tflite_serenity.model.io import read_model  # noqa: E402
-from tflite_serenity.pipeline import (  # noqa: E402
+from tflite_serenity.edgetpu import (  # noqa: E402
     EdgeTpu, build_problem, contiguous_split, exact_split, learned_split, param_count_split,
 )
 from tflite_serenity.schedule.baselines import greedy_order  # noqa: E402

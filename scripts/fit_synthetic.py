@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tflite_serenity.graph import build_graph  # noqa: E402
 from tflite_serenity.memory import is_activation  # noqa: E402
 from tflite_serenity.model.io import read_model  # noqa: E402
-from tflite_serenity.pipeline.costs import operator_macs  # noqa: E402
+from tflite_serenity.edgetpu.costs import operator_macs  # noqa: E402
 
 WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D"}
 JOIN_CONCAT = {"CONCATENATION", "PACK"}

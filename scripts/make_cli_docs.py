@@ -33,13 +33,12 @@ def parsers() -> list[tuple[str, str, argparse.ArgumentParser]]:
     """(section title, what it is for, parser) for the main command and every subcommand."""
     sys.path.insert(0, str(ROOT))
     from tflite_serenity import cli
-    from tflite_serenity.optimize_cli import _parser as optimize_parser
-    from tflite_serenity.pipeline.cli import pipeline_parser
+    from tflite_serenity.cli import optimize, pipeline, report
 
     known = {
-        "optimize": ("Optimize: `python -m tflite_serenity [optimize] IN OUT`", optimize_parser()),
-        "report": ("`report`: where the memory goes", cli._report_parser()),
-        "pipeline": ("`pipeline`: split for several Edge TPUs", pipeline_parser()),
+        "optimize": ("Optimize: `python -m tflite_serenity [optimize] IN OUT`", optimize.parser()),
+        "report": ("`report`: where the memory goes", report.parser()),
+        "pipeline": ("`pipeline`: split for several Edge TPUs", pipeline.parser()),
     }
     missing = sorted(set(cli.COMMANDS) - set(known))
     if missing:

@@ -54,8 +54,8 @@ from tflite_serenity.learned.problem import (  # noqa: E402
     CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, memory_instance, pipeline_instance,
 )
 from tflite_serenity.learned.synthetic import random_dag  # noqa: E402
-from tflite_serenity.pipeline import build_problem  # noqa: E402
-from tflite_serenity.pipeline.device import EdgeTpu, LINKS, MIB  # noqa: E402
+from tflite_serenity.edgetpu import build_problem  # noqa: E402
+from tflite_serenity.edgetpu.device import EdgeTpu, LINKS, MIB  # noqa: E402
 from tflite_serenity.schedule.baselines import greedy_order  # noqa: E402
 
 CURVE_FIELDS = ["epoch", "minutes", "batches", "lr", "train_cost", "baseline_cost", "val_cost", "val_baseline_cost",

@@ -32,10 +32,10 @@ def test_the_scan_sees_the_messages_it_checks():
 
 
 def test_only_the_command_line_helper_writes_the_error_prefix():
-    # every command's error line comes from cli_parser.error_line: one prefix, one place
+    # every command's error line comes from cli.parser.error_line: one prefix, one place
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "error:" in node.value:
                 found.append(str(path.relative_to(PACKAGE)))
-    assert set(found) == {"cli_parser.py"}
+    assert set(found) == {"cli/parser.py"}

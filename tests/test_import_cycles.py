@@ -167,6 +167,6 @@ def test_every_known_cycle_is_still_an_import():
 
 def test_the_scan_sees_function_level_imports_and_packages_on_the_way():
     graph = import_graph()
-    assert "tflite_serenity.optimize_cli" in graph["tflite_serenity.cli"]  # imported inside main()
-    assert "tflite_serenity.pipeline" in graph["tflite_serenity.cli"]  # runs pipeline/__init__.py first
+    assert "tflite_serenity.cli.optimize" in graph["tflite_serenity.cli"]  # imported inside a function
+    assert "tflite_serenity.edgetpu" in graph["tflite_serenity.cli.pipeline"]  # runs edgetpu/__init__.py first
     assert strongly_connected({"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}, "d": {"a": 4}}) == [["a", "b", "c"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import tflite_serenity.progress as progress_module
-from tflite_serenity.optimize_cli import run_optimize
+from tflite_serenity.cli.optimize import run as run_optimize
 from tflite_serenity.progress import TerminalProgress
 from tests.models import DATA
 

@@ -15,8 +15,8 @@ from .errors import (
 
 from .converter import convert
 from .micro import TflmArenaSize, tflm_arena_size
-from .optimize import OptimizeResult, SubgraphResult, optimize
-from .report import Report, SubgraphReport, report
+from .driver import OptimizeResult, SubgraphResult, optimize
+from .reporting import Report, SubgraphReport, report
 
 __all__ = [
     "__version__",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import SerenityError
-from .optimize import OptimizeResult, optimize
+from .driver import OptimizeResult, optimize
 
 
 def convert(converter: Any, **options: Any) -> OptimizeResult:

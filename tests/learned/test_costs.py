@@ -11,7 +11,7 @@ from tflite_serenity.graph import build_graph, topological_order
 from tflite_serenity.learned.costs import BottleneckCost, PeakCost
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, contiguous_split, edge_tpu
+from tflite_serenity.edgetpu import build_problem, contiguous_split, edge_tpu
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

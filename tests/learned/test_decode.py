@@ -17,7 +17,7 @@ from tflite_serenity.learned.infer import greedy_order, greedy_order_compiled, g
 from tflite_serenity.learned.problem import memory_instance, pipeline_instance
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, edge_tpu
+from tflite_serenity.edgetpu import build_problem, edge_tpu
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # the branching models: the others have (nearly) one order and few steps with a choice

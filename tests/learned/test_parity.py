@@ -12,7 +12,7 @@ from tflite_serenity.learned.network import PolicyNet, collate  # noqa: E402
 from tflite_serenity.learned.policy import load_policy  # noqa: E402
 from tflite_serenity.learned.problem import OrderState, memory_instance, pipeline_instance  # noqa: E402
 from tflite_serenity.learned.synthetic import random_dag  # noqa: E402
-from tflite_serenity.pipeline import build_problem, edge_tpu  # noqa: E402
+from tflite_serenity.edgetpu import build_problem, edge_tpu  # noqa: E402
 
 
 def torch_twin(policy):

@@ -22,7 +22,7 @@ from tflite_serenity.learned.problem import (
 )
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, contiguous_split, edge_tpu, evaluate, learned_split
+from tflite_serenity.edgetpu import build_problem, contiguous_split, edge_tpu, evaluate, learned_split
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MODELS = ["darts_tiny_int8", "randwire_tiny_float", "swiftnet_tiny_int8", "unet_tiny_float", "transformer_tiny_int8"]
@@ -100,7 +100,7 @@ def test_inference_runs_without_torch():
         "from tflite_serenity.graph import build_graph\n"
         "from tflite_serenity.model.io import read_model\n"
         "from tflite_serenity.learned import learned_order\n"
-        "from tflite_serenity.pipeline import build_problem, edge_tpu, learned_split\n"
+        "from tflite_serenity.edgetpu import build_problem, edge_tpu, learned_split\n"
         f"g = build_graph(read_model(Path({str(DATA / 'darts_tiny_int8.tflite')!r}).read_bytes()), 0)\n"
         "learned_order(g); learned_split(build_problem(g, edge_tpu()), 3)\n"
     )

@@ -16,8 +16,8 @@ from tflite_serenity.learned.problem import (
 )
 from tflite_serenity.learned.synthetic import random_dag
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline import build_problem, edge_tpu
-from tflite_serenity.pipeline.contiguous import cost_matrix
+from tflite_serenity.edgetpu import build_problem, edge_tpu
+from tflite_serenity.edgetpu.contiguous import cost_matrix
 
 
 def run(inst, order):

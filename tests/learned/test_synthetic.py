@@ -10,7 +10,7 @@ import pytest
 from tflite_serenity import memory
 from tflite_serenity.errors import SerenityError
 from tflite_serenity.learned.synthetic import cell_dag, layered_dag, random_dag, randwire_dag
-from tflite_serenity.pipeline.costs import operator_macs
+from tflite_serenity.edgetpu.costs import operator_macs
 
 
 def test_random_dag_sizes_stay_in_range():

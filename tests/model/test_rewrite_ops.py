@@ -8,7 +8,7 @@ import pytest
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, write_model
-from tflite_serenity.model.rewrite_ops import SubgraphEditor, constant_array, operator_options
+from tflite_serenity.model.editor import SubgraphEditor, constant_array, operator_options
 from tests.models import load
 
 

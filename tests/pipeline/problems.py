@@ -7,7 +7,7 @@ import random
 from itertools import combinations
 from pathlib import Path
 
-from tflite_serenity.pipeline.problem import Flow, PipelineProblem, evaluate
+from tflite_serenity.edgetpu.problem import Flow, PipelineProblem, evaluate
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -94,7 +94,7 @@ def test_pipeline_makes_an_out_dir_whose_parent_exists(model_path, tmp_path):
 
 def test_float_operators_leave_out_the_quantize_and_dequantize_at_an_int8_models_edges():
     from tflite_serenity.graph import Operator, Tensor, assemble_graph
-    from tflite_serenity.pipeline.device import float_operators
+    from tflite_serenity.edgetpu.device import float_operators
 
     tensors = [Tensor(0, "x", (1, 4), "FLOAT32", False, False), Tensor(1, "q", (1, 4), "INT8", False, False),
                Tensor(2, "r", (1, 4), "INT8", False, False), Tensor(3, "y", (1, 4), "FLOAT32", False, False)]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tflite_serenity.errors import InfeasibleError
-from tflite_serenity.pipeline.contiguous import (
+from tflite_serenity.edgetpu.contiguous import (
     _INF, SegmentTimes, contiguous_split, cost_matrix, param_count_split,
 )
-from tflite_serenity.pipeline.problem import Flow, PipelineProblem, evaluate
+from tflite_serenity.edgetpu.problem import Flow, PipelineProblem, evaluate
 from tests.pipeline.problems import brute_force_contiguous, key, random_problem
 
 

@@ -7,9 +7,9 @@ import pytest
 from tflite_serenity.errors import SerenityError, UnsupportedModelError
 from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graph
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline.costs import build_problem, operator_macs
-from tflite_serenity.pipeline.device import MIB, EdgeTpu, edge_tpu
-from tflite_serenity.pipeline.problem import PS_PER_S
+from tflite_serenity.edgetpu.costs import build_problem, operator_macs
+from tflite_serenity.edgetpu.device import MIB, EdgeTpu, edge_tpu
+from tflite_serenity.edgetpu.problem import PS_PER_S
 from tests.pipeline.problems import DATA
 
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from tflite_serenity.errors import InfeasibleError
-from tflite_serenity.pipeline import exact as exact_module
-from tflite_serenity.pipeline.contiguous import contiguous_split, param_count_split
-from tflite_serenity.pipeline.exact import exact_split
-from tflite_serenity.pipeline.problem import Split, evaluate
+from tflite_serenity.edgetpu import exact as exact_module
+from tflite_serenity.edgetpu.contiguous import contiguous_split, param_count_split
+from tflite_serenity.edgetpu.exact import exact_split
+from tflite_serenity.edgetpu.problem import Split, evaluate
 from tests.pipeline.problems import brute_force, key, random_problem
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from tflite_serenity.errors import InfeasibleError
 from tflite_serenity.learned.synthetic import random_dag
-from tflite_serenity.pipeline import build_problem, edge_tpu
-from tflite_serenity.pipeline.problem import PS_PER_S, Flow, PipelineProblem, boundaries, evaluate, make_split
+from tflite_serenity.edgetpu import build_problem, edge_tpu
+from tflite_serenity.edgetpu.problem import PS_PER_S, Flow, PipelineProblem, boundaries, evaluate, make_split
 
 
 def _three_ops(cache_bytes: int = 10**9) -> PipelineProblem:

@@ -11,10 +11,10 @@ pytest.importorskip("ai_edge_litert")
 from tflite_serenity.errors import InfeasibleError, SerenityError, VerificationError
 from tflite_serenity.graph import build_graph, topological_order
 from tflite_serenity.model.io import read_model
-from tflite_serenity.pipeline.contiguous import contiguous_split
-from tflite_serenity.pipeline.plan import plan_pipeline
-from tflite_serenity.pipeline.problem import boundaries, make_split
-from tflite_serenity.pipeline.segments import check_chain, segment_models, segment_paths, write_segments
+from tflite_serenity.edgetpu.contiguous import contiguous_split
+from tflite_serenity.edgetpu.plan import plan_pipeline
+from tflite_serenity.edgetpu.problem import boundaries, make_split
+from tflite_serenity.edgetpu.segments import check_chain, segment_models, segment_paths, write_segments
 from tflite_serenity.verify import random_inputs, run_litert
 from tests.pipeline.problems import DATA
 

@@ -8,7 +8,7 @@ import pytest
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, write_model
-from tflite_serenity.model.rewrite_ops import constant_array, operator_options, tensor_quantization
+from tflite_serenity.model.editor import constant_array, operator_options, tensor_quantization
 from tflite_serenity.rewrite.apply import push_concat
 from tflite_serenity.rewrite.quantize import partial_quantization
 from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tflite_serenity import optimize
 from tflite_serenity.errors import ModelFormatError, SerenityError, UnsupportedModelError
 from tflite_serenity.model import read_model, write_model
-from tflite_serenity.report import build_report
+from tflite_serenity.reporting import build_report
 from tests.models import load
 
 SEEDS = ["irregular_int8.tflite", "while_float.tflite", "small_cnn_float.tflite"]

@@ -56,7 +56,7 @@ def test_dynamic_shapes_are_reported():
 
 @pytest.mark.parametrize("name", ["dynamic_float.tflite", "realworld_dynamic_batch.tflite"])
 def test_a_dynamic_batch_alone_is_reported_as_the_batch_with_the_stored_size(name):
-    from tflite_serenity.report import build_report, report_text
+    from tflite_serenity.reporting import build_report, report_text
 
     report = build_report(load(name), tflm=False, arena=False)
     assert report.subgraphs[0].dynamic_batch == 1
@@ -66,7 +66,7 @@ def test_a_dynamic_batch_alone_is_reported_as_the_batch_with_the_stored_size(nam
 
 def test_dynamic_dimensions_beyond_the_batch_get_a_warning():
     # Keras 3's LSTM: the WHILE body's TensorList items have shape_signature [-1, -1, -1]
-    from tflite_serenity.report import build_report, report_text
+    from tflite_serenity.reporting import build_report, report_text
 
     report = build_report(load("realworld_keras_lstm_float.tflite"), tflm=False, arena=False)
     body = next(s for s in report.subgraphs if s.dynamic_tensors)

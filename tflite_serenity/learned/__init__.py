@@ -2,8 +2,8 @@
 
 The policy orders a graph's operators one ready operator at a time. For
 pipeline segmentation the order is cut into ``k`` segments by the exact
-contiguous-cut dynamic program of :mod:`tflite_serenity.pipeline`
-(:func:`tflite_serenity.pipeline.learned_split`); for memory scheduling the order is a schedule in
+contiguous-cut dynamic program of :mod:`tflite_serenity.edgetpu`
+(:func:`tflite_serenity.edgetpu.learned_split`); for memory scheduling the order is a schedule in
 itself, and a first upper bound for the exact search (:func:`learned_order`,
 ``schedule_graph(..., warm_start=...)``). Inference is NumPy only; training
 (``scripts/train_policy.py``) needs PyTorch. See ``docs/learned.md``.

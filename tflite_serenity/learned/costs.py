@@ -2,8 +2,8 @@
 
 * :class:`BottleneckCost`: the slowest segment of the best split of each
   order into ``k`` contiguous pieces, i.e. what
-  :func:`~tflite_serenity.pipeline.contiguous.contiguous_split` finds, in the
-  cost model of :mod:`tflite_serenity.pipeline.problem`, vectorized over a
+  :func:`~tflite_serenity.edgetpu.contiguous.contiguous_split` finds, in the
+  cost model of :mod:`tflite_serenity.edgetpu.problem`, vectorized over a
   batch of orders. Constants read by several operators are charged to each
   piece that reads them, as the cost model does.
 * :class:`PeakCost`: the peak of live activation bytes of each order, as

@@ -92,7 +92,7 @@ def learned_order(graph: Graph) -> tuple[int, ...]:
 
 def learned_pipeline_order(problem, k: int) -> tuple[int, ...]:
     """The pipeline policy's operator order for ``k`` segments of a
-    :class:`~tflite_serenity.pipeline.problem.PipelineProblem`.
+    :class:`~tflite_serenity.edgetpu.problem.PipelineProblem`.
 
     A graph with one topological order gets it without the policy (which
     could only place the one ready operator at every step)."""

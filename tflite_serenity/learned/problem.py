@@ -10,7 +10,7 @@ so far, and the share of work and parameters already placed (for
 points).
 
 * :func:`pipeline_instance` prepares a
-  :class:`~tflite_serenity.pipeline.problem.PipelineProblem` for ``k``
+  :class:`~tflite_serenity.edgetpu.problem.PipelineProblem` for ``k``
   segments; its byte scale is the link time of a byte, in and out, over the
   ideal segment time, so a feature of 1 means "crossing here costs a whole
   segment".

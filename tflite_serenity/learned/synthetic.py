@@ -16,7 +16,7 @@ scheduler and the pipeline cost model apply to them unchanged:
 Operator weights (output size, MACs, parameters) are drawn from the
 distributions in :data:`FITTED`. A convolution-like operator is written as a
 ``CONV_2D`` with a ``[O, 1, 1, CIN]`` filter so that
-:func:`~tflite_serenity.pipeline.costs.operator_macs` counts exactly the drawn
+:func:`~tflite_serenity.edgetpu.costs.operator_macs` counts exactly the drawn
 MACs and the filter holds the drawn parameters; other operators (ADD,
 CONCATENATION, RELU, AVERAGE_POOL_2D) have no weights and count one MAC per
 element, as in the cost model. Every graph has one input and one output.

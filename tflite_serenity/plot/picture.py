@@ -22,7 +22,7 @@ from ..graph import Graph
 from .colors import OTHER, PALETTE
 
 if TYPE_CHECKING:
-    from ..optimize import OptimizeResult
+    from ..driver import OptimizeResult
 
 TOP_TENSORS = 8
 
@@ -242,7 +242,7 @@ def memory_picture(
     if not 0 <= subgraph < len(graphs):
         raise SerenityError(f"the model has {len(graphs)} subgraph(s); there is no subgraph {subgraph}")
     if result is None:
-        from ..optimize import optimize
+        from ..driver import optimize
 
         result = optimize(data, time_limit=time_limit, shared_outputs=shared_outputs, progress=progress)
         if written_by is None:

@@ -2,7 +2,7 @@
 operators that consume them, where the scheduled peak says it pays.
 
 * :mod:`.sites` finds concat sites on our :class:`~tflite_serenity.graph.Graph`;
-* :mod:`.apply` rewrites one site (through :mod:`tflite_serenity.model.rewrite_ops`,
+* :mod:`.apply` rewrites one site (through :mod:`tflite_serenity.model.editor`,
   the only code here that touches the schema);
 * :mod:`.search` schedules candidates and keeps what lowers the peak;
 * :mod:`.slices` makes pads, crops and 1x1 pools one small slice (always pays);

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..graph import Graph
-from ..model.rewrite_ops import SubgraphEditor, operator_options, tensor_quantization
+from ..model.editor import SubgraphEditor, operator_options, tensor_quantization
 from .quantize import partial_quantization
 from .sites import Site, Split
 

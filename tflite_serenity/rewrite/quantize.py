@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedModelError
 from ..graph import Graph
-from ..model.rewrite_ops import Quantization, tensor_quantization
+from ..model.editor import Quantization, tensor_quantization
 
 #: Range of the partial sums, as a multiple of the output's largest magnitude.
 HEADROOM = 1.0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .. import memory
 from ..graph import Graph, build_graph
 from ..memory import persistent_bytes
-from ..model.rewrite_ops import has_metadata
+from ..model.editor import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites

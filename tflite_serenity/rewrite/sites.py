@@ -15,7 +15,7 @@ consumers of its output that work on channel slices independently:
 
 Everything here reads the plain :class:`~tflite_serenity.graph.Graph`; the few
 schema facts (options, quantization, constants) come through
-:mod:`tflite_serenity.model.rewrite_ops`.
+:mod:`tflite_serenity.model.editor`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Literal
 
 from ..graph import Graph
 from ..memory import TFLM_32BIT, PersistentCosts
-from ..model.rewrite_ops import (
+from ..model.editor import (
     ACTIVATIONS,
     constant_array,
     is_sparse,

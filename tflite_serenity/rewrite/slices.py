@@ -43,7 +43,7 @@ import numpy as np
 from .. import memory
 from ..graph import Graph, build_graph
 from ..model import opcode_name
-from ..model.rewrite_ops import SubgraphEditor, constant_array, operator_options, tensor_quantization
+from ..model.editor import SubgraphEditor, constant_array, operator_options, tensor_quantization
 
 
 @dataclass(frozen=True)

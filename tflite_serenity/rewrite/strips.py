@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import memory
 from ..graph import Graph, build_graph
-from ..model.rewrite_ops import SubgraphEditor, operator_options
+from ..model.editor import SubgraphEditor, operator_options
 from .slices import Axis, read_paddings, read_slice
 
 _WINDOWED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})

@@ -1,7 +1,7 @@
 """What every command of the command line shares: its name, its one-line messages, its exit code.
 
-A leaf module, so ``cli.py`` (which routes to the commands) and each command's
-own module (``optimize_cli.py``, ``pipeline/cli.py``) import it, not each other.
+A leaf module, so the router (``cli/__init__.py``) and each command's module
+(``optimize.py``, ``report.py``, ``pipeline.py``) import it, not each other.
 """
 
 from __future__ import annotations

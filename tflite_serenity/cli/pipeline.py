@@ -8,17 +8,17 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..cli_parser import PROG, Parser, warn
 from ..fileio import read_bytes
 from ..model.io import read_model
-from .device import LINKS, MIB, edge_tpu, float_operators
-from .exact import DEFAULT_TIME_LIMIT
-from .plan import SOLVERS, PipelinePlan, plan_pipeline
-from .problem import PS_PER_S, Split
-from .segments import boundary_tensors, check_chain, check_out_dir, segment_models, write_segments
+from ..edgetpu.device import LINKS, MIB, edge_tpu, float_operators
+from ..edgetpu.exact import DEFAULT_TIME_LIMIT
+from ..edgetpu.plan import SOLVERS, PipelinePlan, plan_pipeline
+from ..edgetpu.problem import PS_PER_S, Split
+from ..edgetpu.segments import boundary_tensors, check_chain, check_out_dir, segment_models, write_segments
+from .parser import PROG, Parser, warn
 
 
-def pipeline_parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = Parser(prog=f"{PROG} pipeline",
                 description="Split a model into K chained segments for a pipeline of K Edge TPUs, "
                             "minimizing the slowest segment's estimated time.")
@@ -42,9 +42,9 @@ def pipeline_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_pipeline(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str]) -> int:
     """Run the command; user errors raise :class:`~tflite_serenity.errors.SerenityError`."""
-    args = pipeline_parser().parse_args(argv)
+    args = parser().parse_args(argv)
     check_out_dir(args.out_dir)  # before any work
     data = read_bytes(args.model)
     model = read_model(data)

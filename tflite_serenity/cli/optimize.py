@@ -7,13 +7,17 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from ._version import __version__
-from .cli_parser import PROG, Parser
-from .errors import SerenityError
-from .optimize import optimize
-from .units import format_bytes
+from .._version import __version__
+from ..arena.model_plan import PlanReason
+from ..driver import optimize
+from ..errors import SerenityError
+from ..units import format_bytes
+from .parser import PROG, Parser
+
+if TYPE_CHECKING:
+    from ..arena.model_plan import ArenaFigures
 
 
 #: The commands, as the main command's --help (and a bare ``python -m tflite_serenity``) lists them.
@@ -30,7 +34,7 @@ Run '{PROG} COMMAND --help' for a command's options.
 """
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, usage="%(prog)s [optimize] IN OUT [options]",
                description="Reorder a .tflite model's operators for the lowest peak activation memory.\n"
                            "The output computes exactly what the input computes.",
@@ -87,15 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_optimize(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(argv)
+def run(argv: Sequence[str]) -> int:
+    """Run the command; user errors raise :class:`~tflite_serenity.errors.SerenityError`."""
+    args = parser().parse_args(argv)
     if args.time_limit < 0:
         raise SerenityError("--time-limit must be 0 or more seconds")
     if args.max_recompute < 0:
         raise SerenityError("--max-recompute must be 0 or more percent")
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
-    from .progress import progress_for
+    from ..progress import progress_for
 
     with progress_for(args.quiet) as progress:  # on stderr, only on a terminal
         result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
@@ -118,9 +123,7 @@ def run_optimize(argv: Sequence[str]) -> int:
         sys.stdout.write("unchanged: no order or rewrite found lowers the peak or TFLite Micro's arena; "
                          "the output is a copy of the input\n")
     elif not args.no_arena_plan:
-        from .arena.model_plan import summary
-
-        sys.stdout.write(summary(result.arena) + "\n")
+        sys.stdout.write(arena_line(result.arena) + "\n")
     sys.stdout.write("figures: peak = live activation bytes, each tensor in bytes of its own (LiteRT, and TFLite "
                      "Micro without a plan); arena = TFLite Micro's planned tensors (its head)\n")
     if result.added_operators:
@@ -177,3 +180,49 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def arena_line(figures: "ArenaFigures | None") -> str:
+    """One line for the command's summary: the arena TFLite Micro will use."""
+    if figures is None:
+        return "arena: not planned (a subgraph or type TFLite Micro cannot plan, or over 2 GiB)"
+
+    def against_bound(head: int) -> str:
+        if head == figures.lower_bound:
+            return "at the lower bound"
+        return f"lower bound {format_bytes(figures.lower_bound)}, +{head / figures.lower_bound - 1:.1%}"
+
+    reason, measured = figures.reason, figures.measured
+    if reason is PlanReason.MODELLED_SMALLER:
+        line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan ({against_bound(figures.tflm_with_plan)}); "
+                f"TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; plan written")
+    elif reason is PlanReason.NOT_SMALLER:
+        line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan "
+                f"({against_bound(figures.tflm_greedy)}); ours is no smaller, not written")
+        if figures.unmodelled:
+            line += f" (simulated; {_unmodelled_phrase(figures.unmodelled)} not modelled)"
+    elif reason is PlanReason.MEASURED_SMALLER:
+        line = (f"arena: {format_bytes(measured.plan_head)} with our plan, measured in TFLite Micro; its own plan "
+                f"{format_bytes(measured.own_head)}; plan written ({_unmodelled_phrase(figures.unmodelled)} "
+                "not modelled: written after measuring)")
+    elif reason is PlanReason.MEASURED_NOT_SMALLER:
+        line = (f"arena: {format_bytes(measured.own_head)} with TFLite Micro's own plan, measured; ours measured "
+                f"{format_bytes(measured.plan_head)}, not written ({_unmodelled_phrase(figures.unmodelled)} "
+                "not modelled)")
+    else:
+        why = ("TFLite Micro cannot measure the model" if reason is PlanReason.NOT_MEASURABLE
+               else "it was not measured" + (f" ({figures.measure_error})" if figures.measure_error else ""))
+        line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan (simulated); not written: "
+                f"{_unmodelled_phrase(figures.unmodelled)} not modelled and {why}")
+    return line + (f" [{figures.note}]" if figures.note else "")
+
+
+def _unmodelled_phrase(kernels: Sequence[str], most: int = 3) -> str:
+    """``"CUSTOM:SignalRfft's buffers are"``, or ``"the buffers of A, B and 2
+    more kernels are"``: the subject of the summary's reason."""
+    if len(kernels) == 1:
+        return f"{kernels[0]}'s buffers are"
+    named = list(kernels[:most])
+    rest = len(kernels) - len(named)
+    names = ", ".join(named[:-1]) + " and " + named[-1] if not rest else ", ".join(named) + f" and {rest} more kernels"
+    return f"the buffers of {names} are"

@@ -1,8 +1,4 @@
-"""The command line: ``python -m tflite_serenity [optimize] IN OUT``, ``... report MODEL``, ``... pipeline MODEL``.
-
-User errors (bad files, impossible options) print one line on stderr and exit
-with code 2; nothing here prints a traceback for them.
-"""
+"""``python -m tflite_serenity report MODEL``: where a model's activation memory goes."""
 
 from __future__ import annotations
 
@@ -12,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli_parser import EXIT_USAGE, PROG, Parser, error_line
-from .errors import SerenityError
-from .fileio import read_bytes
+from ..errors import SerenityError
+from ..fileio import read_bytes
+from .parser import PROG, Parser
 
 
-def _report_parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = Parser(prog=f"{PROG} report",
                 description="Show where a .tflite model's activation memory goes.")
     p.add_argument("model", help="the .tflite file")
@@ -47,10 +43,11 @@ def _report_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_report(argv: Sequence[str]) -> int:
-    from .report import build_report, report_json, report_text
+def run(argv: Sequence[str]) -> int:
+    """Run the command; user errors raise :class:`~tflite_serenity.errors.SerenityError`."""
+    from ..reporting import build_report, report_json, report_text
 
-    args = _report_parser().parse_args(argv)
+    args = parser().parse_args(argv)
     if args.plot:
         import importlib.util
 
@@ -61,7 +58,7 @@ def _cmd_report(argv: Sequence[str]) -> int:
     data, name = read_bytes(args.model), Path(args.model).name
     size, written = None, []
     if args.tflm or args.emit_header:
-        from .micro import tflm_arena_size, write_arena_header
+        from ..micro import tflm_arena_size, write_arena_header
 
         size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
         if args.emit_header and size.tflm_error:
@@ -86,7 +83,7 @@ def _cmd_report(argv: Sequence[str]) -> int:
     else:
         sys.stdout.write(report_text(report, name=name))
         if size is not None:
-            from .micro import size_text
+            from ..micro import size_text
 
             sys.stdout.write("\n" + size_text(size))
         sys.stdout.writelines(f"wrote {path}\n" for path in written)
@@ -95,8 +92,8 @@ def _cmd_report(argv: Sequence[str]) -> int:
 
 def _pictures(args, data: bytes, name: str) -> list[str]:
     """Draw the memory picture into the files --plot and --html ask for."""
-    from .plot import memory_picture, write_html, write_png
-    from .progress import progress_for
+    from ..plot import memory_picture, write_html, write_png
+    from ..progress import progress_for
 
     with progress_for(args.quiet) as progress:
         picture = memory_picture(data, subgraph=args.subgraph, time_limit=args.time_limit, name=name,
@@ -109,59 +106,3 @@ def _pictures(args, data: bytes, name: str) -> list[str]:
         write_html(picture, args.html)
         written.append(args.html)
     return written
-
-
-def _cmd_pipeline(argv: Sequence[str]) -> int:
-    from .pipeline.cli import run_pipeline
-
-    return run_pipeline(argv)
-
-
-def _cmd_optimize(argv: Sequence[str]) -> int:
-    from .optimize_cli import run_optimize
-
-    return run_optimize(argv)
-
-
-COMMANDS = {"optimize": _cmd_optimize, "report": _cmd_report, "pipeline": _cmd_pipeline}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command: the first argument names it, or else it is ``optimize`` (``IN OUT``).
-
-    ``--help`` and ``--version`` alone belong to ``optimize``, whose help also
-    lists the other commands."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        from .optimize_cli import COMMANDS_HELP
-
-        sys.stderr.write(f"usage: {PROG} [optimize] IN OUT [options]\n\n{COMMANDS_HELP}")
-        return EXIT_USAGE
-    command = COMMANDS.get(argv[0])
-    try:
-        if command is not None:
-            return command(argv[1:])
-        return _cmd_optimize(argv)
-    except SerenityError as err:
-        print(error_line(str(err)), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("tflite_serenity: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader of stdout went away (`| head -1`): the work is done, say nothing more
-        _silence_stdout()
-        return 0
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
-def console_main() -> None:
-    """Entry point of the ``tflite-serenity`` console script."""
-    sys.exit(main())
