@@ -47,7 +47,8 @@ from tflite_serenity.graph import Graph, build_graph  # noqa: E402
 from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
 from tflite_serenity.rewrite.slices import simplify_slices  # noqa: E402
 from tflite_serenity.rewrite.search import rewrite_subgraph  # noqa: E402
-from tflite_serenity.rewrite.sites import Options, classify  # noqa: E402
+from tflite_serenity.options import Options  # noqa: E402
+from tflite_serenity.rewrite.sites import classify  # noqa: E402
 from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
 from tflite_serenity.arena.model_plan import plan_arena  # noqa: E402
 
@@ -90,7 +91,7 @@ class Row:
 
 def concat_reaches_conv(tree, graph: Graph) -> bool:
     """Whether some channel concat reaches a CONV_2D/FULLY_CONNECTED through per-channel operators."""
-    lenient = Options(approximate=True, approximate_quantized=True)
+    lenient = Options(rewrite_approximate=True, rewrite_approximate_int8=True)
     for op in graph.operators:
         if op.kind != "CONCATENATION":
             continue
@@ -161,8 +162,8 @@ def bench_file(path: Path, name: str, variant: str, time_limit: float, runtimes:
     if row.slices:
         moved = build_graph(simplified, 0)
         base = schedule_in_place(moved, schedule_graph(moved, time_limit=time_limit), time_limit=time_limit)
-    modes = {"exact": Options(strips=False), "strips": Options(), "peak only": Options(count_persistent=False),
-             "approximate": Options(approximate=not int8, approximate_quantized=int8)}
+    modes = {"exact": Options(strips=False), "strips": Options(), "peak only": Options(strips_peak_only=True),
+             "approximate": Options(rewrite_approximate=not int8, rewrite_approximate_int8=int8)}
     for label, options in modes.items():
         start = time.monotonic()
         new, report = rewrite_subgraph(simplified, 0, options=options, baseline=base, time_limit=time_limit)

@@ -81,7 +81,7 @@ def model_set(time_limit: float) -> dict[str, bytes]:
             continue  # dynamic shapes, say: not what TFLite Micro runs
         models[name] = data
         if path.stem.endswith("_int8"):
-            result = optimize(data, count_persistent=False, time_limit=time_limit)
+            result = optimize(data, strips_peak_only=True, time_limit=time_limit)
             if any(sub.strips for sub in result.subgraphs):
                 models[name.replace(".tflite", "_strips.tflite")] = result.model
     return models

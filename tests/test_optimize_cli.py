@@ -62,15 +62,16 @@ def test_the_summary_counts_the_outputs_written_in_place(tmp_path):
 def test_pointer_width_is_32_or_64(tmp_path, capsys):
     import pytest
 
-    from tflite_serenity import optimize
+    from tflite_serenity.errors import SerenityError
+    from tflite_serenity.options import Target
 
     out = tmp_path / "out.tflite"
     assert run_optimize([str(DATA / "swiftnet_tiny_int8.tflite"), str(out), "--pointer-width", "64", "--quiet"]) == 0
     with pytest.raises(SystemExit) as exit_:
         run_optimize([str(DATA / "swiftnet_tiny_int8.tflite"), str(out), "--pointer-width", "16"])
     assert exit_.value.code == 2 and "--pointer-width" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="pointer_width"):
-        optimize(DATA / "swiftnet_tiny_int8.tflite", pointer_width=16)
+    with pytest.raises(SerenityError, match="--pointer-width must be 32 or 64"):
+        Target(pointer_width=16)
 
 
 def test_the_summary_gives_search_seconds_per_subgraph_and_the_whole_time_once(tmp_path, capsys):

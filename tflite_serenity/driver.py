@@ -12,7 +12,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable
 
 from . import memory
 from .fileio import read_bytes, write_atomic
@@ -20,10 +20,10 @@ from .arena.model_plan import PlanReason
 from .arena.offline import METADATA_NAME
 from .arena.simulate import stored_head
 from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
-from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
-from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
+from .options import Options, Target
+from .rewrite import SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
 from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
@@ -80,77 +80,33 @@ class OptimizeResult:
 
 def optimize(
     model: bytes | str | os.PathLike,
+    options: Options | None = None,
+    target: Target | None = None,
     *,
-    time_limit: float = 30.0,
-    engine: Literal["auto", "compiled", "python"] = "auto",
-    rewrite: bool = True,
-    rewrite_approximate: bool = False,
-    rewrite_approximate_int8: bool = False,
-    strips: bool = True,
-    max_recompute: float = 1.0,
-    count_persistent: bool = True,
-    pointer_width: Literal[32, 64] = 32,
-    arena_plan: bool = True,
-    shared_outputs: bool = True,
-    warm_start: Literal["none", "learned"] = "none",
     progress: Callable[[ProgressInfo], None] | None = None,
+    **settings,
 ) -> OptimizeResult:
-    """Reorder the operators of every subgraph for the lowest peak activation memory.
+    """Reorder, rewrite and plan every subgraph for the least activation memory.
 
     Parameters
     ----------
     model
         The ``.tflite`` bytes, or a path to the file.
-    time_limit
-        Seconds for the searches of each subgraph's order; when they run
-        out, the best order found so far is used and reported as "best
-        found: time limit in scheduling". Rewriting, row strips and the
-        arena plan count their work instead (states, candidates), so the
-        same model gives the same bytes on a fast or a loaded machine.
-    engine
-        The search implementation: the compiled core by default.
-    rewrite
-        Also move channel concats below the operators that consume them
-        where that lowers the scheduled peak (exact rewrites only: outputs
-        stay bit-identical).
-    rewrite_approximate, rewrite_approximate_int8
-        Also split convolutions and fully connected layers over concat inputs
-        (partial sums added by ADD) in float, resp. int8, subgraphs. Outputs
-        change in rounding; docs/rewriting.md gives the measured error.
-    strips
-        With ``rewrite``, also compute runs of operators around the peak in
-        row strips where that lowers it (exact in integer subgraphs; rows the
-        strips share are computed twice, so each kept run reports its
-        multiply-accumulates). Float runs need ``rewrite_approximate``.
-    max_recompute
-        The most multiply-accumulates strips may add, as a fraction of the
-        subgraph's (1.0: at most twice as many in all).
-    count_persistent
-        Charge each run in strips, and each concat split, the bytes TFLite
-        Micro keeps for the operators and tensors it adds (estimated;
-        docs/rewriting.md#row-strips), so the whole arena shrinks, not only
-        its activations. False chooses by the activation peak alone.
-    pointer_width
-        Of the device TFLite Micro runs on: 32 (microcontrollers) or 64 (a
-        64-bit host). Most of what TFLite Micro keeps per operator and
-        tensor is pointers, so this sets the charge above
-        (``memory.TFLM_32BIT``, ``memory.TFLM_64BIT``).
-    arena_plan
-        Also place every tensor in TFLite Micro's arena for the final order
-        and write the placement as its offline memory plan, where it makes
-        the arena smaller than TFLite Micro's own plan (docs/arena.md).
-        Other runtimes ignore the plan. With the plan, element-wise ADD, SUB
-        and MUL may write over an input that dies there, and orders are
-        chosen for that (``memory.inplace_sources``).
-    shared_outputs
-        False keeps every operator's output in bytes of its own even under
-        the arena plan (for kernels that might write an element before
-        reading it; TFLite Micro's reference kernels do not; optimized
-        kernel libraries were not checked).
-    warm_start
-        ``"learned"`` seeds each search with the shipped policy's order
-        (docs/learned.md). It can only change how fast the search ends, never
-        its answer; on the zoo it made no difference (docs/benchmarks.md).
+    options
+        What to do (:class:`~tflite_serenity.options.Options`; the defaults
+        are the command's). Its fields are the command's flags without dashes
+        (``--no-X`` sets ``X=False``), and each field can also be given
+        as a keyword here: ``optimize(path, time_limit=5, strips=False)``.
+        ``time_limit`` bounds only the searches of each subgraph's order; when
+        they run out, the best order found so far is used and reported as
+        "best found: time limit in scheduling". Rewriting, row strips and the
+        arena plan count their work instead (states, candidates), so the same
+        model gives the same bytes on a fast or a loaded machine.
+    target
+        The device TFLite Micro runs on (:class:`~tflite_serenity.options.Target`;
+        default: 32-bit pointers, a microcontroller). It sets the bytes
+        TFLite Micro keeps per operator and tensor, which row strips and
+        concat splits are charged unless ``strips_peak_only``.
     progress
         Called with a :class:`~tflite_serenity.schedule.search.ProgressInfo`
         between the scheduler's searches (the command line shows it on a
@@ -159,19 +115,19 @@ def optimize(
     Returns
     -------
     OptimizeResult
-        Output bytes that give bit-identical outputs in LiteRT and TFLite Micro,
-        with the per-subgraph figures.
+        Output bytes that give bit-identical outputs in LiteRT and TFLite Micro
+        (approximate rewrites: within docs/rewriting.md's error), with the
+        per-subgraph figures.
     """
+    options = dataclasses.replace(options or Options(), **settings) if settings else options or Options()
+    target = target or Target()
     start = time.monotonic()
-    persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = read_model(data)
     graphs = build_graphs(original)
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)
-    stages = _Stages(pick_engine(engine), start + SAFETY_SECONDS, rewrite, rewrite_approximate, rewrite_approximate_int8,
-                     strips, max_recompute, count_persistent, persistent, arena_plan, shared_outputs,
-                     warm_start, progress)
+    stages = _Stages(options, target, pick_engine(options.engine), start + SAFETY_SECONDS, progress)
     before = stages.cost(graphs, stored_head(original, graphs))
     # A plan names tensors by index and describes one order: every round plans
     # anew from a model without one (the input's own plan is what it must beat).
@@ -183,7 +139,7 @@ def optimize(
         # Each round starts from the last one's output (a rewrite moves the peak,
         # where more may pay), until one gains nothing: so optimizing the output
         # again finds nothing either, and hands it back unchanged.
-        found = stages.round(source, before.peak, max(0.0, time_limit - searched))
+        found = stages.round(source, before.peak, max(0.0, options.time_limit - searched))
         searched += sum(found.seconds)
         first = first or found
         notes.extend(found.notes)
@@ -276,12 +232,6 @@ def _passed_through(data: bytes, graphs, start: float) -> OptimizeResult:
     return OptimizeResult(bytes(data), tuple(results), time.monotonic() - start, None, unchanged=True)
 
 
-def _persistent_costs(pointer_width: int) -> PersistentCosts:
-    if pointer_width not in (32, 64):
-        raise ValueError(f"pointer_width must be 32 or 64, not {pointer_width!r}")
-    return memory.TFLM_32BIT if pointer_width == 32 else memory.TFLM_64BIT
-
-
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
@@ -319,23 +269,16 @@ class _Round:
 class _Stages:
     """The options of one :func:`optimize` call, and the stages run with them."""
 
-    search: object
+    options: Options
+    target: Target
+    search: object  # the engine options.engine picked
     safety: float  # for all but the searches for orders, which count their work: reached only on pathological models
-    rewrite: bool
-    approximate: bool
-    approximate_int8: bool
-    strips: bool
-    max_recompute: float
-    count_persistent: bool
-    persistent: PersistentCosts
-    arena_plan: bool
-    shared_outputs: bool
-    warm_start: str
     progress: object
 
     def cost(self, graphs, head: int | None) -> _Cost:
         peak = sum(memory.peak_bytes(g) for g in graphs)
-        kept = sum(memory.persistent_bytes(g, self.persistent) for g in graphs) if self.count_persistent else 0
+        kept = (0 if self.options.strips_peak_only
+                else sum(memory.persistent_bytes(g, self.target.costs) for g in graphs))
         return _Cost((peak if head is None else head) + kept, peak)
 
     def round(self, tree, peak_limit: int, time_limit: float) -> _Round:
@@ -355,18 +298,18 @@ class _Stages:
         # sizes than our memory model counts: such a subgraph keeps its stored
         # order, and no rewrite or arena plan touches the model.
         frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
-        if self.rewrite and not frozen:
+        if self.options.rewrite and not frozen:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
             graphs = build_graphs(tree)
         deadline = time.monotonic() + time_limit
         plain = [_stored_schedule(g) if g.subgraph in frozen else
                  schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
-                                warm_start=[_learned_order(g)] if self.warm_start == "learned" and g.num_operators
+                                warm_start=[_learned_order(g)] if self.options.warm_start == "learned" and g.num_operators
                                 else [])
                  for g in graphs]
         seconds = [s.seconds for s in plain]
         tried = []
-        if self.arena_plan and self.shared_outputs and not frozen:
+        if self.options.arena_plan and self.options.shared_outputs and not frozen:
             shared = [schedule_in_place(g, s, time_limit=_left(deadline), engine=self.search,
                                         progress=self.progress)
                       for g, s in zip(graphs, plain)]
@@ -384,30 +327,29 @@ class _Stages:
         the plan is written only if the real interpreter measures it smaller."""
         from .arena.model_plan import plan_arena
 
-        planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True)
+        planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True,
+                                    alignment=self.target.alignment)
         return dataclasses.replace(found, tree=planned, arena=arena)
 
     def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
         """Rewrite from ``schedules``, store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
         rewritten = {}
-        if self.rewrite and not frozen:
-            options = RewriteOptions(approximate=self.approximate, approximate_quantized=self.approximate_int8,
-                                     strips=self.strips, max_recompute=self.max_recompute,
-                                     count_persistent=self.count_persistent, persistent=self.persistent)
-            tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.safety,
-                                            engine=self.search)
+        if self.options.rewrite and not frozen:
+            tree, rewritten = rewrite_model(tree, schedules, options=self.options, target=self.target,
+                                            deadline=self.safety, engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
         changed = {s.subgraph: s.order for s in final
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
         bare = with_operator_orders(tree, changed) if changed else tree
         graphs = build_graphs(bare)
         arena, head = None, None
-        if self.arena_plan and not frozen:
+        if self.options.arena_plan and not frozen:
             from .arena.model_plan import plan_arena
 
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
-            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False)
+            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
+                                        alignment=self.target.alignment)
             head = arena.head if arena is not None else None
         else:
             planned = bare

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tflite_serenity.rewrite.sites import Options
+from tflite_serenity.options import Options
 from tflite_serenity.verify import compare_models
 from tests.models import load
 from tests.rewrite.util import APPROXIMATE, pushed_bytes
@@ -61,7 +61,7 @@ def test_exact_rewrite_is_bit_identical(name, kind, runtime):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("name, kind", APPROXIMATE_FLOAT)
 def test_float_channelwise_rewrite_is_within_tolerance(name, kind, runtime):
-    result = compare_models(load(name), pushed_bytes(name, kind, Options(approximate=True)), runtime=runtime,
+    result = compare_models(load(name), pushed_bytes(name, kind, Options(rewrite_approximate=True)), runtime=runtime,
                             trials=3)
     assert result.error is None and result.max_rel_diff < FLOAT_TOLERANCE, result.describe()
 

@@ -7,7 +7,7 @@ from tflite_serenity.graph import build_graph
 from tflite_serenity.model import with_metadata
 from tflite_serenity.rewrite import rewrite_model
 from tflite_serenity.rewrite.search import rewrite_subgraph
-from tflite_serenity.rewrite.sites import Options
+from tflite_serenity.options import Options
 from tflite_serenity.schedule.search import schedule_graph
 from tests.rewrite.util import tree_and_graph
 
@@ -45,7 +45,7 @@ def test_chain_of_per_channel_operators_is_crossed_when_only_its_end_pays():
 def test_approximate_rewrite_is_used_only_when_asked():
     tree, _ = tree_and_graph("rewrite_dense_float.tflite")
     _, exact_only = rewrite_subgraph(tree, 0)
-    _, approximate = rewrite_subgraph(tree, 0, options=Options(approximate=True))
+    _, approximate = rewrite_subgraph(tree, 0, options=Options(rewrite_approximate=True))
     assert exact_only.sites == ()
     (site,) = approximate.sites
     assert not site.exact and approximate.peak < approximate.peak_scheduled
@@ -54,7 +54,7 @@ def test_approximate_rewrite_is_used_only_when_asked():
 def test_sites_at_the_peak_are_rewritten_until_the_peak_drops():
     # two concats feed pools; the second only pays once the first is rewritten
     tree, _ = tree_and_graph("rewrite_pool_float.tflite")
-    _, report = rewrite_subgraph(tree, 0, options=Options(approximate=True, strips=False))
+    _, report = rewrite_subgraph(tree, 0, options=Options(rewrite_approximate=True, strips=False))
     assert (report.peak_scheduled, report.peak) == (28672, 12544)
     assert all(s.peak_after < s.peak_before for s in report.sites)
     assert report.peak == min(s.peak_after for s in report.sites)

@@ -9,7 +9,8 @@ import pytest
 
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model.schema import fb
-from tflite_serenity.rewrite.sites import Options, _lanes_match, classify, find_sites
+from tflite_serenity.options import Options
+from tflite_serenity.rewrite.sites import _lanes_match, classify, find_sites
 from tests.rewrite.util import APPROXIMATE, site_feeding, tree_and_graph, with_kind
 
 
@@ -26,13 +27,13 @@ def test_concat_feeding_depthwise_is_an_exact_kernelwise_site(name):
 def test_concat_feeding_conv_is_a_site_only_when_approximate_rewrites_are_allowed():
     tree, graph = tree_and_graph("irregular_float.tflite")
     assert not any(s.kind == "CONV_2D" for site in find_sites(tree, graph) for s in site.splits)
-    site = site_feeding(tree, graph, "CONV_2D", Options(approximate=True))
+    site = site_feeding(tree, graph, "CONV_2D", Options(rewrite_approximate=True))
     assert [s.how for s in site.splits] == ["channel"] and not site.exact
 
 
 def test_int8_conv_split_needs_its_own_flag():
     tree, graph = tree_and_graph("irregular_int8.tflite")
-    float_only = Options(approximate=True)
+    float_only = Options(rewrite_approximate=True)
     assert not any(s.kind == "CONV_2D" for site in find_sites(tree, graph, float_only) for s in site.splits)
     assert site_feeding(tree, graph, "CONV_2D", APPROXIMATE).splits[0].how == "channel"
 

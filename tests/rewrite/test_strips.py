@@ -10,6 +10,7 @@ import pytest
 from tflite_serenity import optimize
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, with_operator_orders, write_model
+from tflite_serenity.options import Target
 from tflite_serenity.rewrite.strips import splittable, strip_window, tile, window_rows
 from tflite_serenity.schedule.search import schedule_graph
 from tflite_serenity.verify import compare_models, measure_tflm_arena
@@ -142,9 +143,10 @@ def test_the_main_command_runs_the_peak_in_strips_where_it_pays():
 def test_strips_must_save_more_than_the_bytes_tflite_micro_keeps_for_their_operators():
     # every extra operator and tensor costs TFLite Micro persistent bytes: on a
     # 64-bit host, the activation bytes this tiny model's strips save do not cover them
-    (sub,) = optimize(load("swiftnet_tiny_int8.tflite"), pointer_width=64).subgraphs
+    (sub,) = optimize(load("swiftnet_tiny_int8.tflite"), target=Target(pointer_width=64)).subgraphs
     assert not sub.strips
-    (peak_only,) = optimize(load("swiftnet_tiny_int8.tflite"), count_persistent=False, pointer_width=64).subgraphs
+    (peak_only,) = optimize(load("swiftnet_tiny_int8.tflite"), target=Target(pointer_width=64),
+                            strips_peak_only=True).subgraphs
     assert peak_only.strips and peak_only.peak_after < sub.peak_after
     added = sum(r.persistent_added for r in peak_only.strips)
     assert peak_only.peak_after + added >= sub.peak_after
@@ -153,7 +155,7 @@ def test_strips_must_save_more_than_the_bytes_tflite_micro_keeps_for_their_opera
 def test_on_a_32_bit_device_the_same_strips_pay():
     # a 32-bit build keeps half the bytes per tensor and per node (measured
     # there: the whole arena goes from 17,660 to 17,116 B)
-    (host,) = optimize(load("swiftnet_tiny_int8.tflite"), pointer_width=64).subgraphs
+    (host,) = optimize(load("swiftnet_tiny_int8.tflite"), target=Target(pointer_width=64)).subgraphs
     (device,) = optimize(load("swiftnet_tiny_int8.tflite")).subgraphs
     assert device.strips and not host.strips
     assert device.peak_after + sum(r.persistent_added for r in device.strips) < host.peak_after
@@ -161,7 +163,7 @@ def test_on_a_32_bit_device_the_same_strips_pay():
 
 def test_the_charge_for_strips_is_what_tflite_micro_keeps_for_them():
     plain = optimize(load("swiftnet_tiny_int8.tflite"), strips=False).model
-    tiled = optimize(load("swiftnet_tiny_int8.tflite"), count_persistent=False, pointer_width=64)
+    tiled = optimize(load("swiftnet_tiny_int8.tflite"), strips_peak_only=True, target=Target(pointer_width=64))
     charged = sum(r.persistent_added for r in tiled.subgraphs[0].strips)
     kept = measure_tflm_arena(tiled.model).tail_bytes - measure_tflm_arena(plain).tail_bytes
     assert charged == pytest.approx(kept, rel=0.1)
@@ -176,22 +178,22 @@ def test_strips_charged_for_their_operators_still_lower_the_whole_arena():
 def test_no_strips_where_a_kernels_scratch_buffer_keeps_the_arena_where_it_is():
     # U-Net's int8 transposed convolutions take int32 scratch buffers: the
     # arena's top is that step, which strips elsewhere cannot lower
-    (sub,) = optimize(load("unet_tiny_int8.tflite"), count_persistent=False).subgraphs
+    (sub,) = optimize(load("unet_tiny_int8.tflite"), strips_peak_only=True).subgraphs
     assert not sub.strips
 
 
 def test_strips_stay_within_the_recompute_allowed():
-    (sub,) = optimize(load("irregular_int8.tflite"), max_recompute=0.2, count_persistent=False).subgraphs
+    (sub,) = optimize(load("irregular_int8.tflite"), max_recompute=20.0, strips_peak_only=True).subgraphs
     assert sub.strips and sub.strips[-1].macs_after <= 1.2 * sub.strips[0].macs_before
-    (none,) = optimize(load("irregular_int8.tflite"), max_recompute=0.0, count_persistent=False).subgraphs
+    (none,) = optimize(load("irregular_int8.tflite"), max_recompute=0.0, strips_peak_only=True).subgraphs
     assert not none.strips
 
 
 def test_float_convolutions_go_into_strips_only_when_approximation_is_allowed():
     # LiteRT's float kernels may sum a strip's terms in another order
-    (exact,) = optimize(load("swiftnet_tiny_float.tflite"), count_persistent=False).subgraphs
+    (exact,) = optimize(load("swiftnet_tiny_float.tflite"), strips_peak_only=True).subgraphs
     assert not exact.strips
-    result = optimize(load("swiftnet_tiny_float.tflite"), rewrite_approximate=True, count_persistent=False)
+    result = optimize(load("swiftnet_tiny_float.tflite"), rewrite_approximate=True, strips_peak_only=True)
     (approximate,) = result.subgraphs
     assert approximate.strips and not any(r.exact for r in approximate.strips)
     comparison = compare_models(load("swiftnet_tiny_float.tflite"), result.model, runtime="litert", trials=2)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, write_model
 from tflite_serenity.rewrite.apply import push_concat
-from tflite_serenity.rewrite.sites import Options, Site, find_sites
+from tflite_serenity.options import Options
+from tflite_serenity.rewrite.sites import Site, find_sites
 from tests.models import load
 
-APPROXIMATE = Options(approximate=True, approximate_quantized=True)
+APPROXIMATE = Options(rewrite_approximate=True, rewrite_approximate_int8=True)
 
 
 def tree_and_graph(name: str):

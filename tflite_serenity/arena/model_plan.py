@@ -179,6 +179,7 @@ def plan_arena(
     alias_reshapes: bool = False,
     inplace: bool = False,
     measure: bool = True,
+    alignment: int = DEFAULT_ALIGNMENT,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -215,6 +216,9 @@ def plan_arena(
         child process each, without and with the plan) and write the plan
         only if it measures strictly smaller. With False, or without
         ``tflite-micro`` installed, such a model gets no plan.
+    alignment : int, default 16
+        Every buffer's offset and size are multiples of it (TFLite Micro's
+        ``MicroArenaBufferAlignment()``; :class:`tflite_serenity.options.Target`).
 
     Returns
     -------
@@ -249,7 +253,7 @@ def plan_arena(
         return bare, None  # no 32-bit offset reaches that far
     groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
     units, unit_of = merge_aliases(blocks, groups)
-    placement = plan(units, alignment=DEFAULT_ALIGNMENT, time_limit=time_limit)
+    placement = plan(units, alignment=alignment, time_limit=time_limit)
     offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
     scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
     if scratch_count:

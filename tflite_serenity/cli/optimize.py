@@ -13,6 +13,7 @@ from .._version import __version__
 from ..arena.model_plan import PlanReason
 from ..driver import optimize
 from ..errors import SerenityError
+from ..options import Options, Target
 from ..units import format_bytes
 from .parser import PROG, Parser
 
@@ -94,21 +95,19 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> int:
     """Run the command; user errors raise :class:`~tflite_serenity.errors.SerenityError`."""
     args = parser().parse_args(argv)
-    if args.time_limit < 0:
-        raise SerenityError("--time-limit must be 0 or more seconds")
-    if args.max_recompute < 0:
-        raise SerenityError("--max-recompute must be 0 or more percent")
+    options = Options(time_limit=args.time_limit, rewrite=not args.no_rewrite,
+                      rewrite_approximate=args.rewrite_approximate,
+                      rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
+                      max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
+                      arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs,
+                      warm_start=args.warm_start, engine=args.engine)
+    target = Target(pointer_width=args.pointer_width)
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
     from ..progress import progress_for
 
     with progress_for(args.quiet) as progress:  # on stderr, only on a terminal
-        result = optimize(args.input, time_limit=args.time_limit, engine=args.engine, rewrite=not args.no_rewrite,
-                          rewrite_approximate=args.rewrite_approximate, shared_outputs=not args.no_shared_outputs,
-                          rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
-                          max_recompute=args.max_recompute / 100, count_persistent=not args.strips_peak_only,
-                          pointer_width=args.pointer_width,
-                          arena_plan=not args.no_arena_plan, warm_start=args.warm_start, progress=progress)
+        result = optimize(args.input, options, target, progress=progress)
     result.save(args.output)
     if args.json:
         payload = {"output": args.output, "seconds": result.seconds,

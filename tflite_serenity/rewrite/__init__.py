@@ -20,16 +20,17 @@ from typing import Sequence
 
 from ..schedule.search import Engine, GraphSchedule
 from .search import SiteRewrite, SubgraphRewrite, rewrite_subgraph
-from .sites import Options as RewriteOptions
+from ..options import Options, Target
 
-__all__ = ["RewriteOptions", "SiteRewrite", "SubgraphRewrite", "rewrite_model", "rewrite_subgraph"]
+__all__ = ["SiteRewrite", "SubgraphRewrite", "rewrite_model", "rewrite_subgraph"]
 
 
 def rewrite_model(
     model,
     schedules: Sequence[GraphSchedule],
     *,
-    options: RewriteOptions = RewriteOptions(),
+    options: Options = Options(),
+    target: Target = Target(),
     deadline: float | None = None,
     engine: Engine | None = None,
 ):
@@ -41,8 +42,9 @@ def rewrite_model(
         The ``ModelT`` (not modified).
     schedules
         The schedule of each subgraph without rewriting, in subgraph order.
-    options
-        Which rewrites may be used (exact ones only by default).
+    options, target
+        Which rewrites may be used (exact ones only by default), and the
+        device whose TFLite Micro bookkeeping added operators are charged.
     deadline
         ``time.monotonic()`` value after which no new candidate is tried.
 
@@ -57,7 +59,7 @@ def rewrite_model(
     kept: dict[int, SubgraphRewrite] = {}
     for schedule in schedules:
         left = max(0.0, deadline - time.monotonic())
-        model, report = rewrite_subgraph(model, schedule.subgraph, options=options, baseline=schedule,
+        model, report = rewrite_subgraph(model, schedule.subgraph, options=options, target=target, baseline=schedule,
                                          time_limit=left, engine=engine)
         if report.changed or report.note:
             kept[schedule.subgraph] = report

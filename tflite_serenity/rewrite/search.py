@@ -22,7 +22,8 @@ from ..memory import persistent_bytes
 from ..model.editor import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
-from .sites import Options, Site, concat_site, find_sites
+from ..options import Options, Target
+from .sites import Site, concat_site, find_sites
 from .strip_search import TIME_LIMIT_IN_STRIPS, StripRewrite, tile_subgraph
 
 #: How many levels below the concat a candidate may move it.
@@ -95,6 +96,7 @@ def rewrite_subgraph(
     subgraph: int,
     *,
     options: Options = Options(),
+    target: Target = Target(),
     baseline: GraphSchedule | None = None,
     time_limit: float = 30.0,
     engine: Engine | None = None,
@@ -134,7 +136,7 @@ def rewrite_subgraph(
     if has_metadata(model, _OFFLINE_PLAN):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
-    search = _Search(options, deadline, engine, inplace=baseline.inplace)
+    search = _Search(options, target, deadline, engine, inplace=baseline.inplace)
     current = _Version(model, graph, baseline)
     records: list[SiteRewrite] = []
     tried: list[object] = []  # output tensors (schema objects) of concats not to try again
@@ -157,10 +159,7 @@ def rewrite_subgraph(
     if options.strips and not search.out_of_time():
         tiled, schedule, strips, cut = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
                                                      max_states=CANDIDATE_STATES, engine=engine,
-                                                     approximate=options.approximate,
-                                                     max_recompute=options.max_recompute,
-                                                     persistent=options.persistent,
-                                                     count_persistent=options.count_persistent)
+                                                     options=options, target=target)
         if cut:
             search.notes.append(TIME_LIMIT_IN_STRIPS)
         if strips:
@@ -188,8 +187,8 @@ class _Version:
 class _Search:
     """Builds and schedules candidates within the time limit."""
 
-    def __init__(self, options: Options, deadline: float, engine, inplace: bool):
-        self.options, self.deadline, self.engine = options, deadline, engine
+    def __init__(self, options: Options, target: Target, deadline: float, engine, inplace: bool):
+        self.options, self.target, self.deadline, self.engine = options, target, deadline, engine
         self.inplace = inplace
         self.candidates = 0
         self.notes: list[str] = []
@@ -202,7 +201,7 @@ class _Search:
     def cost(self, graph: Graph, schedule: GraphSchedule) -> int:
         """A version's peak, plus (by default) the bytes TFLite Micro keeps for
         its operators and tensors: a split adds operators (strip_search)."""
-        return schedule.peak + (persistent_bytes(graph, self.options.persistent) if self.options.count_persistent else 0)
+        return schedule.peak + (0 if self.options.strips_peak_only else persistent_bytes(graph, self.target.costs))
 
     def pays(self, candidate: "_Version", current: "_Version") -> bool:
         return self.cost(candidate.graph, candidate.schedule) < self.cost(current.graph, current.schedule)

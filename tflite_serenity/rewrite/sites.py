@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..graph import Graph
-from ..memory import TFLM_32BIT, PersistentCosts
+from ..options import Options
 from ..model.editor import (
     ACTIVATIONS,
     constant_array,
@@ -58,31 +58,6 @@ DTYPES = frozenset({"FLOAT32", "INT8"})
 #: scalar routine that rounds differently in rare cases; see _lanes_match.
 REQUANTIZE_BLOCK = 8
 QUANTIZED = frozenset({"INT8", "UINT8", "INT16"})
-
-
-@dataclass(frozen=True)
-class Options:
-    """Which rewrites may be used.
-
-    ``approximate`` allows the channel-wise rewrite on float tensors (not
-    bit-exact: the sums are added in another order); ``approximate_quantized``
-    on int8 tensors (changes rounding: partial results are requantized).
-    ``strips`` allows computing runs of the graph in row strips (exact, but
-    rows shared by strips are computed twice: :mod:`.strips`), adding at most
-    ``max_recompute`` times the subgraph's multiply-accumulates. With
-    ``count_persistent`` (the default) the extra operators of a run, or of a
-    split concat site, are charged the bytes TFLite Micro keeps for them
-    (``persistent``: a :class:`~tflite_serenity.memory.PersistentCosts` of
-    the device's build); without, rewrites are chosen by the activation peak
-    alone.
-    """
-
-    approximate: bool = False
-    approximate_quantized: bool = False
-    strips: bool = True
-    max_recompute: float = 1.0
-    count_persistent: bool = True
-    persistent: PersistentCosts = TFLM_32BIT
 
 
 @dataclass(frozen=True)
@@ -202,7 +177,7 @@ def classify(model, graph: Graph, op_index: int, y: int, options: Options = Opti
     if kind == "DEPTHWISE_CONV_2D":
         return _depthwise(model, graph, op_index, y, data)
     if kind in ("CONV_2D", "FULLY_CONNECTED"):
-        allowed = options.approximate_quantized if t_y.dtype in QUANTIZED else options.approximate
+        allowed = options.rewrite_approximate_int8 if t_y.dtype in QUANTIZED else options.rewrite_approximate
         return _channelwise(model, graph, op_index, y, data) if allowed else None
     return None
 

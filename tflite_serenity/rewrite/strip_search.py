@@ -30,6 +30,7 @@ from ..errors import ModelFormatError
 from ..graph import Graph, TensorsRead, build_graph
 from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
+from ..options import Options, Target
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .strips import bit_exact, splittable, tile
 
@@ -64,22 +65,22 @@ class StripRewrite:
 
 
 def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, max_states: int,
-                  engine: Engine | None = None, approximate: bool = False, max_recompute: float = 1.0,
-                  persistent: PersistentCosts = memory.TFLM_32BIT,
-                  count_persistent: bool = True) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
+                  engine: Engine | None = None, options: Options = Options(),
+                  target: Target = Target()) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
     """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
 
     ``schedule`` is the current schedule of the subgraph (its ``inplace``
     setting is kept); ``max_states`` the states per level one candidate's
     exact search may keep (work, not seconds: the same model gets the same
     strips on any machine); ``deadline`` is a safety net only. Float
-    convolutions and averages go into strips only with ``approximate``
-    (LiteRT may add their terms in another order). All strips together add
-    at most ``max_recompute`` times the subgraph's multiply-accumulates
-    (:func:`macs`). With ``count_persistent``, a candidate's peak is charged
-    the bytes TFLite Micro keeps for its extra operators and tensors
-    (``persistent``, see :class:`~tflite_serenity.memory.PersistentCosts`);
-    they are reported either way. Returns the model, its schedule, what was
+    convolutions and averages go into strips only with
+    ``options.rewrite_approximate`` (LiteRT may add their terms in another
+    order). All strips together add at most ``options.max_recompute``
+    percent of the subgraph's multiply-accumulates (:func:`macs`). Unless
+    ``options.strips_peak_only``, a candidate's peak is charged the bytes
+    TFLite Micro keeps for its extra operators and tensors on ``target``
+    (:class:`~tflite_serenity.memory.PersistentCosts`); they are reported
+    either way. Returns the model, its schedule, what was
     rewritten (the input model and schedule when nothing pays), and whether
     the deadline cut the search short.
     """
@@ -88,10 +89,11 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
     read = TensorsRead()  # candidates share most tensors: each is read once
     graph = build_graph(model, subgraph, read=read)
-    allowed = int(macs(graph) * (1 + max_recompute))
+    approximate, persistent = options.rewrite_approximate, target.costs
+    allowed = int(macs(graph) * (1 + options.max_recompute / 100))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None, read)
+                               groups, None if options.strips_peak_only else persistent, read)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break

@@ -1,0 +1,53 @@
+"""Each setting has one name: the Options field is the command-line flag without its dashes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tflite_serenity import optimize
+from tflite_serenity.cli.optimize import parser
+from tflite_serenity.errors import SerenityError
+from tflite_serenity.options import Options, Target
+from tests.models import DATA
+
+#: Flags about the command itself, not the optimization: they have no field.
+COMMAND_ONLY = {"help", "version", "in_place", "json", "quiet"}
+
+
+def _flags() -> set[str]:
+    return {a.dest for a in parser()._actions if a.option_strings} - COMMAND_ONLY
+
+
+def _field_of(dest: str) -> str:
+    return dest.removeprefix("no_")
+
+
+def test_every_optimize_flag_is_a_field_of_options_or_target_of_the_same_name():
+    fields = {f.name for f in dataclasses.fields(Options)} | {f.name for f in dataclasses.fields(Target) if f.init}
+    assert {_field_of(d) for d in _flags()} <= fields
+
+
+def test_every_option_is_a_flag_of_the_same_name():
+    assert {f.name for f in dataclasses.fields(Options)} <= {_field_of(d) for d in _flags()}
+
+
+def test_the_flag_defaults_are_the_option_defaults():
+    args = parser().parse_args(["in.tflite", "out.tflite"])
+    for f in dataclasses.fields(Options):
+        flag = f.name if hasattr(args, f.name) else "no_" + f.name
+        value = getattr(args, flag)
+        assert (not value if flag.startswith("no_") else value) == f.default, f.name
+
+
+def test_keywords_and_an_options_object_give_the_same_bytes():
+    path = DATA / "irregular_int8.tflite"
+    assert optimize(path, strips=False).model == optimize(path, Options(strips=False)).model
+
+
+def test_an_impossible_setting_names_its_flag():
+    with pytest.raises(SerenityError, match="--max-recompute"):
+        Options(max_recompute=-1)
+    with pytest.raises(SerenityError, match="--time-limit"):
+        Options(time_limit=float("nan"))

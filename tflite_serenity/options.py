@@ -1,0 +1,71 @@
+"""What one optimization is asked to do (:class:`Options`) and for which device (:class:`Target`).
+
+Both are frozen and made once, by the command line or by the caller of
+:func:`tflite_serenity.optimize`, then handed unchanged to every stage. Each
+setting has one name everywhere: an option's field is its command-line flag
+without the dashes (``--strips-peak-only`` is ``strips_peak_only``; a
+``--no-X`` flag sets ``X`` to False).
+
+>>> Options(strips_peak_only=True).strips_peak_only
+True
+>>> Target(pointer_width=64).costs is Target(pointer_width=64).costs
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import SerenityError
+from .memory import TFLM_32BIT, TFLM_64BIT, PersistentCosts
+
+ENGINES = ("auto", "compiled", "python")
+WARM_STARTS = ("none", "learned")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The settings of one optimization (``python -m tflite_serenity --help`` explains each flag)."""
+
+    time_limit: float = 30.0  # seconds for the searches of orders only; everything else counts work
+    rewrite: bool = True  # exact rewrites: concats below their consumers, slices first, row strips
+    rewrite_approximate: bool = False  # also rewrites that change float rounding
+    rewrite_approximate_int8: bool = False  # also concat splits that change int8 rounding
+    strips: bool = True  # with rewrite: runs of operators in row strips where that pays
+    max_recompute: float = 100.0  # percent more multiply-accumulates row strips may add
+    strips_peak_only: bool = False  # choose strips and splits by the activation peak alone
+    arena_plan: bool = True  # write TFLite Micro's offline memory plan where it beats its own
+    shared_outputs: bool = True  # under the plan, ADD/SUB/MUL may write over an input that dies there
+    warm_start: Literal["none", "learned"] = "none"  # seed the exact search with the learned policy's order
+    engine: Literal["auto", "compiled", "python"] = "auto"  # the search implementation (tests and benchmarks)
+
+    def __post_init__(self) -> None:
+        if not self.time_limit >= 0:  # also refuses nan
+            raise SerenityError("--time-limit must be 0 or more seconds")
+        if not self.max_recompute >= 0:
+            raise SerenityError("--max-recompute must be 0 or more percent")
+        if self.warm_start not in WARM_STARTS:
+            raise SerenityError(f"--warm-start must be one of {', '.join(WARM_STARTS)}")
+        if self.engine not in ENGINES:
+            raise SerenityError(f"--engine must be one of {', '.join(ENGINES)}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The device TFLite Micro runs on, as far as our figures depend on it.
+
+    ``pointer_width`` sets what TFLite Micro keeps per operator and tensor in
+    its arena's tail (``costs``, measured per width: docs/memory-model.md),
+    which is what row strips and concat splits are charged for the operators
+    they add. ``alignment`` is the rounding of every planned buffer
+    (``MicroArenaBufferAlignment()``, 16 bytes on every build)."""
+
+    pointer_width: Literal[32, 64] = 32
+    alignment: int = 16
+    costs: PersistentCosts = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pointer_width not in (32, 64):
+            raise SerenityError(f"--pointer-width must be 32 or 64, not {self.pointer_width!r}")
+        object.__setattr__(self, "costs", TFLM_32BIT if self.pointer_width == 32 else TFLM_64BIT)
