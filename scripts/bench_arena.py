@@ -23,7 +23,9 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tflite_serenity.arena import Block, greedy_tflm, plan  # noqa: E402
+from tflite_serenity.arena import Block  # noqa: E402
+from tflite_serenity.arena.planner import plan  # noqa: E402
+from tflite_serenity.tflm.planner import greedy_tflm  # noqa: E402
 from tests.arena.cases import intervals  # noqa: E402  (the same random lifetimes the tests use)
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tflite_serenity import optimize  # noqa: E402
-from tflite_serenity.arena.offline import METADATA_NAME  # noqa: E402
+from tflite_serenity.tflm.offline import METADATA_NAME  # noqa: E402
 from tflite_serenity.model import read_model, without_metadata, write_model  # noqa: E402
 from tflite_serenity.verify import compare_models, measure_tflm_arena  # noqa: E402
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from tflite_serenity import memory, optimize
-from tflite_serenity.arena.simulate import stored_head
+from tflite_serenity.tflm.simulate import stored_head
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import read_model
 

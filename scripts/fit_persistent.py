@@ -1,5 +1,5 @@
 """Measure what TFLite Micro keeps per tensor, per operator and per channel,
-and fit the costs of ``tflite_serenity.memory.PersistentCosts``.
+and fit the costs of ``tflite_serenity.tflm.tail.PersistentCosts``.
 
 TFLite Micro keeps bookkeeping in the tail of its arena for the whole run:
 a ``TfLiteEvalTensor`` per tensor, a node and registration per operator, and
@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from tflite_serenity import optimize  # noqa: E402
 from tflite_serenity.errors import SerenityError  # noqa: E402
 from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.memory import PersistentCosts, PersistentCounts, model_persistent_counts  # noqa: E402
+from tflite_serenity.tflm.tail import PersistentCosts, PersistentCounts, model_persistent_counts  # noqa: E402
 from tflite_serenity.model import read_model  # noqa: E402
 
 TENSORS = "TfLiteEvalTensor data"

@@ -69,7 +69,7 @@ def test_orders_count_in_place_outputs_only_where_the_arena_plan_makes_them_real
 
 
 def test_shared_outputs_can_be_turned_off_while_the_arena_is_still_planned():
-    from tflite_serenity.arena.offline import read_offline_plan
+    from tflite_serenity.tflm.offline import read_offline_plan
     from tflite_serenity.graph import build_graphs
     from tflite_serenity.model import read_model
 

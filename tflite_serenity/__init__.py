@@ -14,7 +14,7 @@ from .errors import (
 )
 
 from .converter import convert
-from .micro import TflmArenaSize, tflm_arena_size
+from .tflm import TflmArenaSize, tflm_arena_size
 from .driver import OptimizeResult, SubgraphResult, optimize
 from .reporting import Report, SubgraphReport, report
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Callable
 from . import memory
 from .fileio import read_bytes, write_atomic
 from .arena.model_plan import PlanReason
-from .arena.offline import METADATA_NAME
-from .arena.simulate import stored_head
+from .tflm.offline import METADATA_NAME
+from .tflm.simulate import stored_head
 from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
 from .options import Options, Target
+from .tflm.tail import persistent_bytes
 from .rewrite import SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
@@ -278,7 +279,7 @@ class _Stages:
     def cost(self, graphs, head: int | None) -> _Cost:
         peak = sum(memory.peak_bytes(g) for g in graphs)
         kept = (0 if self.options.strips_peak_only
-                else sum(memory.persistent_bytes(g, self.target.costs) for g in graphs))
+                else sum(persistent_bytes(g, self.target.costs) for g in graphs))
         return _Cost((peak if head is None else head) + kept, peak)
 
     def round(self, tree, peak_limit: int, time_limit: float) -> _Round:

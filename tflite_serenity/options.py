@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import SerenityError
-from .memory import TFLM_32BIT, TFLM_64BIT, PersistentCosts
+from .tflm.tail import TFLM_32BIT, TFLM_64BIT, PersistentCosts
 
 ENGINES = ("auto", "compiled", "python")
 WARM_STARTS = ("none", "learned")

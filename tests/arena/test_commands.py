@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tflite_serenity.arena.offline import read_offline_plan
+from tflite_serenity.tflm.offline import read_offline_plan
 from tflite_serenity.model import read_model
 from tests.models import DATA
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tflite_serenity.arena import check_placement, greedy_tflm
+from tflite_serenity.arena import check_placement
+from tflite_serenity.tflm.planner import greedy_tflm
 from tflite_serenity.arena.blocks import aligned_sizes, conflict_lists
 from tflite_serenity.arena.cpsat import Status, fit_within, grid_unit, minimize
 from tflite_serenity.arena.heuristics import best_heuristic, make_instance, orders

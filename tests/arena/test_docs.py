@@ -7,10 +7,10 @@ import importlib
 
 import pytest
 
-MODULES = ["tflite_serenity.arena", "tflite_serenity.arena.blocks", "tflite_serenity.arena.tflm",
+MODULES = ["tflite_serenity.arena", "tflite_serenity.arena.blocks", "tflite_serenity.tflm.planner",
            "tflite_serenity.arena.heuristics", "tflite_serenity.arena.cpsat",
-           "tflite_serenity.arena.planner", "tflite_serenity.arena.buffers", "tflite_serenity.arena.offline",
-           "tflite_serenity.arena.kernels"]
+           "tflite_serenity.arena.planner", "tflite_serenity.tflm.buffers", "tflite_serenity.tflm.offline",
+           "tflite_serenity.tflm.kernels"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tflite_serenity.arena import Block, greedy_tflm
+from tflite_serenity.arena import Block
+from tflite_serenity.tflm.planner import greedy_tflm
 from tflite_serenity.arena.blocks import aligned_sizes, arena_end, conflict_lists
 from tflite_serenity.arena.heuristics import (
     Candidate, best_heuristic, fit_in_order, make_instance, orders, skyline)

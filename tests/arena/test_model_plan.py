@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tflite_serenity.arena.model_plan import drop_stale_plan, plan_arena
 from tflite_serenity.cli.optimize import arena_line as summary
-from tflite_serenity.arena.offline import METADATA_NAME, encode_offline_plan, read_offline_plan
+from tflite_serenity.tflm.offline import METADATA_NAME, encode_offline_plan, read_offline_plan
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import read_model, with_metadata, write_model
 from tflite_serenity.schedule.search import schedule_graph

@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 
 from tflite_serenity import optimize
-from tflite_serenity.arena import plan
-from tflite_serenity.arena.buffers import alias_groups, merge_aliases, model_buffers
-from tflite_serenity.arena.kernels import unmodelled_kernels
+from tflite_serenity.arena.planner import plan
+from tflite_serenity.tflm.buffers import alias_groups, merge_aliases, model_buffers
+from tflite_serenity.tflm.kernels import unmodelled_kernels
 from tflite_serenity.arena.model_plan import plan_arena, plan_offsets
-from tflite_serenity.arena.offline import check_offline_plan, encode_offline_plan, read_offline_plan, with_offline_plan
-from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
+from tflite_serenity.tflm.offline import check_offline_plan, encode_offline_plan, read_offline_plan, with_offline_plan
+from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import read_model, with_metadata, write_model
 from tests.models import load, manifest, runs_in

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tflite_serenity.arena import Block, check_placement, greedy_tflm, lower_bound, plan
+from tflite_serenity.arena import Block, check_placement, lower_bound
+from tflite_serenity.arena.planner import plan
+from tflite_serenity.tflm.planner import greedy_tflm
 from tflite_serenity.errors import SerenityError
 from tests.arena.cases import GAP, GAP_OPTIMUM, HOLE, HOLE_GREEDY_OFFSETS, random_intervals
 from tests.arena.reference import block_lists, brute_force_arena

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tflite_serenity.arena.kernels import MODELLED, unmodelled_kernels
+from tflite_serenity.tflm.kernels import MODELLED, unmodelled_kernels
 from tflite_serenity.arena.model_plan import PlanReason, plan_arena
 from tflite_serenity.cli.optimize import arena_line as summary
-from tflite_serenity.arena.offline import read_offline_plan
+from tflite_serenity.tflm.offline import read_offline_plan
 from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graphs
 from tflite_serenity.model import read_model, write_model
 from tests.arena.test_model_plan_tflm import forced_plan

@@ -1,4 +1,4 @@
-"""Tests of tflite_serenity.verify.inputs."""
+"""Tests of tflite_serenity.model.signature.random_inputs."""
 
 import numpy as np
 import pytest

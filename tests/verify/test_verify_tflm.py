@@ -1,4 +1,4 @@
-"""Tests of tflite_serenity.verify.tflm (TFLite Micro in a child process)."""
+"""Tests of tflite_serenity.tflm.interpreter (TFLite Micro in a child process)."""
 
 import importlib.util
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tflite_serenity.errors import ModelFormatError, RuntimeUnavailableError
-from tflite_serenity.verify import measure_tflm_arena, random_inputs, run_tflm, tflm
+from tflite_serenity.tflm import interpreter as tflm
+from tflite_serenity.verify import measure_tflm_arena, random_inputs, run_tflm
 from tests.verify.verify_models import (
     data_model,
     with_tiny_softmax_input_scale,

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, lower_bound
-from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
-from tflite_serenity.arena.kernels import unmodelled_kernels
-from tflite_serenity.arena.offline import METADATA_NAME, with_offline_plan
+from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
+from tflite_serenity.tflm.kernels import unmodelled_kernels
+from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
 from tflite_serenity.arena.planner import plan
-from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
+from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tflite_serenity.errors import RuntimeUnavailableError, UnsupportedModelError
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import metadata, with_operator_orders, without_metadata, write_model
@@ -308,7 +308,7 @@ def _measure(bare, planned) -> tuple[MeasuredArena | None, str, PlanReason]:
     """TFLite Micro's arena for ``bare`` (its own plan) and ``planned`` (ours),
     each allocated in a child process, and the decision it gives: write only
     if head plus tail measures strictly smaller with our plan."""
-    from tflite_serenity.verify.tflm import measure_tflm_arena
+    from tflite_serenity.tflm.interpreter import measure_tflm_arena
 
     runs = []
     for model in (bare, planned):
@@ -346,7 +346,7 @@ def drop_stale_plan(model) -> tuple[object, str]:
     trusts any plan it finds, and a stale one corrupts outputs or, with a
     wrong tensor count, stops the model from loading.
     """
-    from tflite_serenity.arena.offline import check_offline_plan, read_offline_plan
+    from tflite_serenity.tflm.offline import check_offline_plan, read_offline_plan
     from tflite_serenity.errors import SerenityError
 
     try:

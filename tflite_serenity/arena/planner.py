@@ -26,7 +26,7 @@ from tflite_serenity.arena.blocks import (
     check_placement, conflict_lists)
 from tflite_serenity.arena.heuristics import (
     Candidate, Instance, best_heuristic, make_instance, orders)
-from tflite_serenity.arena.tflm import greedy_tflm
+from tflite_serenity.tflm.planner import greedy_tflm
 from tflite_serenity.errors import SerenityError
 
 if TYPE_CHECKING:  # OR-Tools is imported only when CP-SAT runs

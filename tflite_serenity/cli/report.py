@@ -58,7 +58,7 @@ def run(argv: Sequence[str]) -> int:
     data, name = read_bytes(args.model), Path(args.model).name
     size, written = None, []
     if args.tflm or args.emit_header:
-        from ..micro import tflm_arena_size, write_arena_header
+        from ..tflm import tflm_arena_size, write_arena_header
 
         size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
         if args.emit_header and size.tflm_error:
@@ -83,7 +83,7 @@ def run(argv: Sequence[str]) -> int:
     else:
         sys.stdout.write(report_text(report, name=name))
         if size is not None:
-            from ..micro import size_text
+            from ..tflm import size_text
 
             sys.stdout.write("\n" + size_text(size))
         sys.stdout.writelines(f"wrote {path}\n" for path in written)

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import SerenityError
 from ..graph import Graph, Operator, Tensor, assemble_graph
+from ..memory import DTYPE_BYTES
 
 #: Distributions fitted to real converter output by ``scripts/fit_synthetic.py``
 #: (float variants of the 20 networks of ``tests/data`` and the zoo with at
@@ -74,7 +75,7 @@ WEIGHT_SCALE = (1.0, 32.0)
 #: Element types of synthetic graphs, drawn with equal probability.
 DTYPES = ("INT8", "FLOAT32")
 
-_WIDTH = {"INT8": 1, "FLOAT32": 4}
+_WIDTH = {name: int(DTYPE_BYTES[name]) for name in DTYPES}
 #: Share of the fitted size noise that is common to a level (the rest is per operator):
 #: siblings in real networks have similar sizes.
 _LEVEL_SHARE = 0.6

@@ -26,13 +26,8 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from .ops import builtin_code
 from .schema import BuiltinOperator, BuiltinOptions, TensorType, fb
+from .types import NUMPY_BY_CODE
 
-#: numpy dtype of each tensor type whose constant data we can slice.
-_NUMPY = {
-    TensorType.FLOAT32: np.float32, TensorType.FLOAT16: np.float16, TensorType.FLOAT64: np.float64,
-    TensorType.INT8: np.int8, TensorType.UINT8: np.uint8, TensorType.INT16: np.int16,
-    TensorType.INT32: np.int32, TensorType.INT64: np.int64, TensorType.BOOL: np.bool_,
-}
 
 #: Fused activation names, as in the schema's ActivationFunctionType.
 ACTIVATIONS = {v: k for k, v in vars(fb.ActivationFunctionType).items() if not k.startswith("_")}
@@ -94,7 +89,7 @@ def constant_array(model: "fb.ModelT", subgraph: int, tensor: int) -> np.ndarray
     Raises UnsupportedModelError for types we cannot read (packed, string).
     """
     t = model.subgraphs[subgraph].tensors[tensor]
-    dtype = _NUMPY.get(t.type)
+    dtype = NUMPY_BY_CODE.get(t.type)
     data = model.buffers[t.buffer].data
     if dtype is None or data is None:
         raise UnsupportedModelError(f"subgraph {subgraph}: cannot read constant tensor {tensor} (type {t.type})")
@@ -217,7 +212,7 @@ class SubgraphEditor:
         many cuts of row strips would otherwise pay for the same strides again
         and again."""
         array = np.ascontiguousarray(values)
-        types = [t for t, dtype in _NUMPY.items() if np.dtype(dtype) == array.dtype]
+        types = [t for t, dtype in NUMPY_BY_CODE.items() if dtype == array.dtype]
         if not types:
             raise ValueError(f"no tensor type for dtype {array.dtype}")
         if self._shared is None:

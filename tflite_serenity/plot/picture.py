@@ -133,7 +133,7 @@ def timeline(tree, graphs: list[Graph], subgraph: int, label: str, *, inplace: b
 
     The offsets are those of a simulation of TFLite Micro's planner over the
     whole model (:func:`tflite_serenity.arena.greedy_tflm` on
-    :func:`~tflite_serenity.arena.buffers.model_buffers`), with the model's
+    :func:`~tflite_serenity.tflm.buffers.model_buffers`), with the model's
     offline plan when it holds one, so ``arena_bytes`` is the arena head
     TFLite Micro uses (scratch buffers included, not drawn). A model TFLite
     Micro cannot plan is laid out one subgraph alone.
@@ -151,9 +151,9 @@ def timeline(tree, graphs: list[Graph], subgraph: int, label: str, *, inplace: b
 def _tflm_layout(tree, graphs: list[Graph], subgraph: int, lifetimes) -> tuple[tuple[int, ...], int, str]:
     """Offsets of ``lifetimes`` as TFLite Micro places them, its head, and who placed them."""
     from ..arena import Block, greedy_tflm
-    from ..arena.buffers import model_buffers
-    from ..arena.offline import read_offline_plan
-    from ..arena.tflm import ONLINE
+    from ..tflm.buffers import model_buffers
+    from ..tflm.offline import read_offline_plan
+    from ..tflm.planner import ONLINE
     from ..errors import SerenityError
 
     try:

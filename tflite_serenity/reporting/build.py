@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .. import memory
 from ..graph import Graph, build_graphs
+from ..tflm.tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 from ..model import read_model
 
 
@@ -142,7 +143,7 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Repor
 
 def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) -> ArenaReport | None:
     from ..arena.model_plan import plan_arena
-    from ..arena.offline import METADATA_NAME
+    from ..tflm.offline import METADATA_NAME
     from ..model import metadata, without_metadata, write_model
 
     planned, figures = plan_arena(model, inplace=True)  # as the main command plans: the same figures
@@ -163,13 +164,13 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
 
 def _with_32bit_tail(graphs: list[Graph], measured: TflmArena) -> TflmArena:
     """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
-    tail less what 4-byte pointers save (``memory.PersistentCosts``), and
+    tail less what 4-byte pointers save (``tflm.tail.PersistentCosts``), and
     what holds it."""
-    counts = memory.model_persistent_counts(graphs)
-    tail = measured.tail_bytes - (memory.TFLM_64BIT.bytes(counts) - memory.TFLM_32BIT.bytes(counts))
+    counts = model_persistent_counts(graphs)
+    tail = measured.tail_bytes - (TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts))
     how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
-    parts = sorted(((name, n, how_many[name]) for name, n in memory.TFLM_32BIT.parts(counts).items() if n),
+    parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),
                    key=lambda part: -part[1])
     return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts))
 
@@ -193,7 +194,7 @@ def report(model: "bytes | str | os.PathLike", *, tflm: bool = True) -> Report:
 
 def _measure_tflm(data: bytes) -> tuple[TflmArena | None, str | None]:
     try:
-        from ..verify.tflm import measure_tflm_arena, tflm_reason
+        from ..tflm.interpreter import measure_tflm_arena, tflm_reason
     except ImportError:  # verification extras not available
         return None, "tflite-micro is not installed"
     from ..errors import SerenityError

@@ -82,7 +82,7 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-#: How the report names what TFLite Micro's tail holds (memory.PersistentCosts.parts).
+#: How the report names what TFLite Micro's tail holds (tflm.tail.PersistentCosts.parts).
 _TAIL_PARTS = {
     "channels": "per-channel multipliers and shifts: {n:,} output channels of convolutions",
     "kernel data": "kernels' own data: {n:,} operators",

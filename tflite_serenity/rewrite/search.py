@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from .. import memory
 from ..graph import Graph, build_graph
-from ..memory import persistent_bytes
+from ..tflm.tail import persistent_bytes
 from ..model.editor import has_metadata
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from ..options import Options, Target
+from ..tflm.offline import METADATA_NAME
 from .sites import Site, concat_site, find_sites
 from .strip_search import TIME_LIMIT_IN_STRIPS, StripRewrite, tile_subgraph
 
@@ -38,7 +39,6 @@ CANDIDATE_STATES = 1 << 16
 TIME_LIMIT_IN_REWRITING = "time limit in rewriting"
 
 #: Metadata that names tensors by index; rewriting would invalidate it.
-_OFFLINE_PLAN = "OfflineMemoryAllocation"
 
 _CHANNELWISE = frozenset({"CONV_2D", "FULLY_CONNECTED"})
 
@@ -133,7 +133,7 @@ def rewrite_subgraph(
     graph = build_graph(model, subgraph)
     if baseline is None:
         baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace)
-    if has_metadata(model, _OFFLINE_PLAN):
+    if has_metadata(model, METADATA_NAME):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
     search = _Search(options, target, deadline, engine, inplace=baseline.inplace)

@@ -15,7 +15,7 @@ and tensor costs an interpreter some bytes it keeps for the whole run
 (TFLite Micro's persistent "tail": node data, per-channel quantization
 multipliers, tensor structs). A run pays only if the activation bytes it
 saves exceed what its extra operators add there
-(:func:`~tflite_serenity.memory.persistent_bytes`).
+(:func:`~tflite_serenity.tflm.tail.persistent_bytes`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass
 
 from .. import memory
-from ..arena.scratch import scratch_requests
+from ..tflm.scratch import scratch_requests
 from ..errors import ModelFormatError
 from ..graph import Graph, TensorsRead, build_graph
-from ..memory import PersistentCosts, persistent_bytes
+from ..tflm.tail import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
 from ..options import Options, Target
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
@@ -79,7 +79,7 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     percent of the subgraph's multiply-accumulates (:func:`macs`). Unless
     ``options.strips_peak_only``, a candidate's peak is charged the bytes
     TFLite Micro keeps for its extra operators and tensors on ``target``
-    (:class:`~tflite_serenity.memory.PersistentCosts`); they are reported
+    (:class:`~tflite_serenity.tflm.tail.PersistentCosts`); they are reported
     either way. Returns the model, its schedule, what was
     rewritten (the input model and schedule when nothing pays), and whether
     the deadline cut the search short.

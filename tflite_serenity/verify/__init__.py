@@ -23,9 +23,9 @@ from tflite_serenity.verify.compare import (
     compare_models,
     diff_outputs,
 )
-from tflite_serenity.verify.inputs import random_inputs
+from tflite_serenity.model.signature import random_inputs
 from tflite_serenity.verify.litert import run_litert, run_litert_trials
-from tflite_serenity.verify.tflm import (
+from tflite_serenity.tflm.interpreter import (
     DEFAULT_ARENA_SIZES,
     TflmArenaSearch,
     TflmRun,

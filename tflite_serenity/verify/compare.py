@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 
 from tflite_serenity.errors import SerenityError, VerificationError
-from tflite_serenity.verify._model_io import read_io
-from tflite_serenity.verify.inputs import random_inputs
+from tflite_serenity.model.signature import read_io
+from tflite_serenity.model.signature import random_inputs
 from tflite_serenity.verify.litert import run_litert_trials
-from tflite_serenity.verify.tflm import TflmRun, run_tflm_trials
+from tflite_serenity.tflm.interpreter import TflmRun, run_tflm_trials
 
 Runtime = Literal["litert", "tflm"]
 _RUNTIMES = ("litert", "tflm")

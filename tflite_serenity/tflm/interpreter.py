@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from tflite_serenity.errors import RuntimeUnavailableError
-from tflite_serenity.verify._model_io import read_io
-from tflite_serenity.verify.inputs import random_inputs
+from tflite_serenity.model.signature import read_io
+from tflite_serenity.model.signature import random_inputs
 
 #: Arena sizes tried in turn when the caller gives none: the first is enough
 #: for most microcontroller models; allocation failures move to the next.
 DEFAULT_ARENA_SIZES: tuple[int, ...] = (16 << 20, 64 << 20, 256 << 20, 1 << 30)
 
-_CHILD = Path(__file__).with_name("_tflm_child.py")
+_CHILD = Path(__file__).with_name("_child.py")
 _ALLOCATION = re.compile(
     r"\[RecordingMicroAllocator\] Arena allocation (total|head|tail) (\d+) bytes"
 )

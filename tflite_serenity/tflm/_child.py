@@ -1,6 +1,6 @@
-"""The child process that runs TFLite Micro for :mod:`tflite_serenity.verify.tflm`.
+"""The child process that runs TFLite Micro for :mod:`tflite_serenity.tflm.interpreter`.
 
-Run as ``python _tflm_child.py WORKDIR``: this file imports nothing from
+Run as ``python _child.py WORKDIR``: this file imports nothing from
 tflite_serenity, so it starts fast and needs the package neither installed nor
 importable. Some TFLite Micro kernels ``abort()`` and a too small arena can
 crash the allocator, which is why this runs apart from the caller.

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tflite_serenity.verify import _tflm_child as child
+from tflite_serenity.tflm import _child as child
 
 
 class FakeRuntime:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
-from tflite_serenity.arena.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
-from tflite_serenity.arena.tflm import ONLINE
+from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
+from tflite_serenity.tflm.planner import ONLINE
 from tflite_serenity.errors import ModelFormatError, PlanError
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import metadata, with_metadata, without_metadata

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tflite_serenity.micro import TflmArenaSize, arena_header, tflm_arena_size, write_arena_header
+from tflite_serenity.tflm import TflmArenaSize, arena_header, tflm_arena_size, write_arena_header
 from tests.models import load
 
 needs_tflm = pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tflite_serenity.arena import lower_bound
-from tflite_serenity.arena.buffers import NEVER, alias_groups, merge_aliases, model_buffers
+from tflite_serenity.tflm.buffers import NEVER, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.arena.model_plan import plan_arena
-from tflite_serenity.arena.scratch import scratch_requests
+from tflite_serenity.tflm.scratch import scratch_requests
 from tflite_serenity.graph import Operator, Tensor, assemble_graph, build_graphs
 from tflite_serenity.model import read_model
 from tests.models import load

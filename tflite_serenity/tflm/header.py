@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from .size import TflmArenaSize
+from .arena_size import TflmArenaSize
 
 
 def _guard(path_or_name: str) -> str:

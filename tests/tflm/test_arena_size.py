@@ -6,8 +6,8 @@ import importlib.util
 import pytest
 
 import tflite_serenity
-from tflite_serenity.micro import size as size_module
-from tflite_serenity.micro.size import estimate_tflm_arena, tflm_arena_size
+from tflite_serenity.tflm import arena_size as size_module
+from tflite_serenity.tflm.arena_size import estimate_tflm_arena, tflm_arena_size
 from tests.models import DATA, load
 
 needs_tflm = pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None,

@@ -8,9 +8,9 @@ by this figure, so that a model is never handed back with a larger head.
 
 from __future__ import annotations
 
-from tflite_serenity.arena.buffers import model_buffers
-from tflite_serenity.arena.offline import read_offline_plan
-from tflite_serenity.arena.tflm import ONLINE, greedy_tflm
+from tflite_serenity.tflm.buffers import model_buffers
+from tflite_serenity.tflm.offline import read_offline_plan
+from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tflite_serenity.errors import SerenityError
 from tflite_serenity.graph import Graph
 

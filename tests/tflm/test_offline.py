@@ -6,12 +6,12 @@ import struct
 
 import pytest
 
-from tflite_serenity.arena.buffers import alias_groups, model_buffers
+from tflite_serenity.tflm.buffers import alias_groups, model_buffers
 from tflite_serenity.arena.model_plan import plan_arena, plan_offsets
-from tflite_serenity.arena.offline import (
+from tflite_serenity.tflm.offline import (
     METADATA_NAME, check_offline_plan, decode_offline_plan, encode_offline_plan, read_offline_plan,
     with_offline_plan)
-from tflite_serenity.arena import plan
+from tflite_serenity.arena.planner import plan
 from tflite_serenity.errors import ModelFormatError, PlanError
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import read_model, write_model

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tflite_serenity.arena import ONLINE, Block, greedy_tflm
+from tflite_serenity.arena import Block
+from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tests.arena.reference import block_lists, tflm_reference
 
 

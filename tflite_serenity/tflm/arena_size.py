@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from .. import memory
 from ..errors import SerenityError, UnsupportedModelError
+from .tail import TFLM_64BIT
 
 ALIGNMENT = 16
 """TFLite Micro aligns the arena's start and every planned buffer to 16 bytes."""
@@ -48,8 +49,8 @@ declared ``alignas(16)`` up to 16 bytes and loses up to 15 bytes doing so."""
 
 # Estimated overhead, in bytes on a 64-bit host, read from TFLite Micro's
 # recording allocator on the measured models (see the module docstring). The
-# tensor and node structs are the memory model's (memory.TFLM_64BIT); kernel
-# data is taken high here, where memory.PersistentCosts fits it by kind.
+# tensor and node structs are the memory model's (tail.TFLM_64BIT); kernel
+# data is taken high here, where tail.PersistentCosts fits it by kind.
 _KERNEL_DATA = 160  # a kernel's own persistent data (OpData), typical
 _IO_TENSOR = 96  # persistent TfLiteTensor (and quantization) per model input and output
 _PER_CHANNEL = 8  # int32 multiplier and shift per output channel of convolutions
@@ -177,7 +178,7 @@ def tflm_arena_size(
 
 
 def _measured(data: bytes, margin: int, timeout: float, fallback: bool) -> TflmArenaSize:
-    from ..verify.tflm import smallest_tflm_arena, tflm_reason
+    from .interpreter import smallest_tflm_arena, tflm_reason
 
     found = smallest_tflm_arena(data, timeout=timeout)
     if found.error is not None or found.smallest is None:
@@ -222,9 +223,9 @@ def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN) -> TflmAr
     UnsupportedModelError, ModelFormatError
         As for :func:`tflm_arena_size`.
     """
-    from ..arena.buffers import model_buffers, tflm_bytes
-    from ..arena.offline import check_offline_plan, read_offline_plan
-    from ..arena.tflm import ONLINE, greedy_tflm
+    from .buffers import model_buffers, tflm_bytes
+    from .offline import check_offline_plan, read_offline_plan
+    from .planner import ONLINE, greedy_tflm
     from ..graph import build_graphs
     from ..model import read_model
 
@@ -253,7 +254,7 @@ def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN) -> TflmAr
             if op.kind == "BATCH_MATMUL" and len(op.inputs) > 1 and op.inputs[1] >= 0:
                 kernel += tflm_bytes(g.tensors[op.inputs[1]]) + 64  # its transposed copy
     io = len(graphs[0].inputs) + len(graphs[0].outputs) if graphs else 0
-    costs = memory.TFLM_64BIT
+    costs = TFLM_64BIT
     tail = aligned(_FIXED + costs.per_tensor * tensors + (costs.per_operator + _KERNEL_DATA) * operators
                    + _IO_TENSOR * io + kernel)
     preparing = tail + 8 * len(graphs) + _PLAN_INFO * (tensors + scratch) + _PLAN_BUFFER * planned + 64

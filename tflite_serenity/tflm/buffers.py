@@ -41,8 +41,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tflite_serenity import memory
+from tflite_serenity.model.types import TYPES
 from tflite_serenity.arena.blocks import Block
-from tflite_serenity.arena.scratch import scratch_requests
+from tflite_serenity.tflm.scratch import scratch_requests
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import Graph, Tensor
 
@@ -50,12 +51,7 @@ NEVER = -1
 """Allocation scope of buffers TFLite Micro never reaches (``kUninitializedLifetime``)."""
 
 #: Bytes per element as TFLite Micro counts them (``TfLiteTypeSizeOf``).
-TFLM_TYPE_BYTES: dict[str, int] = {
-    "FLOAT16": 2, "BFLOAT16": 2, "FLOAT32": 4, "FLOAT64": 8,
-    "INT16": 2, "INT32": 4, "UINT32": 4, "UINT8": 1, "UINT16": 2, "INT8": 1,
-    "INT64": 8, "UINT64": 8, "BOOL": 1, "RESOURCE": 4, "COMPLEX64": 8,
-    "COMPLEX128": 16, "INT4": 1,
-}
+TFLM_TYPE_BYTES: dict[str, int] = {name: t.tflm_width for name, t in TYPES.items() if t.tflm_width is not None}
 
 #: Control-flow operators whose subgraphs TFLite Micro plans inside their
 #: scopes (``MarkSubgraphLifetimesIfNecessary``), in the order it walks them.
