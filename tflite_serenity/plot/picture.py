@@ -150,7 +150,8 @@ def timeline(tree, graphs: list[Graph], subgraph: int, label: str, *, inplace: b
 
 def _tflm_layout(tree, graphs: list[Graph], subgraph: int, lifetimes) -> tuple[tuple[int, ...], int, str]:
     """Offsets of ``lifetimes`` as TFLite Micro places them, its head, and who placed them."""
-    from ..arena import Block, greedy_tflm
+    from ..arena import Block
+    from ..tflm.planner import greedy_tflm
     from ..tflm.buffers import model_buffers
     from ..tflm.offline import read_offline_plan
     from ..tflm.planner import ONLINE
