@@ -9,22 +9,17 @@ clock and CPU; they differ when the machine is shared).
 
 Usage::
 
-    python scripts/bench_arena.py [--seed 0] [--per-family 3] [--time-limit 2]
+    python -m scripts.benchmarks.bench_arena [--seed 0] [--per-family 3] [--time-limit 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tflite_serenity.arena import Block, greedy_tflm, plan  # noqa: E402
-from tests.arena.cases import intervals  # noqa: E402  (the same random lifetimes the tests use)
+from tflite_serenity.arena import Block, greedy_tflm, plan
 
 
 class GraphBuilder:
@@ -174,6 +169,18 @@ def randwire(rng: random.Random, target: int) -> list[Block]:
             inputs = nodes[:]
         nodes.append(g.op(inputs, (h, h, c * rng.choice([1, 1, 2]))))
     return g.blocks([nodes[-1]])
+
+
+def intervals(rng: random.Random, count: int) -> list[Block]:
+    """Random lifetimes of similar sizes, no graph behind them: where the
+    heuristics most often miss the bound."""
+    steps = max(count // 3, 4)
+    blocks = []
+    for _ in range(count):
+        start = rng.randrange(steps)
+        length = min(int(rng.expovariate(1 / 4)), steps - 1 - start)
+        blocks.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
+    return blocks
 
 
 FAMILIES: dict[str, Callable[[random.Random, int], list[Block]]] = {

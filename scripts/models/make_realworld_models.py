@@ -15,9 +15,9 @@ without it the Vela model is skipped and the committed file kept.
 
 Examples
 --------
-python scripts/make_realworld_models.py --vela /work/venv-vela/bin/vela   # everything (~1 minute)
-python scripts/make_realworld_models.py --only fp16_cnn,sparse_fc
-python scripts/make_realworld_models.py --check                          # re-verify the committed files
+python -m scripts.models.make_realworld_models --vela /work/venv-vela/bin/vela   # everything (~1 minute)
+python -m scripts.models.make_realworld_models --only fp16_cnn,sparse_fc
+python -m scripts.models.make_realworld_models --check                          # re-verify the committed files
 """
 
 from __future__ import annotations
@@ -32,17 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import modelcheck
-import modelkit
-import fixture_nets
-import zoo_nets
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from scripts import ROOT
+from scripts.models import fixture_nets, modelcheck, modelkit, zoo_nets
+
 SEED = 0
 PREFIX = "realworld_"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
+DEFAULT_OUT = ROOT / "tests" / "data"
 INDEX = "REALWORLD.json"
 layers = keras.layers
 

@@ -7,9 +7,9 @@ expected to or gives constant outputs.
 
 Examples
 --------
-python scripts/make_test_models.py            # rebuild everything (~1-2 minutes)
-python scripts/make_test_models.py --check    # only re-verify the committed files
-python scripts/make_test_models.py --only irregular,darts_tiny
+python -m scripts.models.make_test_models            # rebuild everything (~1-2 minutes)
+python -m scripts.models.make_test_models --check    # only re-verify the committed files
+python -m scripts.models.make_test_models --only irregular,darts_tiny
 """
 
 from __future__ import annotations
@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import modelcheck
-import modelkit
-import fixture_nets
-import signal_models
-import zoo_nets
 import tensorflow as tf
 from tensorflow import keras
 
+from scripts import ROOT
+from scripts.models import fixture_nets, modelcheck, modelkit, signal_models, zoo_nets
+
 SEED = 0
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
+DEFAULT_OUT = ROOT / "tests" / "data"
 BOTH = ("litert", "tflm")
 Variants = dict[str, bytes]
 

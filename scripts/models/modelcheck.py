@@ -5,8 +5,8 @@ Imports neither TensorFlow nor Keras: the schema comes from the
 TFLite Micro kernels ``abort()`` the whole process on bad quantization
 parameters; a dead child is then just a failed check.
 
-Run as a script it is that child:
-``python modelcheck.py {litert|tflm} MODEL.tflite`` prints one JSON line.
+Run as a module it is that child:
+``python -m scripts.models.modelcheck {litert|tflm} MODEL.tflite`` prints one JSON line.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from scripts import ROOT
 
 RUNTIMES = ("litert", "tflm")
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -161,8 +163,8 @@ def run_in_child(runtime: str, path: Path, timeout: float = 600.0) -> dict:
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), runtime, str(path)],
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "scripts.models.modelcheck", runtime, str(Path(path).resolve())],
+            capture_output=True, text=True, timeout=timeout, cwd=ROOT,
         )
     except subprocess.TimeoutExpired:
         return {"ok": False, "nonconstant": False, "error": f"timed out after {timeout:.0f} s"}
@@ -188,17 +190,13 @@ def runs_in(results: dict[str, dict]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Child entry point: ``modelcheck.py RUNTIME PATH`` -> one JSON line."""
+    """Child entry point: ``RUNTIME PATH`` -> one JSON line."""
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     runtime, path = argv
     print(json.dumps(run_here(runtime, Path(path).read_bytes())), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
@@ -246,3 +244,7 @@ def only(items: list, stems: str | None) -> list:
     if unknown:
         raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
     return [item for item in items if item.stem in wanted]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
