@@ -42,12 +42,13 @@ COLUMNS = [
 ]
 
 
-def bench_model(path: Path, time_limit: float, rewrite: bool) -> dict:
+def bench_model(path: Path, time_limit: float, rewrite: bool) -> dict | None:
+    """The row of one model; None when the command hands the input back unchanged (no plan to measure)."""
     data = path.read_bytes()
     result = optimize(data, time_limit=time_limit, rewrite=rewrite, arena_plan=True)
     arena = result.arena
     if arena is None:
-        raise SystemExit(f"{path.name}: not planned")
+        return None
     bare = write_model(without_metadata(read_model(result.model), METADATA_NAME))
     greedy = measure_tflm_arena(bare)
     comparison = compare_models(data, result.model, runtime="tflm", trials=2)
@@ -108,6 +109,9 @@ def main() -> None:
     start = time.monotonic()
     for path in files:
         row = bench_model(path, args.time_limit, not args.no_rewrite)
+        if row is None:
+            print(f"  {path.stem}: unchanged by the command, no plan", flush=True)
+            continue
         rows.append(row)
         cells = [_cell(key, row[key]) for key, _ in COLUMNS]
         print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(f"{c:>12}" for c in cells),
