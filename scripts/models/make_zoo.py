@@ -121,11 +121,11 @@ def build_entry(spec: ZooModel, out: Path, force: bool, previous: dict[str, dict
     return entries
 
 
-def load_previous(index: Path) -> dict[str, dict]:
-    """Entries of an existing zoo.json by file name, or nothing."""
-    if not index.exists():
+def load_previous(out: Path) -> dict[str, dict]:
+    """Entries of an existing zoo.json in ``out`` by file name, or nothing."""
+    if not (out / zoo.INDEX).exists():
         return {}
-    return {e["file"]: e for e in json.loads(index.read_text())["models"]}
+    return {e["file"]: e for e in zoo.entries(out)}
 
 
 def select(models: list[ZooModel], only: str | None, quick: bool) -> list[ZooModel]:
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     index = args.out / zoo.INDEX
-    previous = load_previous(index)
+    previous = load_previous(args.out)
     chosen = select(zoo_models(), args.only, args.quick)
     start = time.perf_counter()
     entries = []

@@ -11,6 +11,7 @@ Run as a module it is that child:
 
 from __future__ import annotations
 
+import argparse
 import collections
 import hashlib
 import json
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
@@ -244,6 +246,36 @@ def only(items: list, stems: str | None) -> list:
     if unknown:
         raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
     return [item for item in items if item.stem in wanted]
+
+
+
+def manifest_parser(description: str, only: str) -> argparse.ArgumentParser:
+    """The options of a generator that keeps a manifest: ``--out``, ``--check`` and ``--only``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data", help="output folder (default: tests/data/)")
+    parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
+    parser.add_argument("--only", metavar="STEM[,STEM]", help=f"rebuild only these {only}")
+    return parser
+
+
+def manifest_main(index: Path, check: bool, build: Callable[[dict[str, dict]], dict[str, dict]],
+                  print_table: Callable[[dict[str, dict]], None]) -> int:
+    """Build (``build`` makes the chosen files and returns ``manifest`` updated with
+    them) or re-verify (``check``) the files of the manifest ``index``; 1 on any problem."""
+    manifest = json.loads(index.read_text()) if index.exists() else {}
+    start = time.perf_counter()
+    if check:
+        found = recheck(index.parent, manifest)
+    else:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        manifest = build(manifest)
+        index.write_text(json.dumps(manifest, indent=1) + "\n")
+        found = [p for name, e in manifest.items() for p in problems(name, e)]
+    print_table(manifest)
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    for line in found:
+        print("PROBLEM:", line)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

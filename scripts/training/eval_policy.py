@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = parts - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}")
-    only = set(args.only.split(",")) if args.only else None
+    only = zoo.names(args.only)
     progress = not args.quiet
     for objective in ("pipeline", "memory"):
         load_policy(objective)  # load once, outside the timings
