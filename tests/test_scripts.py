@@ -81,3 +81,9 @@ def test_the_scripts_without_tensorflow_or_torch_import_as_modules_from_the_root
     code = "import importlib\nfor name in %r:\n    importlib.import_module(name)\n" % light
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_arena_tests_lifetime_sets_are_what_their_generator_writes():
+    proc = subprocess.run([sys.executable, "-m", "scripts.models.make_arena_cases", "--check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -2,7 +2,8 @@
 
 Generates CNN-like operator graphs (ResNet, MobileNetV2, DenseNet, Inception,
 U-Net and random-wiring styles, with occasional scratch buffers), derives
-tensor lifetimes in the stored operator order the way TFLite Micro does, and
+tensor lifetimes in the stored operator order the way TFLite Micro does (plus
+random intervals with no graph behind them, from ``make_arena_cases``), and
 prints, per instance: the lower bound, TFLite Micro's greedy arena, our
 ``plan`` arena, both as ratios to the bound, and the planning time (wall
 clock and CPU; they differ when the machine is shared).
@@ -19,6 +20,7 @@ import random
 import time
 from typing import Callable
 
+from scripts.models.make_arena_cases import intervals
 from tflite_serenity.arena import Block, greedy_tflm, plan
 
 
@@ -169,18 +171,6 @@ def randwire(rng: random.Random, target: int) -> list[Block]:
             inputs = nodes[:]
         nodes.append(g.op(inputs, (h, h, c * rng.choice([1, 1, 2]))))
     return g.blocks([nodes[-1]])
-
-
-def intervals(rng: random.Random, count: int) -> list[Block]:
-    """Random lifetimes of similar sizes, no graph behind them: where the
-    heuristics most often miss the bound."""
-    steps = max(count // 3, 4)
-    blocks = []
-    for _ in range(count):
-        start = rng.randrange(steps)
-        length = min(int(rng.expovariate(1 / 4)), steps - 1 - start)
-        blocks.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
-    return blocks
 
 
 FAMILIES: dict[str, Callable[[random.Random, int], list[Block]]] = {

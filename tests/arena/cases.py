@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import random
+import json
+from pathlib import Path
 
 from tflite_serenity.arena import Block
 
@@ -24,14 +25,8 @@ GAP_OPTIMUM = 96
 
 
 def random_intervals(seed: int, count: int) -> list[Block]:
-    """``count`` random lifetimes of similar sizes drawn from ``seed``: the
-    heuristics often miss the bound. (The arena benchmark has a family like it;
-    the tests keep their own, so a change there cannot move these instances.)"""
-    rng = random.Random(seed)
-    steps = max(count // 3, 4)
-    blocks = []
-    for _ in range(count):
-        start = rng.randrange(steps)
-        length = min(int(rng.expovariate(1 / 4)), steps - 1 - start)
-        blocks.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
-    return blocks
+    """``count`` random lifetimes of similar sizes drawn from ``seed``, where the
+    heuristics often miss the bound: the committed sets of
+    ``tests/data/arena_intervals.json`` (``python -m scripts.models.make_arena_cases``)."""
+    sets = json.loads((Path(__file__).resolve().parents[1] / "data" / "arena_intervals.json").read_text())
+    return [Block(*block) for block in sets[f"{seed}_{count}"]]
