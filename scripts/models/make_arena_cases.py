@@ -7,7 +7,7 @@ The arena benchmark draws one of its families from the same generator
 benchmark cannot move their instances.
 
     python -m scripts.models.make_arena_cases           # rewrite the file
-    python -m scripts.models.make_arena_cases --check   # exit 1 if it differs
+    python -m scripts.models.make_arena_cases --check   # exit 1 if it is stale
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import random
 import sys
 
-from scripts import ROOT
+from scripts import ROOT, write_generated
 from tflite_serenity.arena import Block
 
 OUT = ROOT / "tests" / "data" / "arena_intervals.json"
@@ -48,15 +48,7 @@ def render() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file differs, write nothing")
-    text = render()
-    if parser.parse_args(argv).check:
-        if not OUT.is_file() or OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT.relative_to(ROOT)} differs: run python -m scripts.models.make_arena_cases", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_generated(OUT, render(), parser.parse_args(argv).check, "python -m scripts.models.make_arena_cases")
 
 
 if __name__ == "__main__":

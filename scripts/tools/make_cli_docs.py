@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts import ROOT
+from scripts import ROOT, write_generated
 from tflite_serenity import cli
 from tflite_serenity.optimize_cli import _parser as optimize_parser
 from tflite_serenity.pipeline.cli import pipeline_parser
@@ -88,17 +88,7 @@ def render() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--check", action="store_true", help="exit 1 if docs/cli.md is stale, write nothing")
-    check = args.parse_args(argv).check
-    text = render()
-    if check:
-        current = OUT.read_text(encoding="utf-8") if OUT.is_file() else ""
-        if current != text:
-            print("docs/cli.md is stale: run python -m scripts.tools.make_cli_docs", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_generated(OUT, render(), args.parse_args(argv).check, "python -m scripts.tools.make_cli_docs")
 
 
 if __name__ == "__main__":
