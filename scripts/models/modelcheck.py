@@ -252,7 +252,8 @@ def only(items: list, stems: str | None) -> list:
 def manifest_parser(description: str, only: str) -> argparse.ArgumentParser:
     """The options of a generator that keeps a manifest: ``--out``, ``--check`` and ``--only``."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data", help="output folder (default: tests/data/)")
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data",
+                        help="output folder (default: tests/data/)")
     parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
     parser.add_argument("--only", metavar="STEM[,STEM]", help=f"rebuild only these {only}")
     return parser
