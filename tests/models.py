@@ -1,4 +1,4 @@
-"""The committed test models (tests/data, made by scripts/make_test_models.py)."""
+"""The committed test models (tests/data, made by scripts/models/make_test_models.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def load(name: str) -> bytes:
     """The bytes of tests/data/NAME (skips the test if the file is missing)."""
     path = DATA / name
     if not path.is_file():
-        pytest.skip(f"tests/data/{name} is missing; run scripts/make_test_models.py")
+        pytest.skip(f"tests/data/{name} is missing; run python -m scripts.models.make_test_models")
     return path.read_bytes()
 
 

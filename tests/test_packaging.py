@@ -38,9 +38,20 @@ def test_the_license_file_is_the_apache_2_license_pyproject_names():
     assert "END OF TERMS AND CONDITIONS" in text
 
 
+def _manifest_rules() -> list[list[str]]:
+    return [line.split() for line in (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
 def test_the_sdist_leaves_out_the_tests_and_ships_the_cython_sources():
-    rules = [line.split() for line in (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.startswith("#")]
+    rules = _manifest_rules()
     assert ["prune", "tests"] in rules and ["prune", ".zoo"] in rules
     assert any(r[0] == "recursive-include" and r[1] == "tflite_serenity" and "*.pyx" in r for r in rules)
     assert any(r[0] == "include" and "LICENSE" in r and "README.md" in r for r in rules)
+
+
+def test_the_scripts_are_in_neither_the_sdist_nor_the_wheel():
+    # scripts/ is a package so that its modules run as python -m scripts....; it needs the
+    # repository (tests/data, .zoo, docs), and a top-level "scripts" must never be installed
+    assert ["prune", "scripts"] in _manifest_rules()
+    assert _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"] == ["tflite_serenity*"]

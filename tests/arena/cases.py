@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import random
+import json
+from pathlib import Path
 
 from tflite_serenity.arena import Block
 
@@ -23,18 +24,9 @@ GAP = (Block(16, 0, 3), Block(64, 1, 1), Block(16, 2, 5), Block(16, 2, 4),
 GAP_OPTIMUM = 96
 
 
-def intervals(rng: random.Random, count: int) -> list[Block]:
-    """Random lifetimes of similar sizes: the heuristics often miss the bound
-    (also a family of ``scripts/bench_arena.py``)."""
-    steps = max(count // 3, 4)
-    blocks = []
-    for _ in range(count):
-        start = rng.randrange(steps)
-        length = min(int(rng.expovariate(1 / 4)), steps - 1 - start)
-        blocks.append(Block(rng.randint(1, 64) * 512 + rng.randint(0, 15), start, start + length))
-    return blocks
-
-
 def random_intervals(seed: int, count: int) -> list[Block]:
-    """:func:`intervals` drawn from ``seed``."""
-    return intervals(random.Random(seed), count)
+    """``count`` random lifetimes of similar sizes drawn from ``seed``, where the
+    heuristics often miss the bound: the committed sets of
+    ``tests/data/arena_intervals.json`` (``python -m scripts.models.make_arena_cases``)."""
+    sets = json.loads((Path(__file__).resolve().parents[1] / "data" / "arena_intervals.json").read_text())
+    return [Block(*block) for block in sets[f"{seed}_{count}"]]

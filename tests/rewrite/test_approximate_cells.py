@@ -1,7 +1,7 @@
 """The approximate rewrites over many random PNASNet-like cell networks.
 
 Property: on every network of tests/data/cells (random genotypes, float32 and
-full int8, made by scripts/make_cell_models.py), ``optimize`` with the
+full int8, made by scripts/models/make_cell_models.py), ``optimize`` with the
 approximate rewrites raises nothing, writes only valid stored orders, and the
 outputs stay within the error docs/rewriting.md states for them in LiteRT:
 

@@ -1,4 +1,4 @@
-"""Real-world model patterns (tests/data/realworld_*, made by scripts/make_realworld_models.py):
+"""Real-world model patterns (tests/data/realworld_*, made by scripts/models/make_realworld_models.py):
 every promise of the optimizer holds on each, with its default options and on the command line.
 
 For each model: the command exits 0 and writes what ``optimize`` returns; outputs stay

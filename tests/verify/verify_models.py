@@ -25,7 +25,7 @@ def data_model(name: str) -> bytes:
     """The bytes of tests/data/NAME, or skip the test if it is not there."""
     path = DATA / name
     if not path.is_file():
-        pytest.skip(f"tests/data/{name} is missing; run scripts/make_test_models.py")
+        pytest.skip(f"tests/data/{name} is missing; run python -m scripts.models.make_test_models")
     return path.read_bytes()
 
 

@@ -6,7 +6,7 @@ contiguous-cut dynamic program of :mod:`tflite_serenity.edgetpu`
 (:func:`tflite_serenity.edgetpu.learned_split`); for memory scheduling the order is a schedule in
 itself, and a first upper bound for the exact search (:func:`learned_order`,
 ``schedule_graph(..., warm_start=...)``). Inference is NumPy only; training
-(``scripts/train_policy.py``) needs PyTorch. See ``docs/learned.md``.
+(``scripts/training/train_policy.py``) needs PyTorch. See ``docs/learned.md``.
 """
 
 from .policy import OBJECTIVES, Policy, learned_order, learned_pipeline_order, load_policy

@@ -44,7 +44,7 @@ from ..errors import SerenityError
 from ..graph import Graph, Operator, Tensor, assemble_graph
 from ..memory import DTYPE_BYTES
 
-#: Distributions fitted to real converter output by ``scripts/fit_synthetic.py``
+#: Distributions fitted to real converter output by ``scripts/training/fit_synthetic.py``
 #: (float variants of the 20 networks of ``tests/data`` and the zoo with at
 #: least 8 operators, 2,870 operators; run on the zoo of commit aeee0d9).
 #: Sizes are in elements; logs are base 2; ``depth`` is an operator's

@@ -63,7 +63,7 @@ class PersistentCosts:
     the activations: its ``arena_size`` must hold these too, so an extra
     operator that lowers the activation peak by less than it adds here makes
     the arena bigger. Measured on one build of TFLite Micro by
-    ``scripts/fit_persistent.py`` (see ``docs/memory-model.md``); the pointer
+    ``scripts/tools/fit_persistent.py`` (see ``docs/memory-model.md``); the pointer
     width of the device matters, as much of it is structs of pointers.
     """
 
@@ -105,7 +105,7 @@ def persistent_bytes(graph: Graph, costs: PersistentCosts) -> int:
 
 
 def _measured_costs() -> dict[int, PersistentCosts]:
-    """The costs ``scripts/fit_persistent.py --save-as BITS`` measured, by pointer width."""
+    """The costs ``scripts/tools/fit_persistent.py --save-as BITS`` measured, by pointer width."""
     text = (Path(__file__).with_name("persistent.json")).read_text()
     fields = {f.name for f in dataclasses.fields(PersistentCosts)}
     return {int(bits): PersistentCosts(**{k: v for k, v in entry.items() if k in fields})

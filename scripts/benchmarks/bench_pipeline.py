@@ -1,56 +1,38 @@
 """Benchmark pipeline segmentation for several Edge TPUs on the model zoo.
 
-For every int8 model of the zoo (``.zoo/zoo.json``, or every
-``*_int8.tflite`` there) and every ``k``, prints the bottleneck segment time
-of the Edge TPU compiler's parameter-count split, of the best contiguous cut
-of the stored order (exact DP) and of the exact split (CP-SAT), the exact
-split's speedup over the parameter-count split, whether it is proven optimal
-(or its gap to the proven bound), and the solve times. Checks that the exact
+For every int8 model of the zoo (``python -m scripts.models.make_zoo``) and
+every ``k``, prints the bottleneck segment time of the Edge TPU compiler's
+parameter-count split, of the best contiguous cut of the stored order (exact
+DP) and of the exact split (CP-SAT), the exact split's speedup over the
+parameter-count split, whether it is proven optimal (or its gap to the proven
+bound), and the solve times. Checks that the exact
 split is never worse than the other two, and with ``--verify`` that its
 chained segments give bit-identical outputs in LiteRT.
 
 Usage::
 
-    python scripts/bench_pipeline.py [--zoo .zoo] [--k 2 3 4] [--time-limit 20]
-                                     [--link usb3] [--cache-mib 8] [--only a,b] [--verify]
+    python -m scripts.benchmarks.bench_pipeline [--zoo .zoo] [--k 2 3 4] [--time-limit 20]
+                                                [--link usb3] [--cache-mib 8] [--only a,b] [--verify]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tflite_serenity.graph import build_graph  # noqa: E402
-from tflite_serenity.model.io import read_model  # noqa: E402
-from tflite_serenity.edgetpu import (  # noqa: E402
+from scripts.models import zoo
+from tflite_serenity.graph import build_graph
+from tflite_serenity.model.io import read_model
+from tflite_serenity.edgetpu import (
     build_problem, check_chain, contiguous_split, edge_tpu, exact_split, param_count_split, segment_models,
 )
 
 
-def zoo_models(zoo: Path, only: set[str] | None) -> list[Path]:
-    """The int8 files of the zoo, in zoo.json order when it exists."""
-    index = zoo / "zoo.json"
-    if index.is_file():
-        entries = json.loads(index.read_text())
-        entries = entries.get("models", entries) if isinstance(entries, dict) else entries
-        files = [zoo / e["file"] for e in entries if e.get("variant") == "int8"]
-    else:
-        files = sorted(zoo.glob("*_int8.tflite"))
-    files = [f for f in files if f.is_file()]
-    if only:
-        files = [f for f in files if f.name.removesuffix("_int8.tflite") in only]
-    return files
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--zoo", type=Path, default=Path(__file__).resolve().parents[1] / ".zoo")
+    zoo.add_argument(p)
     p.add_argument("--k", type=int, nargs="+", default=[2, 3, 4])
     p.add_argument("--time-limit", type=float, default=20.0)
     p.add_argument("--link", default="usb3")
@@ -59,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verify", action="store_true", help="also check the exact split's chained segments in LiteRT")
     args = p.parse_args(argv)
 
-    files = zoo_models(args.zoo, set(args.only.split(",")) if args.only else None)
+    files = [m.path for m in zoo.models(args.zoo, only=zoo.names(args.only), variants={"int8"})]
     if not files:
         print(f"no int8 models in {args.zoo}", file=sys.stderr)
         return 1

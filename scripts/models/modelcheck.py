@@ -5,12 +5,13 @@ Imports neither TensorFlow nor Keras: the schema comes from the
 TFLite Micro kernels ``abort()`` the whole process on bad quantization
 parameters; a dead child is then just a failed check.
 
-Run as a script it is that child:
-``python modelcheck.py {litert|tflm} MODEL.tflite`` prints one JSON line.
+Run as a module it is that child:
+``python -m scripts.models.modelcheck {litert|tflm} MODEL.tflite`` prints one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import hashlib
 import json
@@ -18,9 +19,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from scripts import ROOT
 
 RUNTIMES = ("litert", "tflm")
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -161,8 +165,8 @@ def run_in_child(runtime: str, path: Path, timeout: float = 600.0) -> dict:
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), runtime, str(path)],
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "scripts.models.modelcheck", runtime, str(Path(path).resolve())],
+            capture_output=True, text=True, timeout=timeout, cwd=ROOT,
         )
     except subprocess.TimeoutExpired:
         return {"ok": False, "nonconstant": False, "error": f"timed out after {timeout:.0f} s"}
@@ -188,17 +192,13 @@ def runs_in(results: dict[str, dict]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Child entry point: ``modelcheck.py RUNTIME PATH`` -> one JSON line."""
+    """Child entry point: ``RUNTIME PATH`` -> one JSON line."""
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     runtime, path = argv
     print(json.dumps(run_here(runtime, Path(path).read_bytes())), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 def recheck(out: Path, manifest: dict[str, dict]) -> list[str]:
@@ -246,3 +246,38 @@ def only(items: list, stems: str | None) -> list:
     if unknown:
         raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
     return [item for item in items if item.stem in wanted]
+
+
+
+def manifest_parser(description: str, only: str) -> argparse.ArgumentParser:
+    """The options of a generator that keeps a manifest: ``--out``, ``--check`` and ``--only``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data",
+                        help="output folder (default: tests/data/)")
+    parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
+    parser.add_argument("--only", metavar="STEM[,STEM]", help=f"rebuild only these {only}")
+    return parser
+
+
+def manifest_main(index: Path, check: bool, build: Callable[[dict[str, dict]], dict[str, dict]],
+                  print_table: Callable[[dict[str, dict]], None]) -> int:
+    """Build (``build`` makes the chosen files and returns ``manifest`` updated with
+    them) or re-verify (``check``) the files of the manifest ``index``; 1 on any problem."""
+    manifest = json.loads(index.read_text()) if index.exists() else {}
+    start = time.perf_counter()
+    if check:
+        found = recheck(index.parent, manifest)
+    else:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        manifest = build(manifest)
+        index.write_text(json.dumps(manifest, indent=1) + "\n")
+        found = [p for name, e in manifest.items() for p in problems(name, e)]
+    print_table(manifest)
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    for line in found:
+        print("PROBLEM:", line)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Time the whole command on the zoo: this checkout against a reference one.
 
-For every model of the zoo (``scripts/make_zoo.py``), runs
+For every model of the zoo (``scripts/models/make_zoo.py``), runs
 ``python -m tflite_serenity IN OUT --quiet`` once with this checkout's
 package and once with the reference's (``--reference``: a directory holding
 a ``tflite_serenity`` package, e.g. a ``git worktree`` of an older commit with
@@ -12,8 +12,8 @@ int8 and the float models.
 Examples
 --------
 git worktree add /tmp/ref <commit> && (cd /tmp/ref && python setup.py build_ext --inplace -q)
-python scripts/bench_command.py --reference /tmp/ref
-python scripts/bench_command.py --reference /tmp/ref --only nasnetmobile,darts --repeat 3
+python -m scripts.benchmarks.bench_command --reference /tmp/ref
+python -m scripts.benchmarks.bench_command --reference /tmp/ref --only nasnetmobile,darts --repeat 3
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+from scripts.models import zoo
 
 
 def run(package: Path, model: Path, out: Path) -> float:
@@ -44,16 +45,11 @@ def run(package: Path, model: Path, out: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", type=Path, required=True, help="a directory holding the reference package")
-    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo")
+    zoo.add_argument(parser)
     parser.add_argument("--only", default="", help="comma-separated model names (default: the whole zoo)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the lowest time counts")
     args = parser.parse_args()
-    wanted = {n for n in args.only.split(",") if n}
-    models = sorted(p for p in args.zoo.glob("*.tflite")
-                    if not wanted or p.stem.rsplit("_", 1)[0] in wanted)
-    if not models:
-        print(f"no models in {args.zoo}: run scripts/make_zoo.py first", file=sys.stderr)
-        return 1
+    models = sorted(m.path for m in zoo.models(args.zoo, only=zoo.names(args.only)))
     rows = []
     print(f"{'model':<28} {'reference s':>11} {'this s':>8} {'ratio':>6}  same bytes")
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,31 +7,25 @@ expected to or gives constant outputs.
 
 Examples
 --------
-python scripts/make_test_models.py            # rebuild everything (~1-2 minutes)
-python scripts/make_test_models.py --check    # only re-verify the committed files
-python scripts/make_test_models.py --only irregular,darts_tiny
+python -m scripts.models.make_test_models            # rebuild everything (~1-2 minutes)
+python -m scripts.models.make_test_models --check    # only re-verify the committed files
+python -m scripts.models.make_test_models --only irregular,darts_tiny
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import modelcheck
-import modelkit
-import fixture_nets
-import signal_models
-import zoo_nets
 import tensorflow as tf
 from tensorflow import keras
 
+from scripts.models import fixture_nets, modelcheck, modelkit, signal_models, zoo_nets
+
 SEED = 0
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
 BOTH = ("litert", "tflm")
 Variants = dict[str, bytes]
 
@@ -249,28 +243,10 @@ def build(out: Path, families: list[TestModel], manifest: dict[str, dict]) -> di
 
 def main(argv: list[str] | None = None) -> int:
     """Build (default) or re-verify (``--check``) the test models; exit 1 on any problem."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: tests/data/)")
-    parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
-    parser.add_argument("--only", metavar="STEM[,STEM]", help="rebuild only these families")
-    args = parser.parse_args(argv)
-
-    index = args.out / "MANIFEST.json"
-    manifest = json.loads(index.read_text()) if index.exists() else {}
-    start = time.perf_counter()
-    if args.check:
-        found = modelcheck.recheck(args.out, manifest)
-    else:
-        families = modelcheck.only(test_models(), args.only)
-        args.out.mkdir(parents=True, exist_ok=True)
-        manifest = build(args.out, families, manifest)
-        index.write_text(json.dumps(manifest, indent=1) + "\n")
-        found = [p for name, e in manifest.items() for p in modelcheck.problems(name, e)]
-    print_table(manifest)
-    print(f"done in {time.perf_counter() - start:.0f} s")
-    for line in found:
-        print("PROBLEM:", line)
-    return 1 if found else 0
+    args = modelcheck.manifest_parser(__doc__.split("\n\n")[0], "families").parse_args(argv)
+    return modelcheck.manifest_main(
+        args.out / "MANIFEST.json", args.check,
+        lambda manifest: build(args.out, modelcheck.only(test_models(), args.only), manifest), print_table)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ bytes (fixed seeds, see ``modelkit.seed_everything``).
 
 Examples
 --------
-python scripts/make_cell_models.py             # all files (about 40 s)
-python scripts/make_cell_models.py --seeds 0-3
+python -m scripts.models.make_cell_models             # all files (about 40 s)
+python -m scripts.models.make_cell_models --seeds 0-3
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import json
 import sys
 from pathlib import Path
 
-import modelkit
-import pnas_nets
-from pnas_nets import Block, CellNet
+from scripts import ROOT
+from scripts.models import modelkit, pnas_nets
+from scripts.models.pnas_nets import Block, CellNet
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "cells"
+OUT = ROOT / "tests" / "data" / "cells"
 SEEDS = range(12)
 #: The network of the regression file, found by a random search (seed 24).
 STRIPS_NET = CellNet((Block(1, "sep_5x5", 1, "sep_5x5"), Block(0, "sep_7x7", 0, "sep_3x3")),

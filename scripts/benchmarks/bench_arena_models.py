@@ -1,6 +1,6 @@
 """Benchmark the arena plan on the model zoo, measured in TFLite Micro.
 
-For every model of the zoo (``scripts/make_zoo.py``, float and int8): run the
+For every model of the zoo (``scripts/models/make_zoo.py``, float and int8): run the
 main command (``optimize``: schedule, rewrite, arena plan), then measure in
 the real TFLite Micro interpreter (child processes) the arena head of the
 output with our offline plan and of the same output without it (TFLite
@@ -15,8 +15,8 @@ bit-identical, and the placement time.
 
 Examples
 --------
-python scripts/make_zoo.py && python scripts/bench_arena_models.py
-python scripts/bench_arena_models.py --only unet,darts --markdown
+python -m scripts.models.make_zoo && python -m scripts.benchmarks.bench_arena_models
+python -m scripts.benchmarks.bench_arena_models --only unet,darts --markdown
 """
 
 from __future__ import annotations
@@ -24,17 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tflite_serenity import optimize  # noqa: E402
-from tflite_serenity.tflm.offline import METADATA_NAME  # noqa: E402
-from tflite_serenity.model import read_model, without_metadata, write_model  # noqa: E402
-from tflite_serenity.verify import compare_models, measure_tflm_arena  # noqa: E402
+from scripts.models import zoo
+from tflite_serenity import optimize
+from tflite_serenity.tflm.offline import METADATA_NAME
+from tflite_serenity.model import read_model, without_metadata, write_model
+from tflite_serenity.verify import compare_models, measure_tflm_arena
 
 COLUMNS = [
     ("model", "model"), ("ops", "ops"), ("bound", "lower bound (B)"), ("plan", "our plan (B)"),
@@ -45,12 +42,13 @@ COLUMNS = [
 ]
 
 
-def bench_model(path: Path, time_limit: float, rewrite: bool) -> dict:
+def bench_model(path: Path, time_limit: float, rewrite: bool) -> dict | None:
+    """The row of one model; None when the command hands the input back unchanged (no plan to measure)."""
     data = path.read_bytes()
     result = optimize(data, time_limit=time_limit, rewrite=rewrite, arena_plan=True)
     arena = result.arena
     if arena is None:
-        raise SystemExit(f"{path.name}: not planned")
+        return None
     bare = write_model(without_metadata(read_model(result.model), METADATA_NAME))
     greedy = measure_tflm_arena(bare)
     comparison = compare_models(data, result.model, runtime="tflm", trials=2)
@@ -89,7 +87,7 @@ def _cell(key: str, value) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo")
+    zoo.add_argument(parser)
     parser.add_argument("--only", default="", help="comma-separated name prefixes")
     parser.add_argument("--time-limit", type=float, default=30.0, help="scheduler seconds per model")
     parser.add_argument("--no-rewrite", action="store_true", help="schedule only, no graph rewriting")
@@ -97,10 +95,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args()
 
-    listing = json.loads((args.zoo / "zoo.json").read_text())
     prefixes = [p for p in args.only.split(",") if p]
-    files = [m["file"] for m in listing["models"] if "tflm" in m.get("runs_in", [])
-             and (not prefixes or any(m["file"].startswith(p) for p in prefixes))]
+    files = [m.path for m in zoo.models(args.zoo, runs_in="tflm")
+             if not prefixes or any(m.path.name.startswith(p) for p in prefixes)]
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"scheduler time limit {args.time_limit:g} s, rewrite {'off' if args.no_rewrite else 'on'}")
     if args.markdown:
@@ -110,8 +107,11 @@ def main() -> None:
         print("  ".join(f"{key:>12}" for key, _ in COLUMNS))
     rows = []
     start = time.monotonic()
-    for name in files:
-        row = bench_model(args.zoo / name, args.time_limit, not args.no_rewrite)
+    for path in files:
+        row = bench_model(path, args.time_limit, not args.no_rewrite)
+        if row is None:
+            print(f"  {path.stem}: unchanged by the command, no plan", flush=True)
+            continue
         rows.append(row)
         cells = [_cell(key, row[key]) for key, _ in COLUMNS]
         print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(f"{c:>12}" for c in cells),

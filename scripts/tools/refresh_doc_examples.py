@@ -1,17 +1,20 @@
 """Rerun the console examples of README.md and docs/getting-started.md and write
 their real output into the pages (tests/test_docs_examples.py checks they match).
 
-    python scripts/refresh_doc_examples.py
+    python -m scripts.tools.refresh_doc_examples
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+
 PAGES = ["README.md", "docs/getting-started.md"]
 
 
@@ -39,11 +42,14 @@ def refresh(page: Path, workdir: Path) -> None:
     page.write_text(re.sub(r"```console\n(.*?)```", block, text, flags=re.S), encoding="utf-8")
 
 
-if __name__ == "__main__":
-    import tempfile
-
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with tempfile.TemporaryDirectory() as tmp:  # examples write files; keep them out of the repository
         (Path(tmp) / "tests").symlink_to(ROOT / "tests")
         for name in PAGES:
             refresh(ROOT / name, Path(tmp))
             print(f"refreshed {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,8 +8,8 @@ output; the table says whether the bytes agree. Exit code 1 if any differ.
 
 Examples
 --------
-python scripts/check_determinism.py                       # NASNetMobile, RandWire WS/ER, DARTS (int8) of .zoo/
-python scripts/check_determinism.py .zoo/unet_int8.tflite tests/data/darts_tiny_int8.tflite
+python -m scripts.benchmarks.check_determinism      # NASNetMobile, RandWire WS/ER, DARTS (int8) of .zoo/
+python -m scripts.benchmarks.check_determinism .zoo/unet_int8.tflite tests/data/darts_tiny_int8.tflite
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODELS = [ROOT / ".zoo" / f"{name}_int8.tflite" for name in ("nasnetmobile", "randwire_ws", "randwire_er",
-                                                                     "darts")]
+from scripts.models import zoo
+
+#: The zoo networks checked when no model is named (their int8 files).
+DEFAULT_NAMES = {"nasnetmobile", "randwire_ws", "randwire_er", "darts"}
 BUSY = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -37,15 +38,17 @@ def optimize(model: Path, out: Path, *extra: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", type=Path, default=DEFAULT_MODELS)
+    parser.add_argument("models", nargs="*", type=Path, help="default: the int8 NASNetMobile, RandWire WS/ER and "
+                                                             "DARTS of the zoo")
     parser.add_argument("--hogs", type=int, default=2, help="CPU-bound processes beside the command (default: 2)")
     args = parser.parse_args()
+    models = args.models or [m.path for m in zoo.models(only=DEFAULT_NAMES, variants={"int8"})]
     hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.hogs)]
     failed = False
     try:
         print(f"{'model':<28} {'default s':>9} {'limit 5 s':>9}  same with --time-limit 5  second run unchanged")
         with tempfile.TemporaryDirectory() as tmp:
-            for model in args.models:
+            for model in models:
                 a, b, c = (Path(tmp) / f"{model.stem}.{k}.tflite" for k in "abc")
                 seconds_a = optimize(model, a)
                 seconds_b = optimize(model, b, "--time-limit", "5")

@@ -1,6 +1,6 @@
 """Benchmark every stage on the model zoo against the baselines, in one run.
 
-For every model of the zoo (``scripts/make_zoo.py``; float and int8):
+For every model of the zoo (``scripts/models/make_zoo.py``; float and int8):
 operators and weights; the peak of live activation bytes in the converter's
 order, in a reverse post-order, in a greedy memory-aware list schedule, and in
 our order (with whether it is proven optimal and the scheduler's seconds, file
@@ -15,33 +15,30 @@ for the original and the final model.
 
 Examples
 --------
-python scripts/make_zoo.py && python scripts/bench.py --verify --png docs/benchmarks.png
-python scripts/bench.py --quick
-python scripts/bench.py --only nasnetmobile,darts --csv /tmp/bench.csv
-python scripts/bench.py --save /tmp/zoo   # also write the models, to measure on another build (compare_arenas.py)
+python -m scripts.models.make_zoo && python -m scripts.benchmarks.bench --verify --png docs/benchmarks.png
+python -m scripts.benchmarks.bench --quick
+python -m scripts.benchmarks.bench --only nasnetmobile,darts --csv /tmp/bench.csv
+python -m scripts.benchmarks.bench --save /tmp/zoo   # also write the models, to measure on another build (compare_arenas.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from scripts import ROOT
+from scripts.models import zoo
+from tflite_serenity import memory, optimize
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.model import read_model
+from tflite_serenity.schedule.baselines import greedy_order, reverse_postorder
+from tflite_serenity.schedule.search import schedule_graph, schedule_in_place
 
-from tflite_serenity import memory, optimize  # noqa: E402
-from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.model import read_model  # noqa: E402
-from tflite_serenity.schedule.baselines import greedy_order, reverse_postorder  # noqa: E402
-from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
-
-QUICK = ("mobilenetv2", "darts", "randwire_ws", "swiftnet")
 COLUMNS = [
     ("model", "model"), ("ops", "ops"), ("converter", "converter order (B)"), ("rpo", "reverse post-order (B)"),
     ("greedy", "greedy (B)"), ("ours", "ours (B)"), ("ratio", "converter / ours"), ("bound", "lower bound (B)"),
@@ -150,16 +147,10 @@ def markdown(rows: list[dict], columns) -> str:
     return "\n".join(lines)
 
 
-def zoo_files(zoo: Path, names: set[str] | None) -> list[Path]:
-    index = json.loads((zoo / "zoo.json").read_text())
-    files = [zoo / e["file"] for e in index["models"] if names is None or e["name"] in names]
-    return [f for f in files if f.exists()]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo", help="zoo folder (default: .zoo/)")
-    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    zoo.add_argument(parser)
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(zoo.QUICK)}")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="only these zoo models")
     parser.add_argument("--verify", action="store_true", help="run outputs and TFLite Micro arenas")
     parser.add_argument("--time-limit", type=float, default=60.0)
@@ -170,12 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-    if not (args.zoo / "zoo.json").exists():
-        parser.error(f"no zoo at {args.zoo}; run: python scripts/make_zoo.py")
-    names = set(args.only.split(",")) if args.only else set(QUICK) if args.quick else None
+    only = zoo.names(args.only) or (set(zoo.QUICK) if args.quick else None)
     rows = []
-    for path in zoo_files(args.zoo, names):
-        row = bench_model(path, args.time_limit, args.verify, args.save)
+    for model in zoo.models(args.zoo, only=only):
+        row = bench_model(model.path, args.time_limit, args.verify, args.save)
         rows.append(row)
         print(f"{row['model']:<22} {row['ops']:>4} ops  {row['converter']:>10,} -> {row['ours']:>10,} B "
               f"({row['ratio']:.2f}x) -> rewritten {row['rewritten']:>10,} B; bound {row['bound']:>10,}; "

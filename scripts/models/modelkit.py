@@ -1,6 +1,6 @@
 """Turn untrained Keras models into healthy float32 and full-int8 .tflite files.
 
-Shared by ``make_zoo.py`` and ``make_test_models.py``.  Two things matter:
+Shared by the model generators of this folder.  Two things matter:
 
 * Conversion goes through a concrete function with a fixed ``[1, ...]``
   input and no trackable object, which gives static batch-1 graphs without

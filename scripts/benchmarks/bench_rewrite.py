@@ -24,10 +24,10 @@ all.
 
 Usage::
 
-    python scripts/make_zoo.py                      # once, builds .zoo/
-    python scripts/bench_rewrite.py --verify --tflm # about 6 minutes on 2 cores
-    python scripts/bench_rewrite.py --models darts,unet --time-limit 60
-    python scripts/bench_rewrite.py --save /tmp/rw  # also write the models (compare_arenas.py)
+    python -m scripts.models.make_zoo                      # once, builds .zoo/
+    python -m scripts.benchmarks.bench_rewrite --verify --tflm # about 6 minutes on 2 cores
+    python -m scripts.benchmarks.bench_rewrite --models darts,unet --time-limit 60
+    python -m scripts.benchmarks.bench_rewrite --save /tmp/rw  # also write the models (compare_arenas.py)
 """
 
 from __future__ import annotations
@@ -40,22 +40,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tflite_serenity import memory  # noqa: E402
-from tflite_serenity.graph import Graph, build_graph  # noqa: E402
-from tflite_serenity.model import read_model, with_operator_orders, write_model  # noqa: E402
-from tflite_serenity.rewrite.slices import simplify_slices  # noqa: E402
-from tflite_serenity.rewrite.search import rewrite_subgraph  # noqa: E402
-from tflite_serenity.options import Options  # noqa: E402
-from tflite_serenity.rewrite.sites import classify  # noqa: E402
-from tflite_serenity.schedule.search import schedule_graph, schedule_in_place  # noqa: E402
-from tflite_serenity.arena.model_plan import plan_arena  # noqa: E402
+from scripts.models import zoo
+from tflite_serenity import memory
+from tflite_serenity.arena.model_plan import plan_arena
+from tflite_serenity.graph import Graph, build_graph
+from tflite_serenity.model import read_model, with_operator_orders, write_model
+from tflite_serenity.rewrite.search import rewrite_subgraph
+from tflite_serenity.options import Options
+from tflite_serenity.rewrite.sites import classify
+from tflite_serenity.rewrite.slices import simplify_slices
+from tflite_serenity.schedule.search import schedule_graph, schedule_in_place
 
 IRREGULAR = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile", "densenet121", "inceptionv3", "unet")
 #: The irregular networks the rewriting issue names (SERENITY's benchmark kinds).
 ISSUE_SET = ("randwire_ws", "randwire_er", "darts", "swiftnet", "nasnetmobile")
-DEFAULT_ZOO = Path(__file__).resolve().parents[1] / ".zoo"
 
 
 @dataclass
@@ -270,7 +268,7 @@ def summary(rows: list[Row]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--zoo", type=Path, default=DEFAULT_ZOO)
+    zoo.add_argument(p)
     p.add_argument("--models", default=",".join(IRREGULAR), help="comma-separated zoo names")
     p.add_argument("--variants", default="float,int8")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds per schedule and per rewriting run")
@@ -280,8 +278,7 @@ def main(argv=None) -> int:
     p.add_argument("--save", type=Path, help="write every input and output model here (to measure elsewhere: "
                                              "on a device, or a 32-bit build of TFLite Micro)")
     args = p.parse_args(argv)
-    index = json.loads((args.zoo / "zoo.json").read_text())["models"]
-    files = {(m["name"], m["variant"]): args.zoo / m["file"] for m in index}
+    files = {(m.name, m.variant): m.path for m in zoo.models(args.zoo)}
     runtimes = (("litert", "tflm") if args.tflm else ("litert",)) if args.verify else ()
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
@@ -289,8 +286,8 @@ def main(argv=None) -> int:
     for name in args.models.split(","):
         for variant in args.variants.split(","):
             path = files.get((name, variant))
-            if path is None or not path.is_file():
-                print(f"  {name} {variant}: not in {args.zoo} (run scripts/make_zoo.py)", file=sys.stderr)
+            if path is None:
+                print(f"  {name} {variant}: not in {args.zoo} (run {zoo.BUILD})", file=sys.stderr)
                 continue
             rows.append(bench_file(path, name, variant, args.time_limit, runtimes, args.save))
     print(table(rows))

@@ -2,7 +2,7 @@
 
 Parts (``--parts``, default all):
 
-* ``pipeline``: every int8 zoo model (``.zoo/zoo.json``; the Edge TPU runs
+* ``pipeline``: every int8 zoo model (``scripts/models/zoo.py``; the Edge TPU runs
   int8 models only; ``--pipeline-variants int8,float`` adds the float ones)
   split into k = 2..4 Edge TPU segments (default device): the learned split (policy order + exact
   contiguous DP), the exact CP-SAT split (``--exact-time-limit``), the best
@@ -25,8 +25,8 @@ second), each learned run on a freshly built problem. Results go to
 
 Examples
 --------
-python scripts/eval_policy.py --json .benchmarks/learned.json
-python scripts/eval_policy.py --parts pipeline --only darts,nasnetmobile
+python -m scripts.training.eval_policy --json .benchmarks/learned.json
+python -m scripts.training.eval_policy --parts pipeline --only darts,nasnetmobile
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+from scripts import ROOT  # noqa: E402
+from scripts.models import zoo  # noqa: E402
 from tflite_serenity import memory  # noqa: E402
 from tflite_serenity.graph import build_graph  # noqa: E402
 from tflite_serenity.learned import learned_order, load_policy  # noqa: E402
@@ -67,16 +66,9 @@ KS = (2, 3, 4)
 HELD_OUT_SEED = 5000
 
 
-def zoo_graphs(zoo: Path, only: set[str] | None, variants: set[str]) -> list[tuple[str, object]]:
-    index = json.loads((zoo / "zoo.json").read_text())
-    out = []
-    for entry in index["models"]:
-        if (only and entry["name"] not in only) or entry["variant"] not in variants:
-            continue
-        path = zoo / entry["file"]
-        if path.exists():
-            out.append((path.stem, build_graph(read_model(path.read_bytes()), 0)))
-    return out
+def zoo_graphs(folder: Path, only: set[str] | None, variants: set[str]) -> list[tuple[str, object]]:
+    return [(m.stem, build_graph(read_model(m.path.read_bytes()), 0))
+            for m in zoo.models(folder, only=only, variants=variants)]
 
 
 def synthetic_graphs(count: int, low: int, high: int, seed: int) -> list[tuple[str, object]]:
@@ -258,7 +250,7 @@ def warm_markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo")
+    zoo.add_argument(parser)
     parser.add_argument("--only", metavar="NAME[,NAME]", help="only these zoo models")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
     parser.add_argument("--exact-time-limit", type=float, default=60.0, help="CP-SAT seconds per split (default 60)")
@@ -273,14 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = parts - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}")
-    only = set(args.only.split(",")) if args.only else None
+    only = zoo.names(args.only)
     progress = not args.quiet
     for objective in ("pipeline", "memory"):
         load_policy(objective)  # load once, outside the timings
     compiled_decoder()  # likewise the import of the compiled decoder
 
     results: dict[str, object] = {}
-    zoo = zoo_graphs(args.zoo, only, {"int8", "float"}) if parts & {"memory", "warm"} else []
+    zoo_memory = zoo_graphs(args.zoo, only, {"int8", "float"}) if parts & {"memory", "warm"} else []
     zoo_pipeline = zoo_graphs(args.zoo, only, set(args.pipeline_variants.split(","))) if "pipeline" in parts else []
     small = synthetic_graphs(args.synthetic, 20, 60, HELD_OUT_SEED)
     large = synthetic_graphs(args.synthetic_large, 100, 200, HELD_OUT_SEED + 1)
@@ -294,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         results["pipeline_synthetic_large"] = pipeline_rows(large, min(args.exact_time_limit, 30.0), device, False)
     if "memory" in parts:
         print("memory, zoo models", flush=True)
-        results["memory"] = memory_rows(zoo, args.dp_time_limit, progress)
+        results["memory"] = memory_rows(zoo_memory, args.dp_time_limit, progress)
     if "memory-synthetic" in parts:
         print("memory, held-out synthetic graphs", flush=True)
         results["memory_synthetic"] = memory_rows(small, args.dp_time_limit, False)
         results["memory_synthetic_large"] = memory_rows(large, args.dp_time_limit, False)
     if "warm" in parts:
         print("warm start, zoo models and large synthetic graphs", flush=True)
-        results["warm"] = warm_rows(zoo + large, args.dp_time_limit, progress)
+        results["warm"] = warm_rows(zoo_memory + large, args.dp_time_limit, progress)
 
     print()
     if "pipeline" in results:

@@ -9,21 +9,22 @@ input, and the seconds of the whole call.
 
 Example
 -------
-python scripts/bench_realworld.py
+python -m scripts.benchmarks.bench_realworld
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
-from pathlib import Path
 
+from scripts import ROOT
 from tflite_serenity import memory, optimize
 from tflite_serenity.tflm.simulate import stored_head
 from tflite_serenity.graph import build_graphs
 from tflite_serenity.model import read_model
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+DATA = ROOT / "tests" / "data"
 
 
 def head(data: bytes) -> str:
@@ -33,6 +34,7 @@ def head(data: bytes) -> str:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     names = sorted(json.loads((DATA / "REALWORLD.json").read_text()))
     print("| model | ops | peak in (B) | peak out (B) | TFLite Micro head in (B) | head out (B) | status | "
           "unchanged | seconds |")

@@ -26,10 +26,10 @@ fits those.
 
 Usage::
 
-    python scripts/make_zoo.py                       # once, builds .zoo/
-    python scripts/fit_persistent.py --save-as 64    # about 5 minutes
-    python scripts/fit_persistent.py --write-models /tmp/set
-    python scripts/fit_persistent.py --models-from /tmp/set --measured /tmp/set/tflm32.jsonl \
+    python -m scripts.models.make_zoo                       # once, builds .zoo/
+    python -m scripts.tools.fit_persistent --save-as 64    # about 5 minutes
+    python -m scripts.tools.fit_persistent --write-models /tmp/set
+    python -m scripts.tools.fit_persistent --models-from /tmp/set --measured /tmp/set/tflm32.jsonl \
         --save-as 32 --build "tflite-micro <commit>, reference kernels, g++ -m32"
 """
 
@@ -45,14 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tflite_serenity import optimize  # noqa: E402
-from tflite_serenity.errors import SerenityError  # noqa: E402
-from tflite_serenity.graph import build_graphs  # noqa: E402
-from tflite_serenity.tflm.tail import PersistentCosts, PersistentCounts, model_persistent_counts  # noqa: E402
-from tflite_serenity.model import read_model  # noqa: E402
+from scripts import ROOT
+from scripts.models import zoo
+from tflite_serenity import optimize
+from tflite_serenity.errors import SerenityError
+from tflite_serenity.graph import build_graphs
+from tflite_serenity.tflm.tail import PersistentCosts, PersistentCounts, model_persistent_counts
+from tflite_serenity.model import read_model
 
 TENSORS = "TfLiteEvalTensor data"
 NODES = "NodeAndRegistration struct"
@@ -70,11 +69,12 @@ _CATEGORY = re.compile(r"\[RecordingMicroAllocator\] '([^']+)' used (\d+) bytes"
 
 def model_set(time_limit: float) -> dict[str, bytes]:
     """The models to measure, by file name."""
-    found = sorted((ROOT / "tests" / "data").glob("*.tflite")) + sorted((ROOT / ".zoo").glob("*.tflite"))
+    found = ([("data", p) for p in sorted((ROOT / "tests" / "data").glob("*.tflite"))]
+             + [("zoo", p) for p in sorted(m.path for m in zoo.models())])
     models: dict[str, bytes] = {}
-    for path in found:
+    for source, path in found:
         data = path.read_bytes()
-        name = f"{path.parent.name.lstrip('.')}_{path.name}"
+        name = f"{source}_{path.name}"
         try:
             counts(data)
         except SerenityError:
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [json.loads(line) for line in args.measured.read_text().splitlines() if line.strip()]
         measured = {Path(d["model"]).name: d["categories"] for d in lines if d.get("ok", True)}
     else:
-        work = Path(args.models_from) if args.models_from else ROOT / ".zoo" / "persistent"
+        work = Path(args.models_from) if args.models_from else zoo.DEFAULT / "persistent"
         work.mkdir(parents=True, exist_ok=True)
         measured = {}
         for name, data in models.items():

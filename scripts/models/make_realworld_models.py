@@ -15,15 +15,13 @@ without it the Vela model is skipped and the committed file kept.
 
 Examples
 --------
-python scripts/make_realworld_models.py --vela /work/venv-vela/bin/vela   # everything (~1 minute)
-python scripts/make_realworld_models.py --only fp16_cnn,sparse_fc
-python scripts/make_realworld_models.py --check                          # re-verify the committed files
+python -m scripts.models.make_realworld_models --vela /work/venv-vela/bin/vela   # everything (~1 minute)
+python -m scripts.models.make_realworld_models --only fp16_cnn,sparse_fc
+python -m scripts.models.make_realworld_models --check                          # re-verify the committed files
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -32,17 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import modelcheck
-import modelkit
-import fixture_nets
-import zoo_nets
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from scripts.models import fixture_nets, modelcheck, modelkit, zoo_nets
+
 SEED = 0
 PREFIX = "realworld_"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
 INDEX = "REALWORLD.json"
 layers = keras.layers
 
@@ -331,29 +326,13 @@ def build(out: Path, items: list[RealWorldModel], manifest: dict[str, dict], exe
 
 def main(argv: list[str] | None = None) -> int:
     """Build (default) or re-verify (``--check``) the real-world models; exit 1 on any problem."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: tests/data/)")
-    parser.add_argument("--check", action="store_true", help="only re-verify existing files against the manifest")
-    parser.add_argument("--only", metavar="STEM[,STEM]", help="rebuild only these models")
+    parser = modelcheck.manifest_parser(__doc__.split("\n\n")[0], "models")
     parser.add_argument("--vela", metavar="PATH", help="the vela executable (without it the Vela model is skipped)")
     args = parser.parse_args(argv)
-
-    index = args.out / INDEX
-    manifest = json.loads(index.read_text()) if index.exists() else {}
-    start = time.perf_counter()
-    if args.check:
-        found = modelcheck.recheck(args.out, manifest)
-    else:
-        items = modelcheck.only(realworld_models(), args.only)
-        args.out.mkdir(parents=True, exist_ok=True)
-        manifest = build(args.out, items, manifest, args.vela)
-        index.write_text(json.dumps(manifest, indent=1) + "\n")
-        found = [p for name, e in manifest.items() for p in modelcheck.problems(name, e)]
-    print_table(manifest)
-    print(f"done in {time.perf_counter() - start:.0f} s")
-    for line in found:
-        print("PROBLEM:", line)
-    return 1 if found else 0
+    return modelcheck.manifest_main(
+        args.out / INDEX, args.check,
+        lambda manifest: build(args.out, modelcheck.only(realworld_models(), args.only), manifest, args.vela),
+        print_table)
 
 
 if __name__ == "__main__":

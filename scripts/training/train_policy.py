@@ -24,8 +24,8 @@ a time-budgeted run stops wherever the budget ends. Needs
 
 Examples
 --------
-nice -n 10 python scripts/train_policy.py --objective pipeline --minutes 45
-nice -n 10 python scripts/train_policy.py --objective memory --minutes 45
+nice -n 10 python -m scripts.training.train_policy --objective pipeline --minutes 45
+nice -n 10 python -m scripts.training.train_policy --objective memory --minutes 45
 """
 
 from __future__ import annotations
@@ -44,19 +44,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tflite_serenity import memory  # noqa: E402
-from tflite_serenity.learned.costs import BottleneckCost, PeakCost  # noqa: E402
-from tflite_serenity.learned.network import PolicyNet, collate  # noqa: E402
-from tflite_serenity.learned.problem import (  # noqa: E402
+from scripts import ROOT
+from tflite_serenity import memory
+from tflite_serenity.learned.costs import BottleneckCost, PeakCost
+from tflite_serenity.learned.network import PolicyNet, collate
+from tflite_serenity.learned.problem import (
     CANDIDATE_FEATURES, CONTEXT_FEATURES, NODE_FEATURES, memory_instance, pipeline_instance,
 )
-from tflite_serenity.learned.synthetic import random_dag  # noqa: E402
-from tflite_serenity.edgetpu import build_problem  # noqa: E402
-from tflite_serenity.edgetpu.device import EdgeTpu, LINKS, MIB  # noqa: E402
-from tflite_serenity.schedule.baselines import greedy_order  # noqa: E402
+from tflite_serenity.learned.synthetic import random_dag
+from tflite_serenity.edgetpu import build_problem
+from tflite_serenity.edgetpu.device import LINKS, MIB, EdgeTpu
+from tflite_serenity.schedule.baselines import greedy_order
 
 CURVE_FIELDS = ["epoch", "minutes", "batches", "lr", "train_cost", "baseline_cost", "val_cost", "val_baseline_cost",
                 "val_vs_stored", "val_vs_greedy", "baseline_updated", "p_value", "grad_norm"]

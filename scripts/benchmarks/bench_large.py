@@ -1,11 +1,11 @@
 """Scale check: a synthetic 5,000-operator model through the whole command.
 
-Builds a random DAG of float ADDs (scripts/synthetic_model.py), runs
+Builds a random DAG of float ADDs (scripts/models/synthetic_model.py), runs
 ``python -m tflite_serenity IN OUT`` on it with the default options, and
 prints the wall time, the scheduler's figures and whether LiteRT gives
 bit-identical outputs.
 
-    python scripts/bench_large.py [--ops 5000] [--time-limit S]
+    python -m scripts.benchmarks.bench_large [--ops 5000] [--time-limit S]
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from synthetic_model import random_add_dag  # noqa: E402
+from scripts.models.synthetic_model import random_add_dag
+from tflite_serenity.verify import compare_models
 
 
 def main() -> int:
@@ -43,8 +40,6 @@ def main() -> int:
             print(proc.stderr, file=sys.stderr)
             return 1
         (sub,) = json.loads(proc.stdout)["subgraphs"]
-        from tflite_serenity.verify import compare_models
-
         same = compare_models(src.read_bytes(), dst.read_bytes(), runtime="litert").bit_identical
         print(f"{sub['operators']} operators: {wall:.1f} s wall for the whole command "
               f"(search {sub['seconds']:.1f} s); peak {sub['peak_before']:,} -> {sub['peak_after']:,} B, "

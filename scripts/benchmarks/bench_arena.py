@@ -2,31 +2,28 @@
 
 Generates CNN-like operator graphs (ResNet, MobileNetV2, DenseNet, Inception,
 U-Net and random-wiring styles, with occasional scratch buffers), derives
-tensor lifetimes in the stored operator order the way TFLite Micro does, and
+tensor lifetimes in the stored operator order the way TFLite Micro does (plus
+random intervals with no graph behind them, from ``make_arena_cases``), and
 prints, per instance: the lower bound, TFLite Micro's greedy arena, our
 ``plan`` arena, both as ratios to the bound, and the planning time (wall
 clock and CPU; they differ when the machine is shared).
 
 Usage::
 
-    python scripts/bench_arena.py [--seed 0] [--per-family 3] [--time-limit 2]
+    python -m scripts.benchmarks.bench_arena [--seed 0] [--per-family 3] [--time-limit 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tflite_serenity.arena import Block  # noqa: E402
-from tflite_serenity.arena.planner import plan  # noqa: E402
-from tflite_serenity.tflm.planner import greedy_tflm  # noqa: E402
-from tests.arena.cases import intervals  # noqa: E402  (the same random lifetimes the tests use)
+from scripts.models.make_arena_cases import intervals
+from tflite_serenity.arena import Block
+from tflite_serenity.arena.planner import plan
+from tflite_serenity.tflm.planner import greedy_tflm
 
 
 class GraphBuilder:

@@ -9,13 +9,14 @@ TensorFlow version writes the same files.
 
 Examples
 --------
-python scripts/make_rewrite_models.py              # all models (~30 s)
-python scripts/make_rewrite_models.py --only depthwise,conv
+python -m scripts.models.make_rewrite_models              # all models (~30 s)
+python -m scripts.models.make_rewrite_models --only depthwise,conv
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,8 +28,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 
+from scripts import ROOT  # noqa: E402
+from scripts.models import modelcheck, modelkit  # noqa: E402
+
 layers = keras.layers
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data"
+OUT = ROOT / "tests" / "data"
 SEED = 5
 
 
@@ -157,8 +161,6 @@ def _settle_batchnorm(model: keras.Model, batch: np.ndarray) -> None:
 
 def convert(model: keras.Model, int8: bool) -> bytes:
     """Float32 or full-int8 .tflite through a batch-1 concrete function (modelkit's recipe)."""
-    import modelkit
-
     if not int8:
         return modelkit.to_float_tflite(model)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([modelkit.concrete_function(model)])
@@ -204,10 +206,6 @@ def main(argv=None) -> int:
 def record(paths: list[Path], index: Path) -> None:
     """Describe the files in the shared MANIFEST.json (structure and which runtimes
     run them, checked in child processes), as make_test_models.py does for its own."""
-    import json
-
-    import modelcheck
-
     manifest = json.loads(index.read_text()) if index.exists() else {}
     for path in paths:
         checks = {rt: {k: v for k, v in r.items() if k != "seconds"} for rt, r in modelcheck.check_all(path).items()}

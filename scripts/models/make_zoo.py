@@ -1,16 +1,16 @@
 """Build the benchmark zoo: float32 and full-int8 .tflite files plus zoo.json.
 
 The zoo holds Keras application networks (untrained, ``weights=None``) and
-the irregular networks of ``zoo_nets.py``.  Every model is built from a
-fixed seed, recalibrated (BatchNorm statistics, classifier scale) so its int8
-version runs in TFLite Micro, converted twice, described and run in LiteRT
-and TFLite Micro (each in a child process).
+the irregular networks of ``zoo_nets.py`` (``zoo.py`` reads it back).  Every
+model is built from a fixed seed, recalibrated (BatchNorm statistics,
+classifier scale) so its int8 version runs in TFLite Micro, converted twice,
+described and run in LiteRT and TFLite Micro (each in a child process).
 
 Examples
 --------
-python scripts/make_zoo.py                 # everything into .zoo/
-python scripts/make_zoo.py --quick         # a four-model subset, ~2 minutes
-python scripts/make_zoo.py --only darts,unet --force --out /tmp/zoo
+python -m scripts.models.make_zoo                 # everything into .zoo/
+python -m scripts.models.make_zoo --quick         # a four-model subset, ~2 minutes
+python -m scripts.models.make_zoo --only darts,unet --force --out /tmp/zoo
 """
 
 from __future__ import annotations
@@ -23,17 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import modelcheck
-import modelkit
-import zoo_nets
 from tensorflow import keras
+
+from scripts.models import modelcheck, modelkit, zoo, zoo_nets
 
 SEED = 0
 CALIBRATION_BATCH = 8
 REPRESENTATIVE_SAMPLES = 16
-VARIANTS = ("float", "int8")
-QUICK = ("mobilenetv2", "darts", "randwire_ws", "swiftnet")
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".zoo"
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,7 @@ def describe_file(spec: ZooModel, variant: str, path: Path, seconds: float | Non
 
 def build_entry(spec: ZooModel, out: Path, force: bool, previous: dict[str, dict]) -> list[dict]:
     """Make (or reuse) both files of ``spec`` and return their zoo.json entries."""
-    paths = {v: out / f"{spec.name}_{v}.tflite" for v in VARIANTS}
+    paths = {v: out / f"{spec.name}_{v}.tflite" for v in zoo.VARIANTS}
     start = time.perf_counter()
     if force or not all(p.exists() for p in paths.values()):
         for variant, data in convert_model(spec).items():
@@ -125,17 +121,17 @@ def build_entry(spec: ZooModel, out: Path, force: bool, previous: dict[str, dict
     return entries
 
 
-def load_previous(index: Path) -> dict[str, dict]:
-    """Entries of an existing zoo.json by file name, or nothing."""
-    if not index.exists():
+def load_previous(out: Path) -> dict[str, dict]:
+    """Entries of an existing zoo.json in ``out`` by file name, or nothing."""
+    if not (out / zoo.INDEX).exists():
         return {}
-    return {e["file"]: e for e in json.loads(index.read_text())["models"]}
+    return {e["file"]: e for e in zoo.entries(out)}
 
 
 def select(models: list[ZooModel], only: str | None, quick: bool) -> list[ZooModel]:
     """The entries picked by ``--only`` or ``--quick`` (default: all)."""
     names = [m.name for m in models]
-    wanted = only.split(",") if only else list(QUICK) if quick else names
+    wanted = only.split(",") if only else list(zoo.QUICK) if quick else names
     unknown = sorted(set(wanted) - set(names))
     if unknown:
         raise SystemExit(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(names)}")
@@ -153,15 +149,15 @@ def print_table(entries: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, build the selected models, write ``zoo.json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: .zoo/)")
-    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--out", type=Path, default=zoo.DEFAULT, help="output folder (default: .zoo/)")
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(zoo.QUICK)}")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="only these models")
     parser.add_argument("--force", action="store_true", help="rebuild files that already exist")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    index = args.out / "zoo.json"
-    previous = load_previous(index)
+    index = args.out / zoo.INDEX
+    previous = load_previous(args.out)
     chosen = select(zoo_models(), args.only, args.quick)
     start = time.perf_counter()
     entries = []

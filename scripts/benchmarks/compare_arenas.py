@@ -10,9 +10,9 @@ their ratio, and the geometric means over the issue's irregular set and all.
 
 Usage::
 
-    python scripts/bench_rewrite.py --verify --tflm --save /tmp/rw
+    python -m scripts.benchmarks.bench_rewrite --verify --tflm --save /tmp/rw
     for f in /tmp/rw/*.tflite; do measure32 "$f"; done > /tmp/rw/arenas32.jsonl
-    python scripts/compare_arenas.py /tmp/rw/arenas32.jsonl
+    python -m scripts.benchmarks.compare_arenas /tmp/rw/arenas32.jsonl
 """
 
 from __future__ import annotations

@@ -4,11 +4,16 @@ The converter takes minutes for thousands of layers; these models exist to
 test scale (thousands of operators), so they are written straight from the
 schema's object API: float32 ADD operators over ``[1, width]`` tensors wired as
 a random DAG. They run in LiteRT and TFLite Micro.
+
+    python -m scripts.models.synthetic_model OUT.tflite --operators 5000
 """
 
 from __future__ import annotations
 
+import argparse
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
@@ -84,3 +89,18 @@ def _build(random_ops: int, width: int, seed: int, window: int, reach: int) -> t
     sub.outputs = [total]
     model.subgraphs = [sub]
     return write_model(model), len(dangling)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write one :func:`random_add_dag` model to a file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the .tflite file to write")
+    parser.add_argument("--operators", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.out.write_bytes(random_add_dag(args.operators, seed=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

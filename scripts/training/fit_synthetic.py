@@ -1,6 +1,6 @@
 """Fit the distributions of the learned scheduler's synthetic graphs to real converter output.
 
-Reads every ``.tflite`` in ``tests/data/`` and the zoo (``.zoo/zoo.json``),
+Reads every ``.tflite`` in ``tests/data/`` and the zoo (``scripts/models/zoo.py``),
 keeps the float variant of each network (the int8 variant has the same
 shapes; synthetic graphs draw their element type separately) and graphs of at
 least 8 operators, and prints the figures recorded in
@@ -22,7 +22,7 @@ least 8 operators, and prints the figures recorded in
   concatenate (output = sum of inputs) rather than combine element-wise;
 * ``input_log2``: log2 of the graph input's elements (mean, sd).
 
-Usage: ``python scripts/fit_synthetic.py [--zoo .zoo]``.
+Usage: ``python -m scripts.training.fit_synthetic [--zoo .zoo]``.
 """
 
 from __future__ import annotations
@@ -35,24 +35,20 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tflite_serenity.graph import build_graph  # noqa: E402
-from tflite_serenity.memory import is_activation  # noqa: E402
-from tflite_serenity.model.io import read_model  # noqa: E402
-from tflite_serenity.edgetpu.costs import operator_macs  # noqa: E402
+from scripts import ROOT
+from scripts.models import zoo
+from tflite_serenity.graph import build_graph
+from tflite_serenity.memory import is_activation
+from tflite_serenity.model.io import read_model
+from tflite_serenity.edgetpu.costs import operator_macs
 
 WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D"}
 JOIN_CONCAT = {"CONCATENATION", "PACK"}
 
 
-def model_files(zoo: Path) -> list[Path]:
-    files = sorted((ROOT / "tests" / "data").glob("*_float.tflite"))
-    index = zoo / "zoo.json"
-    if index.exists():
-        files += [zoo / e["file"] for e in json.loads(index.read_text())["models"] if e["variant"] == "float"]
-    return [f for f in files if f.exists()]
+def model_files(folder: Path) -> list[Path]:
+    return sorted((ROOT / "tests" / "data").glob("*_float.tflite")) + [
+        m.path for m in zoo.models(folder, variants={"float"})]
 
 
 def elements(graph, tensors) -> int:
@@ -116,7 +112,7 @@ def fit(data: dict[str, list]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", type=Path, default=ROOT / ".zoo")
+    zoo.add_argument(parser)
     args = parser.parse_args(argv)
     files = model_files(args.zoo)
     print(json.dumps(fit(collect(files)), indent=2))

@@ -1,0 +1,1 @@
+"""The learned scheduler's training and evaluation (docs/learned.md)."""
