@@ -45,3 +45,23 @@ def test_shows_after_the_delay_at_most_every_interval_and_erases_itself():
 
 def test_quiet_turns_the_display_off():
     assert progress_for(quiet=True).enabled is False
+
+
+def test_rewriting_shows_at_once_as_a_stage_of_its_own():
+    stream, clock = io.StringIO(), Clock()
+    progress = TerminalProgress(stream, enabled=True, delay=1.0, interval=0.2, clock=clock)
+    clock.now = 1.0
+    progress(info())
+    clock.now = 1.05  # within the interval, but a new stage
+    progress(ProgressInfo(subgraph=0, phase="rewrite", piece=-1, pieces=0, states=10, best_peak=4096,
+                          lower_bound=2048, peak_before=8192, seconds=1.0))
+    assert "rewriting subgraph 0" in stream.getvalue().rsplit("\r", 1)[-1]
+
+
+def test_optimize_reports_the_rewriting_stage_to_its_progress_callback():
+    from tests.models import DATA
+    from tflite_serenity import optimize
+
+    phases = []
+    optimize(DATA / "irregular_int8.tflite", progress=lambda i: phases.append(i.phase))
+    assert "rewrite" in phases and phases.index("rewrite") > 0

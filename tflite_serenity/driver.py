@@ -332,11 +332,20 @@ class _Stages:
                                     alignment=self.target.alignment)
         return dataclasses.replace(found, tree=planned, arena=arena)
 
+    def _announce_rewriting(self, schedules) -> None:
+        """Tell the progress display that rewriting begins (its searches report nothing in between)."""
+        if self.progress is None:
+            return
+        for s in schedules:
+            self.progress(ProgressInfo(s.subgraph, "rewrite", -1, 0, s.states, s.peak, s.lower_bound,
+                                       s.peak_before, s.seconds))
+
     def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
         """Rewrite from ``schedules``, store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
         rewritten = {}
         if self.options.rewrite and not frozen:
+            self._announce_rewriting(schedules)
             tree, rewritten = rewrite_model(tree, schedules, options=self.options, target=self.target,
                                             deadline=self.safety, engine=self.search)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]

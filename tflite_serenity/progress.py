@@ -4,7 +4,7 @@
 :func:`tflite_serenity.schedule.search.schedule_graph`. It writes one status
 line to stderr, rewritten in place, and only when that is useful: stderr is a
 terminal, the work has run for more than a second, and the last update is
-at least a fifth of a second old. :meth:`TerminalProgress.close` erases the
+at least a fifth of a second old (a new stage, rewriting, shows at once). :meth:`TerminalProgress.close` erases the
 line, so what the command prints after it (and anything piped or logged)
 stays clean. The scheduler calls back between searches, so during one long
 exact search the line stands still.
@@ -55,13 +55,18 @@ class TerminalProgress:
         if not self.enabled:
             return
         now = self.clock()
-        if now - self.started < self.delay or now - self.last < self.interval:
+        stage = info.phase == "rewrite"
+        # a new stage is shown at once: its line then stands while the stage runs
+        if now - self.started < self.delay or (now - self.last < self.interval and not stage):
             return
         self.last = now
-        piece = f"piece {info.piece + 1}/{info.pieces} {info.phase}" if info.piece >= 0 else "heuristics"
-        line = (f"scheduling subgraph {info.subgraph}: {piece}, {info.states:,} states, "
-                f"best peak {_kib(info.best_peak)} (from {_kib(info.peak_before)}, bound "
-                f"{_kib(info.lower_bound)}), {now - self.started:.1f} s")
+        figures = (f"best peak {_kib(info.best_peak)} (from {_kib(info.peak_before)}, bound "
+                   f"{_kib(info.lower_bound)}), {now - self.started:.1f} s")
+        if stage:
+            line = f"rewriting subgraph {info.subgraph} (concat sites, row strips): from {figures}"
+        else:
+            piece = f"piece {info.piece + 1}/{info.pieces} {info.phase}" if info.piece >= 0 else "heuristics"
+            line = f"scheduling subgraph {info.subgraph}: {piece}, {info.states:,} states, {figures}"
         self._write(line)
 
     def _write(self, line: str) -> None:

@@ -75,10 +75,12 @@ class GraphSchedule:
 @dataclass(frozen=True)
 class ProgressInfo:
     """Where a running :func:`schedule_graph` is, given to its ``progress`` callback
-    after the heuristics and after each beam or exact search of a piece."""
+    after the heuristics and after each beam or exact search of a piece; the
+    driver also gives one as rewriting (concat sites and row strips) begins,
+    with phase ``"rewrite"``, and the figures of the order it starts from."""
 
     subgraph: int
-    phase: Literal["heuristic", "beam", "exact"]
+    phase: Literal["heuristic", "beam", "exact", "rewrite"]
     piece: int  # the piece just searched (-1 after the heuristics)
     pieces: int
     states: int  # partial schedules the exact searches expanded so far
