@@ -27,7 +27,8 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--tflm", action="store_true",
                    help="print the arena_size to give TFLite Micro's MicroInterpreter: the smallest arena with "
                         "which the real interpreter allocates and invokes the model, plus a 16-byte margin (if "
-                        "TFLite Micro cannot load the model: an estimate, and TFLite Micro's reason)")
+                        "TFLite Micro cannot load the model: an estimate, and TFLite Micro's reason); then, for "
+                        "--target cortex-m (the default), the 32-bit estimate")
     from .micro.firmware import add_firmware_arguments
 
     add_firmware_arguments(p)  # --emit-header, --target, --emit-model-array, --allow-missing-ops
@@ -64,8 +65,9 @@ def _cmd_report(argv: Sequence[str]) -> int:
     size, target, written = None, None, []
     if args.tflm or args.emit_header:
         from .micro import tflm_arena_size
-        from .micro.firmware import target_of, write_firmware_files
+        from .micro.firmware import firmware_operators, target_of, write_firmware_files
 
+        operators = firmware_operators(args, data)  # an operator no firmware can register stops here
         size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
         target = target_of(args, size, data)
         if args.emit_header and size.tflm_error:
@@ -73,7 +75,7 @@ def _cmd_report(argv: Sequence[str]) -> int:
             raise SerenityError(f"no header written: TFLite Micro cannot load the model ({size.tflm_error}); "
                                 f"add --no-tflm to write the estimate ({target.arena_size:,} bytes) instead")
         if args.emit_header:
-            written += write_firmware_files(args, size, target, data, name)
+            written += write_firmware_files(args, size, target, operators, data, name)
     report = build_report(data, tflm=not args.no_tflm)
     if args.plot or args.html:
         written += _pictures(args, data, name)

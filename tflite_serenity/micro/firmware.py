@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import SerenityError
 from .size import TflmArenaSize
 from .target import DEFAULT_TARGET, TAIL_MARGIN, TARGETS, TargetArena
+
+if TYPE_CHECKING:
+    from .ops import Registration
 
 MODEL_SYMBOL = "g_model"
 """The model array's name, as in TFLite Micro's examples (``g_model``, ``g_model_len``)."""
@@ -58,14 +62,27 @@ def target_of(args: argparse.Namespace, size: TflmArenaSize, data: bytes) -> Tar
     return target_arena(size, data, args.target or DEFAULT_TARGET)
 
 
-def write_firmware_files(args: argparse.Namespace, size: TflmArenaSize, target: TargetArena, data: bytes,
-                         name: str) -> list[str]:
+def firmware_operators(args: argparse.Namespace, data: bytes) -> "tuple[Registration, ...] | None":
+    """The header's registrations when ``args`` ask for a header, else None.
+
+    Raises
+    ------
+    UnsupportedModelError
+        For an operator TFLite Micro has no method for, unless ``--allow-missing-ops``.
+    """
+    from .ops import model_operator_kinds, registrations
+
+    if not args.emit_header:
+        return None
+    return registrations(model_operator_kinds(data), allow_missing=args.allow_missing_ops)
+
+
+def write_firmware_files(args: argparse.Namespace, size: TflmArenaSize, target: TargetArena,
+                         operators: "Sequence[Registration]", data: bytes, name: str) -> list[str]:
     """Write the header (and the model array) ``args`` ask for; the paths written."""
     from ..fileio import write_atomic
     from .header import model_array_source, write_arena_header
-    from .ops import model_operator_kinds, registrations
 
-    operators = registrations(model_operator_kinds(data), allow_missing=args.allow_missing_ops)
     symbol = MODEL_SYMBOL if args.emit_model_array else None
     write_arena_header(args.emit_header, size, model_name=name, model=data, target=target, operators=operators,
                        model_array=symbol)

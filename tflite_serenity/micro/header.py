@@ -1,13 +1,20 @@
-"""A C/C++ header with the arena size, for the firmware that embeds the model.
+"""A C/C++ header for the firmware that runs the model in TFLite Micro.
 
 .. code-block:: c++
 
     #include "model_arena.h"
     alignas(16) static uint8_t tensor_arena[kTensorArenaSize];
-    tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, kTensorArenaSize);
+    ModelOpResolver resolver;            // MicroMutableOpResolver<kModelOperatorTypes>
+    RegisterModelOperators(resolver);    // exactly the model's operator types
+    tflite::MicroInterpreter interpreter(tflite::GetModel(g_model), resolver, tensor_arena, kTensorArenaSize);
 
-The figures behind the size go in comments, so a reviewer of the firmware
-sees where the number came from and which tool version wrote it.
+``kTensorArenaSize`` is for one target (:mod:`tflite_serenity.micro.target`)
+and works from C too; the resolver and the model array's declaration are
+C++. The model itself goes in a source file beside the header
+(:func:`model_array_source`), so including the header from several files
+keeps one copy in flash. The figures behind the size go in comments, so a
+reviewer of the firmware sees where the number came from and which tool
+version wrote it.
 """
 
 from __future__ import annotations
@@ -84,8 +91,10 @@ def arena_header(
     """
     from .._version import __version__
 
+    carries = ["the tensor arena size"] + (["the operators to register"] if operators is not None else []) + (
+        ["the model array"] if model_array is not None else [])
     lines = [
-        f"// TFLite Micro tensor arena for {model_name}.",
+        f"// For TFLite Micro firmware running {model_name}: {_and(carries)}.",
         f"// Written by tflite-serenity {__version__} (python -m tflite_serenity report --emit-header); "
         "regenerate, do not edit.",
         "//",
@@ -142,6 +151,10 @@ def arena_header(
         lines += ["#endif  // __cplusplus", ""]
     lines += [f"#endif  // {guard}", ""]
     return "\n".join(lines)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _n(value: int) -> str:
