@@ -260,9 +260,7 @@ def model_array_source(model: bytes, *, header_name: str, model_name: str, symbo
     from .._version import __version__
 
     digest = hashlib.sha256(model).hexdigest()
-    hexed = model.hex()
-    rows = [", ".join(f"0x{hexed[i:i + 2]}" for i in range(start, min(start + 24, len(hexed)), 2))
-            for start in range(0, len(hexed), 24)]
+    rows = [", ".join(map(_HEX.__getitem__, model[start:start + 12])) for start in range(0, len(model), 12)]
     return "\n".join([
         f"// {model_name}, {_n(len(model))}, sha256 {digest[:16]}, as a C++ array.",
         f"// Written by tflite-serenity {__version__} (python -m tflite_serenity report --emit-model-array); "
@@ -276,6 +274,9 @@ def model_array_source(model: bytes, *, header_name: str, model_name: str, symbo
         f"const unsigned int {symbol}_len = {len(model)};",
         "",
     ])
+
+
+_HEX = tuple(f"0x{b:02x}" for b in range(256))
 
 
 def _c_include(name: str) -> str:
