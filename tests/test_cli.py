@@ -168,7 +168,8 @@ def test_every_error_is_one_line_with_one_prefix(args, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("tflite_micro") is None, reason="tflite-micro is not installed")
 def test_report_tflm_prints_the_arena_size_and_writes_the_header(tmp_path):
-    proc = run("report", DATA / "transformer_tiny_int8.tflite", "--tflm", "--emit-header", tmp_path / "arena.h")
+    proc = run("report", DATA / "transformer_tiny_int8.tflite", "--tflm", "--emit-header", tmp_path / "arena.h",
+               "--target", "host")
     assert proc.returncode == 0, proc.stderr
     assert "arena_size for MicroInterpreter: 15,104 B (14.8 KiB) (measured)" in proc.stdout
     assert "constexpr size_t kTensorArenaSize = 15104;" in (tmp_path / "arena.h").read_text()
@@ -206,7 +207,8 @@ def test_emit_header_refuses_a_model_tflite_micro_cannot_load_in_one_line(tmp_pa
 
 
 def test_emit_header_with_no_tflm_writes_the_estimate(tmp_path):
-    proc = run("report", DATA / "custom_op_float.tflite", "--no-tflm", "--emit-header", tmp_path / "arena.h")
+    proc = run("report", DATA / "custom_op_float.tflite", "--no-tflm", "--emit-header", tmp_path / "arena.h",
+               "--target", "host")
     assert proc.returncode == 0, proc.stderr
     assert "constexpr size_t kTensorArenaSize = 3024;" in (tmp_path / "arena.h").read_text()
 

@@ -23,11 +23,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tflm", action="store_true",
                    help="print the arena_size to give TFLite Micro's MicroInterpreter: the smallest arena with "
                         "which the real interpreter allocates and invokes the model, plus a 16-byte margin (if "
-                        "TFLite Micro cannot load the model: an estimate, and TFLite Micro's reason)")
-    p.add_argument("--emit-header", metavar="PATH",
-                   help="write a C/C++ header defining kTensorArenaSize, with the figures as comments "
-                        "(implies --tflm); for a model TFLite Micro cannot load, only with --no-tflm, which "
-                        "writes the estimate")
+                        "TFLite Micro cannot load the model: an estimate, and TFLite Micro's reason); then, for "
+                        "--target cortex-m (the default), the 32-bit estimate")
+    from .firmware import add_firmware_arguments
+
+    add_firmware_arguments(p)  # --emit-header, --target, --emit-model-array, --allow-missing-ops
     p.add_argument("--plot", metavar="PNG",
                    help="draw live activation memory per step and TFLite Micro's arena layout into a PNG: the "
                         "model as given against the model as 'python -m tflite_serenity IN OUT' writes it with "
@@ -55,19 +55,24 @@ def run(argv: Sequence[str]) -> int:
             raise SerenityError("--plot needs matplotlib: pip install 'tflite-serenity[plot]' (or use --html)")
     if not args.time_limit >= 0:  # also refuses nan
         raise SerenityError("--time-limit must be 0 or more seconds")
-    data, name = read_bytes(args.model), Path(args.model).name
-    size, written = None, []
-    if args.tflm or args.emit_header:
-        from ..tflm import tflm_arena_size, write_arena_header
+    from .firmware import check_firmware_arguments
 
+    check_firmware_arguments(args)
+    data, name = read_bytes(args.model), Path(args.model).name
+    size, target, written = None, None, []
+    if args.tflm or args.emit_header:
+        from ..tflm import tflm_arena_size
+        from .firmware import firmware_operators, target_of, write_firmware_files
+
+        operators = firmware_operators(args, data)  # an operator no firmware can register stops here
         size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
+        target = target_of(args, size, data)
         if args.emit_header and size.tflm_error:
             # A header is built into firmware: an unmeasured figure goes in only when asked for.
             raise SerenityError(f"no header written: TFLite Micro cannot load the model ({size.tflm_error}); "
-                                f"add --no-tflm to write the estimate ({size.arena_size:,} bytes) instead")
+                                f"add --no-tflm to write the estimate ({target.arena_size:,} bytes) instead")
         if args.emit_header:
-            write_arena_header(args.emit_header, size, model_name=name, model=data)
-            written.append(args.emit_header)
+            written += write_firmware_files(args, size, target, operators, data, name)
     report = build_report(data, tflm=not args.no_tflm)
     if args.plot or args.html:
         written += _pictures(args, data, name)
@@ -77,6 +82,7 @@ def run(argv: Sequence[str]) -> int:
             from dataclasses import asdict
 
             payload["tflm_arena_size"] = asdict(size)
+            payload["target_arena_size"] = {k: v for k, v in asdict(target).items() if k != "host"}
         if written:
             payload["written"] = written
         print(json.dumps(payload, indent=2))
@@ -84,8 +90,9 @@ def run(argv: Sequence[str]) -> int:
         sys.stdout.write(report_text(report, name=name))
         if size is not None:
             from ..tflm import size_text
+            from .firmware import target_text
 
-            sys.stdout.write("\n" + size_text(size))
+            sys.stdout.write("\n" + size_text(size) + target_text(target))
         sys.stdout.writelines(f"wrote {path}\n" for path in written)
     return 0
 
