@@ -21,6 +21,9 @@ from .errors import SerenityError
 from .tflm.tail import TFLM_32BIT, TFLM_64BIT, PersistentCosts
 
 ENGINES = ("auto", "compiled", "python")
+#: Devices by name, as ``report --target`` names them: their pointer width.
+TARGETS = {"cortex-m": 32, "host": 64}
+DEFAULT_TARGET = "cortex-m"
 WARM_STARTS = ("none", "learned")
 
 
@@ -69,3 +72,19 @@ class Target:
         if self.pointer_width not in (32, 64):
             raise SerenityError(f"--pointer-width must be 32 or 64, not {self.pointer_width!r}")
         object.__setattr__(self, "costs", TFLM_32BIT if self.pointer_width == 32 else TFLM_64BIT)
+
+    @classmethod
+    def named(cls, name: str) -> "Target":
+        """The target ``report --target`` names: ``cortex-m`` (32-bit) or ``host`` (this 64-bit machine).
+
+        >>> Target.named("host").pointer_width
+        64
+        """
+        if name not in TARGETS:
+            raise SerenityError(f"unknown --target {name!r}: choose one of {', '.join(TARGETS)}")
+        return cls(pointer_width=TARGETS[name])
+
+    @property
+    def name(self) -> str:
+        """``cortex-m`` for 4-byte pointers, ``host`` for 8-byte ones."""
+        return "cortex-m" if self.pointer_width == 32 else "host"

@@ -58,7 +58,7 @@ def test_host_target_is_the_host_figure_unchanged():
 
 def test_an_unknown_target_is_refused():
     model = load("small_cnn_int8.tflite")
-    with pytest.raises(SerenityError, match="unknown target 'esp32'"):
+    with pytest.raises(SerenityError, match="unknown --target 'esp32'"):
         target_arena(estimate_tflm_arena(model), model, "esp32")
 
 

@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Sequence
 
 from ..errors import SerenityError
+from ..options import Target
 from ..tflm.arena_size import TflmArenaSize
 from ..tflm.target_arena import DEFAULT_TARGET, TAIL_MARGIN, TARGETS, TargetArena
 
@@ -59,7 +60,7 @@ def target_of(args: argparse.Namespace, size: TflmArenaSize, data: bytes) -> Tar
     """The arena for the target ``args`` asks for (default :data:`DEFAULT_TARGET`)."""
     from ..tflm.target_arena import target_arena
 
-    return target_arena(size, data, args.target or DEFAULT_TARGET)
+    return target_arena(size, data, Target.named(args.target or DEFAULT_TARGET))
 
 
 def firmware_operators(args: argparse.Namespace, data: bytes) -> "tuple[Registration, ...] | None":

@@ -187,7 +187,7 @@ def _host_figures(size: TflmArenaSize, *, stated: bool) -> list[str]:
 
 
 def _cortex_m_figures(target: "TargetArena") -> list[str]:
-    from .target import TAIL_MARGIN
+    from .target_arena import TAIL_MARGIN
 
     host = target.host
     measured = (f"measured ({'TFLite Micro ' + host.tflm_version if host.tflm_version else 'TFLite Micro'}, "

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..options import DEFAULT_TARGET as _DEFAULT
+from ..options import TARGETS as _TARGETS
+from ..options import Target
 from .arena_size import ALIGNMENT, TflmArenaSize, aligned
 
-TARGETS = ("cortex-m", "host")
-"""``cortex-m``: a 32-bit microcontroller (4-byte pointers); ``host``: TFLite
-Micro on the 64-bit machine that measured (the ``tflite-micro`` package)."""
-
-DEFAULT_TARGET = "cortex-m"
-"""A header is built into firmware, and TFLite Micro's firmware runs on 32-bit
-microcontrollers; ``optimize`` charges a 32-bit device by default too."""
+#: ``cortex-m``: a 32-bit microcontroller (4-byte pointers); ``host``: TFLite
+#: Micro on the 64-bit machine that measured (the ``tflite-micro`` package).
+#: A header is built into firmware, and TFLite Micro's firmware runs on 32-bit
+#: microcontrollers; ``optimize`` charges a 32-bit device by default too.
+TARGETS, DEFAULT_TARGET = tuple(_TARGETS), _DEFAULT
 
 TAIL_MARGIN = 0.10
 """Fraction of the estimated 32-bit tail added as safety margin. The fitted
@@ -86,7 +87,7 @@ class TargetArena:
                 "pointers save (fitted per tensor, operator and channel), estimated")
 
 
-def target_arena(size: TflmArenaSize, model: bytes, target: str = DEFAULT_TARGET) -> TargetArena:
+def target_arena(size: TflmArenaSize, model: bytes, target: Target | str = DEFAULT_TARGET) -> TargetArena:
     """The arena for ``target`` from the host's ``size`` of ``model``.
 
     Parameters
@@ -96,20 +97,19 @@ def target_arena(size: TflmArenaSize, model: bytes, target: str = DEFAULT_TARGET
     model : bytes
         The ``.tflite`` bytes: its tensors, operators and convolutions'
         channels decide what the tail saves.
-    target : str, default ``"cortex-m"``
-        One of :data:`TARGETS`.
+    target : Target or str, default ``"cortex-m"``
+        The device (:class:`tflite_serenity.options.Target`), or its name, one
+        of :data:`TARGETS`.
 
     Returns
     -------
     TargetArena
     """
-    from ..errors import SerenityError
     from ..graph import build_graphs
     from ..model import read_model
     from .tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 
-    if target not in TARGETS:
-        raise SerenityError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    target = Target.named(target).name if isinstance(target, str) else target.name
     if target == "host":
         return TargetArena(target, size.arena_size, size.needed, size.head, size.tail, 0, size.margin,
                            size.measured, size)
