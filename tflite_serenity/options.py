@@ -19,11 +19,9 @@ from typing import Literal
 
 from .errors import SerenityError
 from .tflm.tail import TFLM_32BIT, TFLM_64BIT, PersistentCosts
+from .tflm.target_arena import POINTER_WIDTHS
 
 ENGINES = ("auto", "compiled", "python")
-#: Devices by name, as ``report --target`` names them: their pointer width.
-TARGETS = {"cortex-m": 32, "host": 64}
-DEFAULT_TARGET = "cortex-m"
 WARM_STARTS = ("none", "learned")
 
 
@@ -80,9 +78,9 @@ class Target:
         >>> Target.named("host").pointer_width
         64
         """
-        if name not in TARGETS:
-            raise SerenityError(f"unknown --target {name!r}: choose one of {', '.join(TARGETS)}")
-        return cls(pointer_width=TARGETS[name])
+        if name not in POINTER_WIDTHS:
+            raise SerenityError(f"unknown --target {name!r}: choose one of {', '.join(POINTER_WIDTHS)}")
+        return cls(pointer_width=POINTER_WIDTHS[name])
 
     @property
     def name(self) -> str:

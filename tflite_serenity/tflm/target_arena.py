@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import DEFAULT_TARGET as _DEFAULT
-from ..options import TARGETS as _TARGETS
-from ..options import Target
+from ..errors import SerenityError
 from .arena_size import ALIGNMENT, TflmArenaSize, aligned
 
 #: ``cortex-m``: a 32-bit microcontroller (4-byte pointers); ``host``: TFLite
 #: Micro on the 64-bit machine that measured (the ``tflite-micro`` package).
 #: A header is built into firmware, and TFLite Micro's firmware runs on 32-bit
 #: microcontrollers; ``optimize`` charges a 32-bit device by default too.
-TARGETS, DEFAULT_TARGET = tuple(_TARGETS), _DEFAULT
+POINTER_WIDTHS = {"cortex-m": 32, "host": 64}
+TARGETS = tuple(POINTER_WIDTHS)
+DEFAULT_TARGET = "cortex-m"
 
 TAIL_MARGIN = 0.10
 """Fraction of the estimated 32-bit tail added as safety margin. The fitted
@@ -87,7 +87,7 @@ class TargetArena:
                 "pointers save (fitted per tensor, operator and channel), estimated")
 
 
-def target_arena(size: TflmArenaSize, model: bytes, target: Target | str = DEFAULT_TARGET) -> TargetArena:
+def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET) -> TargetArena:
     """The arena for ``target`` from the host's ``size`` of ``model``.
 
     Parameters
@@ -109,7 +109,9 @@ def target_arena(size: TflmArenaSize, model: bytes, target: Target | str = DEFAU
     from ..model import read_model
     from .tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 
-    target = Target.named(target).name if isinstance(target, str) else target.name
+    target = target if isinstance(target, str) else target.name
+    if target not in POINTER_WIDTHS:
+        raise SerenityError(f"unknown --target {target!r}: choose one of {', '.join(TARGETS)}")
     if target == "host":
         return TargetArena(target, size.arena_size, size.needed, size.head, size.tail, 0, size.margin,
                            size.measured, size)
