@@ -85,8 +85,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-shared-outputs", action="store_true",
                    help="with the arena plan, never let an ADD, SUB or MUL write its output over an input "
                         "that dies there (by default the plan does, where it lowers the arena: TFLite Micro's "
-                        "reference kernels read each element before writing it; optimized kernel libraries "
-                        "were not checked)")
+                        "reference kernels and CMSIS-NN's on Cortex-M4 and M55 read each element before "
+                        "writing it, checked by running, docs/device.md; other kernel libraries were not "
+                        "checked)")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
