@@ -30,7 +30,7 @@ from ..errors import ModelFormatError
 from ..graph import Graph, TensorsRead, build_graph
 from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
-from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
 from .strips import bit_exact, splittable, tile
 
 #: Candidate starts, and stops, of a run: those the fewest bytes cross.
@@ -87,11 +87,12 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
     read = TensorsRead()  # candidates share most tensors: each is read once
+    memo = PieceMemo()  # and most pieces of their schedules: each is solved once
     graph = build_graph(model, subgraph, read=read)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None, read)
+                               groups, persistent if count_persistent else None, read, memo)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -124,7 +125,7 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None, read: TensorsRead) -> _Candidate | None:
+                    persistent: PersistentCosts | None, read: TensorsRead, memo: PieceMemo) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -158,14 +159,18 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     evaluated: dict[tuple, _Candidate | None] = {}  # per run and strips tried: the candidate (runs recur)
     base = persistent_bytes(graph, persistent) if persistent else 0
 
-    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
+    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True,
+                above: int | None = None) -> _Candidate | None:
         key = tuple(run_order)
         tried_as = (key, start, stop, strips, trim)
         if tried_as not in evaluated:
-            evaluated[tried_as] = evaluate(key, start, stop, strips, trim)
+            evaluated[tried_as] = evaluate(key, start, stop, strips, trim, above)
         return evaluated[tried_as]
 
-    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool) -> _Candidate | None:
+    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool,
+                 above: int | None = None) -> _Candidate | None:
+        """The candidate, or None if it cannot be made or (with ``above``)
+        costs more than ``above`` whatever its order."""
         run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
             stored = with_operator_orders(model, {graph.subgraph: run_order})
@@ -185,18 +190,20 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
         sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
+        extra = persistent_bytes(tgraph, persistent) - base if persistent else 0
+        if above is not None and memory.lower_bound(sequenced, inplace=schedule.inplace) + extra > above:
+            return None  # no order of it can win: its schedule is not needed
         flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
         tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
-                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow)
+                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow, memo=memo)
         tschedule = dataclasses.replace(tschedule, optimal=False,
                                         note=tschedule.note or "proven only with each run's strips in sequence")
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
                           all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(sequenced, tschedule, flow)
-                          + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
+                          _with_scratch(sequenced, tschedule, flow) + extra)
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -224,15 +231,21 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
-    # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`)
+    # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`).
+    # These only compete for the best: one whose lower bound already costs
+    # more than the best so far (or than the current schedule) cannot be it,
+    # and is not scheduled.
+    current = _with_scratch(graph, schedule)
+    best = min((c.cost for c in tried if c.cost < current and c.macs <= allowed_macs), default=current - 1)
     for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]:
         for strips, trim in [*((n, True) for n in STRIPS[1:]), *((n, False) for n in STRIPS)]:
             if time.monotonic() >= deadline:
                 break
-            found = attempt(list(run_order), start, stop, strips, trim)
+            found = attempt(list(run_order), start, stop, strips, trim, above=best)
             if found is not None:
                 tried.append(found)
-    current = _with_scratch(graph, schedule)
+                if found.cost < current and found.macs <= allowed_macs:
+                    best = min(best, found.cost)
     better = [c for c in tried if c.cost < current and c.macs <= allowed_macs]
     return min(better, key=lambda c: c.key) if better else None
 
