@@ -19,10 +19,11 @@ from .fileio import read_bytes, write_atomic
 from .arena.model_plan import PlanReason
 from .arena.offline import METADATA_NAME
 from .arena.simulate import stored_head
-from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
+from .graph import Graph, resized_at_run_time, scratch_tensors
 from .memory import PersistentCosts
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
+from .model_version import graphs_of
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
@@ -166,7 +167,7 @@ def optimize(
     persistent = _persistent_costs(pointer_width)
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = read_model(data)
-    graphs = build_graphs(original)
+    graphs = graphs_of(original)
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)
     stages = _Stages(pick_engine(engine), start + SAFETY_SECONDS, rewrite, rewrite_approximate, rewrite_approximate_int8,
@@ -350,14 +351,14 @@ class _Stages:
         ``peak_limit``; otherwise the plain orders are used.
         """
         slices = (SliceCounts(),) * len(tree.subgraphs)
-        graphs = build_graphs(tree)
+        graphs = graphs_of(tree)
         # Tensors whose shapes change at run time (beyond the batch) hold other
         # sizes than our memory model counts: such a subgraph keeps its stored
         # order, and no rewrite or arena plan touches the model.
         frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
         if self.rewrite and not frozen:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
-            graphs = build_graphs(tree)
+            graphs = graphs_of(tree)
         deadline = time.monotonic() + time_limit
         plain = [_stored_schedule(g) if g.subgraph in frozen else
                  schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
@@ -401,7 +402,7 @@ class _Stages:
         changed = {s.subgraph: s.order for s in final
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
         bare = with_operator_orders(tree, changed) if changed else tree
-        graphs = build_graphs(bare)
+        graphs = graphs_of(bare)
         arena, head = None, None
         if self.arena_plan and not frozen:
             from .arena.model_plan import plan_arena

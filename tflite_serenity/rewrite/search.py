@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 
 from .. import memory
-from ..graph import Graph, build_graph
+from ..graph import Graph
 from ..memory import persistent_bytes
 from ..model.rewrite_ops import has_metadata
+from ..model_version import ModelVersion
 from ..schedule.search import Engine, GraphSchedule, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
@@ -128,7 +129,7 @@ def rewrite_subgraph(
         channel-wise ones change rounding (docs/rewriting.md).
     """
     deadline = time.monotonic() + time_limit
-    graph = build_graph(model, subgraph)
+    graph = ModelVersion(model).graph(subgraph)
     if baseline is None:
         baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace)
     if has_metadata(model, _OFFLINE_PLAN):
@@ -164,7 +165,7 @@ def rewrite_subgraph(
         if cut:
             search.notes.append(TIME_LIMIT_IN_STRIPS)
         if strips:
-            current = _Version(tiled, build_graph(tiled, subgraph), schedule)
+            current = _Version(tiled, ModelVersion(tiled).graph(subgraph), schedule)
     elif options.strips:
         search.notes.append(TIME_LIMIT_IN_STRIPS)
     if current.schedule.peak >= baseline.peak:
@@ -232,7 +233,7 @@ class _Search:
                 if site is None:
                     continue
                 pushed = push_concat(model, graph, site)
-                model, graph = pushed.model, build_graph(pushed.model, s)
+                model, graph = pushed.model, ModelVersion(pushed.model).graph(s)
                 created.extend(_tensor_object(model, s, t) for t in pushed.concats)
                 kinds.update(split.kind for split in site.splits)
             if not kinds or (self.out_of_time() and best is not None):

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from .. import memory
 from ..arena.scratch import scratch_requests
 from ..errors import ModelFormatError
-from ..graph import Graph, TensorsRead, build_graph
+from ..graph import Graph
 from ..memory import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
+from ..model_version import ModelVersion
 from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
 from .strips import bit_exact, splittable, tile
 
@@ -86,13 +87,13 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
-    read = TensorsRead()  # candidates share most tensors: each is read once
+    version = ModelVersion(model)  # candidates are edits of it: they share most tensors, each read once
     memo = PieceMemo()  # and most pieces of their schedules: each is solved once
-    graph = build_graph(model, subgraph, read=read)
+    graph = version.graph(subgraph)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None, read, memo)
+                               groups, persistent if count_persistent else None, version, memo)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -102,6 +103,7 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
         made.update(best.exits)
         groups = best.groups
         model, graph, schedule = best.model, best.graph, best.schedule
+        version = version.edited(model)
     return model, schedule, tuple(records), cut
 
 
@@ -125,7 +127,7 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None, read: TensorsRead, memo: PieceMemo) -> _Candidate | None:
+                    persistent: PersistentCosts | None, version: ModelVersion, memo: PieceMemo) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -174,14 +176,14 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
             stored = with_operator_orders(model, {graph.subgraph: run_order})
-            models[key] = (stored, build_graph(stored, graph.subgraph, read=read),
+            models[key] = (stored, version.edited(stored).graph(graph.subgraph),
                            {op: k for k, op in enumerate(run_order)})
         stored, sgraph, inverse = models[key]
         tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim, graph=sgraph)
         if tiled is None:
             return None
         try:
-            tgraph = build_graph(tiled.model, graph.subgraph, read=read)
+            tgraph = version.edited(tiled.model).graph(graph.subgraph)
         except ModelFormatError:  # a run the rewrite got wrong: never written, and tests look for these
             return None
         # Strips run one after the other: interleaving them only keeps more
