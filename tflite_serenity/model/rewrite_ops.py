@@ -308,10 +308,15 @@ class SubgraphEditor:
             operators.extend(self._placed.get(i, [op]))
         used = set(_index_list(self._sub.inputs))
         used.update(_index_list(self._sub.outputs))
+        highest = []  # per operator: the highest tensor index it refers to
         for op in operators:
+            top = -1
             for indices in (op.inputs, op.outputs, op.intermediates):
-                if indices is not None:  # numpy integers hash as ints
-                    used.update(indices.tolist() if isinstance(indices, np.ndarray) else indices)
+                if indices is not None and len(indices):  # numpy integers hash as ints
+                    values = indices.tolist() if isinstance(indices, np.ndarray) else indices
+                    used.update(values)
+                    top = max(top, max(values))
+            highest.append(top)
         used.discard(-1)  # an omitted optional input
         candidates = {t for i, ops in self._placed.items() for t in _tensors_of(self._operators[i])}
         candidates.update(range(self._first_new_tensor, len(self._tensors)))
@@ -329,8 +334,9 @@ class SubgraphEditor:
                 return None
             return [index_of[x] if x >= 0 else x for x in _index_list(indices)]
 
-        if dropped:
-            operators = [_remapped(op, remap) for op in operators]
+        if dropped:  # tensors below the first dropped one keep their indices: so do operators using only those
+            first = min(dropped)
+            operators = [_remapped(op, remap) if top >= first else op for op, top in zip(operators, highest)]
         model = copy.copy(self._model)
         model.subgraphs = list(self._model.subgraphs)
         sub = self._sub
