@@ -27,7 +27,7 @@ from .model_version import graphs_of
 from .rewrite import RewriteOptions, SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
-from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
+from .schedule.search import GraphSchedule, PieceMemo, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
 if TYPE_CHECKING:
     from .arena.model_plan import ArenaFigures
@@ -333,6 +333,7 @@ class _Stages:
     shared_outputs: bool
     warm_start: str
     progress: object
+    memo: PieceMemo = field(default_factory=PieceMemo)  # schedule pieces solved so far, in every round
 
     def cost(self, graphs, head: int | None) -> _Cost:
         peak = sum(memory.peak_bytes(g) for g in graphs)
@@ -363,13 +364,13 @@ class _Stages:
         plain = [_stored_schedule(g) if g.subgraph in frozen else
                  schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
                                 warm_start=[_learned_order(g)] if self.warm_start == "learned" and g.num_operators
-                                else [])
+                                else [], memo=self.memo)
                  for g in graphs]
         seconds = [s.seconds for s in plain]
         tried = []
         if self.arena_plan and self.shared_outputs and not frozen:
             shared = [schedule_in_place(g, s, time_limit=_left(deadline), engine=self.search,
-                                        progress=self.progress)
+                                        progress=self.progress, memo=self.memo)
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
             found = self._finish(tree, plain, shared, slices, seconds, frozen)
@@ -397,7 +398,7 @@ class _Stages:
                                      strips=self.strips, max_recompute=self.max_recompute,
                                      count_persistent=self.count_persistent, persistent=self.persistent)
             tree, rewritten = rewrite_model(tree, schedules, options=options, deadline=self.safety,
-                                            engine=self.search)
+                                            engine=self.search, memo=self.memo)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
         changed = {s.subgraph: s.order for s in final
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}

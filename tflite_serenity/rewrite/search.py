@@ -21,7 +21,7 @@ from ..graph import Graph
 from ..memory import persistent_bytes
 from ..model.rewrite_ops import has_metadata
 from ..model_version import ModelVersion
-from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
 from .apply import push_concat
 from .sites import Options, Site, concat_site, find_sites
 from .strip_search import TIME_LIMIT_IN_STRIPS, StripRewrite, tile_subgraph
@@ -100,6 +100,7 @@ def rewrite_subgraph(
     time_limit: float = 30.0,
     engine: Engine | None = None,
     inplace: bool = False,
+    memo: PieceMemo | None = None,
 ):
     """Rewrite the concat sites of one subgraph where that lowers its scheduled peak.
 
@@ -119,6 +120,9 @@ def rewrite_subgraph(
         Peaks in the memory model with in-place element-wise operators
         (:func:`tflite_serenity.memory.inplace_sources`); a given ``baseline``
         decides instead.
+    memo
+        Schedule pieces solved before (:class:`~tflite_serenity.schedule.search.PieceMemo`),
+        to share with other searches over versions of the model.
 
     Returns
     -------
@@ -129,13 +133,14 @@ def rewrite_subgraph(
         channel-wise ones change rounding (docs/rewriting.md).
     """
     deadline = time.monotonic() + time_limit
+    memo = PieceMemo() if memo is None else memo
     graph = ModelVersion(model).graph(subgraph)
     if baseline is None:
-        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace)
+        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace, memo=memo)
     if has_metadata(model, _OFFLINE_PLAN):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
-    search = _Search(options, deadline, engine, inplace=baseline.inplace)
+    search = _Search(options, deadline, engine, inplace=baseline.inplace, memo=memo)
     current = _Version(model, graph, baseline)
     records: list[SiteRewrite] = []
     tried: list[object] = []  # output tensors (schema objects) of concats not to try again
@@ -161,7 +166,7 @@ def rewrite_subgraph(
                                                      approximate=options.approximate,
                                                      max_recompute=options.max_recompute,
                                                      persistent=options.persistent,
-                                                     count_persistent=options.count_persistent)
+                                                     count_persistent=options.count_persistent, memo=memo)
         if cut:
             search.notes.append(TIME_LIMIT_IN_STRIPS)
         if strips:
@@ -189,8 +194,8 @@ class _Version:
 class _Search:
     """Builds and schedules candidates within the time limit."""
 
-    def __init__(self, options: Options, deadline: float, engine, inplace: bool):
-        self.options, self.deadline, self.engine = options, deadline, engine
+    def __init__(self, options: Options, deadline: float, engine, inplace: bool, memo: PieceMemo):
+        self.options, self.deadline, self.engine, self.memo = options, deadline, engine, memo
         self.inplace = inplace
         self.candidates = 0
         self.notes: list[str] = []
@@ -240,7 +245,7 @@ class _Search:
                 break
             path += ("+".join(sorted(kinds)),)
             schedule = schedule_graph(graph, time_limit=_left(self.deadline), engine=self.engine,
-                                      max_states=CANDIDATE_STATES, inplace=self.inplace)
+                                      max_states=CANDIDATE_STATES, inplace=self.inplace, memo=self.memo)
             self.candidates += 1
             if best is None or self.cost(graph, schedule) < self.cost(best.graph, best.schedule):
                 best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)

@@ -67,7 +67,8 @@ class StripRewrite:
 def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, max_states: int,
                   engine: Engine | None = None, approximate: bool = False, max_recompute: float = 1.0,
                   persistent: PersistentCosts = memory.TFLM_32BIT,
-                  count_persistent: bool = True) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
+                  count_persistent: bool = True,
+                  memo: PieceMemo | None = None) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
     """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
 
     ``schedule`` is the current schedule of the subgraph (its ``inplace``
@@ -82,13 +83,15 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     (``persistent``, see :class:`~tflite_serenity.memory.PersistentCosts`);
     they are reported either way. Returns the model, its schedule, what was
     rewritten (the input model and schedule when nothing pays), and whether
-    the deadline cut the search short.
+    the deadline cut the search short. ``memo`` holds schedule pieces solved
+    before (:class:`~tflite_serenity.schedule.search.PieceMemo`), if the
+    caller shares one between searches over versions of the model.
     """
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
     version = ModelVersion(model)  # candidates are edits of it: they share most tensors, each read once
-    memo = PieceMemo()  # and most pieces of their schedules: each is solved once
+    memo = PieceMemo() if memo is None else memo  # and most pieces of their schedules: each is solved once
     graph = version.graph(subgraph)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
@@ -193,12 +196,13 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
                       for group in groups)
         sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
         extra = persistent_bytes(tgraph, persistent) - base if persistent else 0
-        if above is not None and memory.lower_bound(sequenced, inplace=schedule.inplace) + extra > above:
+        bound = memory.lower_bound(sequenced, inplace=schedule.inplace) if above is not None else None
+        if bound is not None and bound + extra > above:
             return None  # no order of it can win: its schedule is not needed
         flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
         tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
-                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow, memo=memo)
+                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow, memo=memo, bound=bound)
         tschedule = dataclasses.replace(tschedule, optimal=False,
                                         note=tschedule.note or "proven only with each run's strips in sequence")
         inside = run_order[start:stop]

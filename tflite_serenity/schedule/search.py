@@ -120,6 +120,7 @@ def schedule_graph(
     inplace: bool = False,
     flow: memory.ActivationFlow | None = None,
     memo: "PieceMemo | None" = None,
+    bound: int | None = None,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
 
@@ -134,7 +135,9 @@ def schedule_graph(
     :func:`memory.activation_flow` of ``graph`` with the same ``inplace``, if
     the caller has it. ``memo`` holds pieces already solved by earlier calls
     (the strip search schedules many graphs that share most pieces); it
-    changes how long the call takes, never its answer.
+    changes how long the call takes, never its answer. ``bound`` is
+    :func:`memory.lower_bound` of ``graph`` with the same ``inplace``, if the
+    caller has it.
     """
     start = time.monotonic()
     memo = PieceMemo() if memo is None else memo
@@ -142,7 +145,7 @@ def schedule_graph(
     engine = engine or pick_engine()
     flow = memory.activation_flow(graph, inplace=inplace) if flow is None else flow
     peak_before = memory.peak_bytes(graph, inplace=inplace, flow=flow)
-    bound = memory.lower_bound(graph, inplace=inplace)
+    bound = memory.lower_bound(graph, inplace=inplace) if bound is None else bound
     units = defer_constant_operators(flow)
     pieces = split(units.flow)
     keys = [memo.key(p) for p in pieces]
@@ -275,12 +278,13 @@ def schedule_in_place(
     time_limit: float = 30.0,
     engine: Engine | None = None,
     progress: Callable[[ProgressInfo], None] | None = None,
+    memo: "PieceMemo | None" = None,
 ) -> GraphSchedule:
     """The best order when element-wise operators write over a dying input
     (``inplace`` of :func:`schedule_graph`), starting from ``plain``, the
     schedule without. Its peak is at most ``plain``'s in that model."""
     return schedule_graph(graph, time_limit=time_limit, engine=engine, progress=progress,
-                          warm_start=[plain.order], max_states=INPLACE_STATES, inplace=True)
+                          warm_start=[plain.order], max_states=INPLACE_STATES, inplace=True, memo=memo)
 
 
 def _restrict(pieces: Sequence[Subproblem], order: Sequence[int]) -> list[tuple[int, ...]]:
