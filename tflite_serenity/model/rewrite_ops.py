@@ -309,14 +309,18 @@ class SubgraphEditor:
         used = set(_index_list(self._sub.inputs))
         used.update(_index_list(self._sub.outputs))
         highest = []  # per operator: the highest tensor index it refers to
+        lists = []  # per operator: its inputs, outputs and intermediates as lists of ints (or None)
         for op in operators:
             top = -1
+            found = []
             for indices in (op.inputs, op.outputs, op.intermediates):
-                if indices is not None and len(indices):  # numpy integers hash as ints
-                    values = indices.tolist() if isinstance(indices, np.ndarray) else indices
+                values = None if indices is None else _index_list(indices)
+                if values:
                     used.update(values)
                     top = max(top, max(values))
+                found.append(values)
             highest.append(top)
+            lists.append(found)
         used.discard(-1)  # an omitted optional input
         candidates = {t for i, ops in self._placed.items() for t in _tensors_of(self._operators[i])}
         candidates.update(range(self._first_new_tensor, len(self._tensors)))
@@ -336,7 +340,9 @@ class SubgraphEditor:
 
         if dropped:  # tensors below the first dropped one keep their indices: so do operators using only those
             first = min(dropped)
-            operators = [_remapped(op, remap) if top >= first else op for op, top in zip(operators, highest)]
+            lookup = index_of + [-1]  # -1, an omitted optional input, stays -1
+            operators = [_renumbered(op, found, lookup) if top >= first else op
+                         for op, top, found in zip(operators, highest, lists)]
         model = copy.copy(self._model)
         model.subgraphs = list(self._model.subgraphs)
         sub = self._sub
@@ -454,11 +460,13 @@ def _shallow(obj):
     return new
 
 
-def _remapped(op, remap):
+def _renumbered(op, lists, lookup: list[int]):
+    """``op`` with its tensor ``lists`` (inputs, outputs, intermediates) mapped through ``lookup``."""
     new = _shallow(op)
-    new.inputs = remap(op.inputs)
-    new.outputs = remap(op.outputs)
-    new.intermediates = remap(op.intermediates)
+    inputs, outputs, intermediates = lists
+    new.inputs = None if inputs is None else [lookup[x] for x in inputs]
+    new.outputs = None if outputs is None else [lookup[x] for x in outputs]
+    new.intermediates = None if intermediates is None else [lookup[x] for x in intermediates]
     return new
 
 
