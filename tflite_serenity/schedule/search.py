@@ -26,7 +26,6 @@ from typing import Callable, Literal, Sequence
 from .. import memory
 from ..errors import SerenityError
 from ..graph import Graph
-from . import reference
 from .dominance import defer_constant_operators
 from .heuristic import best_heuristic
 from .problem import Subproblem, evaluate, split
@@ -99,12 +98,12 @@ def compiled_engine() -> Engine | None:
 
 def pick_engine(name: Literal["auto", "compiled", "python"] = "auto") -> Engine:
     """The search implementation: compiled by default, pure Python on request or as a fallback."""
-    if name == "python":
-        return reference.search
-    engine = compiled_engine()
+    engine = None if name == "python" else compiled_engine()
     if engine is None:
         if name == "compiled":
             raise SerenityError("the compiled scheduler is not built; reinstall with 'pip install -e .'")
+        from . import reference  # the pure-Python search: imported only when it runs
+
         return reference.search
     return engine
 
