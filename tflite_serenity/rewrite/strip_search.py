@@ -92,11 +92,12 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
     version = ModelVersion(model)  # candidates are edits of it: they share most tensors, each read once
     memo = PieceMemo() if memo is None else memo  # and most pieces of their schedules: each is solved once
+    scheduled: dict = {}  # per candidate graph's structure (_structure): its lower bound, schedule and peak
     graph = version.graph(subgraph)
     allowed = int(macs(graph) * (1 + max_recompute))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, persistent if count_persistent else None, version, memo)
+                               groups, persistent if count_persistent else None, version, memo, scheduled)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -130,7 +131,8 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None, version: ModelVersion, memo: PieceMemo) -> _Candidate | None:
+                    persistent: PersistentCosts | None, version: ModelVersion, memo: PieceMemo,
+                    scheduled: dict) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -196,20 +198,31 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
                       for group in groups)
         sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
         extra = persistent_bytes(tgraph, persistent) - base if persistent else 0
-        bound = memory.lower_bound(sequenced, inplace=schedule.inplace) if above is not None else None
-        if bound is not None and bound + extra > above:
+        # Other runs, strip counts or trims can give the same graph (names
+        # aside): its bound and schedule are those found the first time.
+        structure = _structure(sequenced, schedule.inplace)
+        known = scheduled.get(structure)
+        if known is None:
+            known = scheduled[structure] = [memory.lower_bound(sequenced, inplace=schedule.inplace), None, 0]
+        bound = known[0]
+        if above is not None and bound + extra > above:
             return None  # no order of it can win: its schedule is not needed
-        flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
-        tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
+        if known[1] is None:
+            flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
+            found = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
                                    warm_start=[tuple(range(tgraph.num_operators))], flow=flow, memo=memo, bound=bound)
-        tschedule = dataclasses.replace(tschedule, optimal=False,
-                                        note=tschedule.note or "proven only with each run's strips in sequence")
+            found = dataclasses.replace(found, optimal=False,
+                                        note=found.note or "proven only with each run's strips in sequence")
+            if time.monotonic() < deadline:  # not cut short: it depends on the graph alone
+                known[1:] = found, _with_scratch(sequenced, found, flow)
+            else:
+                known = [bound, found, _with_scratch(sequenced, found, flow)]
+        tschedule, peak = known[1], known[2]
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
-                          all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(sequenced, tschedule, flow) + extra)
+                          all(bit_exact(graph, op) for op in inside), peak + extra)
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -419,6 +432,13 @@ def _exits(graph: Graph, ops) -> list[int]:
     inside = set(ops)
     return [t for op in ops for t in graph.operators[op].outputs
             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
+
+
+def _structure(graph: Graph, inplace: bool) -> tuple:
+    """All a graph's schedule, lower bound and scratch depend on: the graph
+    without its names (and whether outputs may share a dying input's bytes)."""
+    return (inplace, graph.subgraph, graph.operators, graph.inputs, graph.outputs, graph.preds,
+            tuple((t.shape, t.dtype, t.has_data, t.is_variable, t.dynamic_dims) for t in graph.tensors))
 
 
 def _with_scratch(graph: Graph, schedule: GraphSchedule, flow: memory.ActivationFlow | None = None) -> int:
