@@ -30,10 +30,40 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
+import types
 from dataclasses import dataclass
 from typing import Sequence
 
-from ortools.sat.python import cp_model
+
+def _import_cp_model():
+    """OR-Tools' ``cp_model``, imported without pandas.
+
+    ``cp_model`` imports pandas (about 0.3 s, more than the rest of
+    OR-Tools) for its ``*_series`` helpers alone, which this module never
+    calls; it refers to nothing of pandas but ``Index`` and ``Series``. So
+    while it imports, a placeholder stands in for pandas, and it is taken out
+    right after: a later ``import pandas`` gets the real one, and cp_model's
+    series helpers see placeholder types that nothing is an instance of.
+    Where pandas is already imported, it is used as it is.
+    """
+    if "pandas" in sys.modules or "ortools.sat.python.cp_model" in sys.modules:
+        from ortools.sat.python import cp_model as module
+
+        return module
+    placeholder = types.ModuleType("pandas", "a placeholder while OR-Tools' cp_model imports")
+    placeholder.Index = type("Index", (), {})
+    placeholder.Series = type("Series", (), {})
+    sys.modules["pandas"] = placeholder
+    try:
+        from ortools.sat.python import cp_model as module
+    finally:
+        if sys.modules.get("pandas") is placeholder:
+            del sys.modules["pandas"]
+    return module
+
+
+cp_model = _import_cp_model()
 
 from tflite_serenity.arena.heuristics import Instance
 
