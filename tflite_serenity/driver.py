@@ -19,15 +19,16 @@ from .fileio import read_bytes, write_atomic
 from .arena.model_plan import PlanReason
 from .tflm.offline import METADATA_NAME
 from .tflm.simulate import stored_head
-from .graph import Graph, build_graphs, resized_at_run_time, scratch_tensors
+from .graph import Graph, resized_at_run_time, scratch_tensors
 from .model import metadata, read_model, with_operator_orders, without_metadata, write_model
 from .model.validate import check_stored_orders
+from .model_version import graphs_of
 from .options import Options, Target
 from .tflm.tail import persistent_bytes
 from .rewrite import SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
 from .rewrite.slices import SliceCounts, simplify_slices
-from .schedule.search import GraphSchedule, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
+from .schedule.search import GraphSchedule, PieceMemo, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
 if TYPE_CHECKING:
     from .arena.model_plan import ArenaFigures
@@ -125,7 +126,7 @@ def optimize(
     start = time.monotonic()
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     original = read_model(data)
-    graphs = build_graphs(original)
+    graphs = graphs_of(original)
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)
     stages = _Stages(options, target, pick_engine(options.engine), start + SAFETY_SECONDS, progress)
@@ -275,6 +276,7 @@ class _Stages:
     search: object  # the engine options.engine picked
     safety: float  # for all but the searches for orders, which count their work: reached only on pathological models
     progress: object
+    memo: PieceMemo = field(default_factory=PieceMemo)  # schedule pieces solved so far, in every round
 
     def cost(self, graphs, head: int | None) -> _Cost:
         peak = sum(memory.peak_bytes(g) for g in graphs)
@@ -294,25 +296,25 @@ class _Stages:
         ``peak_limit``; otherwise the plain orders are used.
         """
         slices = (SliceCounts(),) * len(tree.subgraphs)
-        graphs = build_graphs(tree)
+        graphs = graphs_of(tree)
         # Tensors whose shapes change at run time (beyond the batch) hold other
         # sizes than our memory model counts: such a subgraph keeps its stored
         # order, and no rewrite or arena plan touches the model.
         frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
         if self.options.rewrite and not frozen:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
-            graphs = build_graphs(tree)
+            graphs = graphs_of(tree)
         deadline = time.monotonic() + time_limit
         plain = [_stored_schedule(g) if g.subgraph in frozen else
                  schedule_graph(g, time_limit=_left(deadline), engine=self.search, progress=self.progress,
                                 warm_start=[_learned_order(g)] if self.options.warm_start == "learned" and g.num_operators
-                                else [])
+                                else [], memo=self.memo)
                  for g in graphs]
         seconds = [s.seconds for s in plain]
         tried = []
         if self.options.arena_plan and self.options.shared_outputs and not frozen:
             shared = [schedule_in_place(g, s, time_limit=_left(deadline), engine=self.search,
-                                        progress=self.progress)
+                                        progress=self.progress, memo=self.memo)
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
             found = self._finish(tree, plain, shared, slices, seconds, frozen)
@@ -347,12 +349,12 @@ class _Stages:
         if self.options.rewrite and not frozen:
             self._announce_rewriting(schedules)
             tree, rewritten = rewrite_model(tree, schedules, options=self.options, target=self.target,
-                                            deadline=self.safety, engine=self.search)
+                                            deadline=self.safety, engine=self.search, memo=self.memo)
         final = [rewritten[s.subgraph].schedule if s.subgraph in rewritten else s for s in schedules]
         changed = {s.subgraph: s.order for s in final
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
         bare = with_operator_orders(tree, changed) if changed else tree
-        graphs = build_graphs(bare)
+        graphs = graphs_of(bare)
         arena, head = None, None
         if self.options.arena_plan and not frozen:
             from .arena.model_plan import plan_arena

@@ -102,8 +102,8 @@ def build_graph(model, subgraph_index: int, *, read: "TensorsRead | None" = None
         kind = kinds.get(op.opcodeIndex)
         if kind is None:
             kind = kinds[op.opcodeIndex] = opcode_name(model, op)
-        operators.append(Operator(index=i, kind=kind, inputs=_ints(op.inputs), outputs=_ints(op.outputs),
-                                  calls=tuple(called_subgraphs(op))))
+        inputs, outputs, calls = _operator_tensors(op) if read is None else read.operator(op)
+        operators.append(Operator(i, kind, inputs, outputs, calls))
     inputs = _ints(sub.inputs)
     outputs = _ints(sub.outputs)
     return assemble_graph(subgraph_index, _text(sub.name), tensors, operators, inputs, outputs)
@@ -307,7 +307,8 @@ class TensorsRead:
     """
 
     def __init__(self) -> None:
-        self._seen: dict[int, tuple[object, object, Tensor]] = {}
+        self._seen: dict[int, tuple[object, object, dict[int, Tensor]]] = {}
+        self._operators: dict[int, tuple[object, tuple]] = {}
 
     def tensor(self, index: int, t, buffers) -> Tensor:
         """The :class:`Tensor` of schema tensor ``t`` at ``index`` (``buffers``: the model's)."""
@@ -315,13 +316,26 @@ class TensorsRead:
         seen = self._seen.get(id(t))
         if seen is None or seen[0] is not t or seen[1] is not buffer:
             found = _tensor(index, t, buffers)
-            self._seen[id(t)] = (t, buffer, found)
+            self._seen[id(t)] = (t, buffer, {index: found})
             return found
-        found = seen[2]
-        if found.index == index:
-            return found
-        return Tensor(index, found.name, found.shape, found.dtype, found.has_data, found.is_variable,
-                      found.dynamic, found.dynamic_dims)
+        at = seen[2]
+        found = at.get(index)
+        if found is None:  # the same tensor, renumbered by an edit
+            some = next(iter(at.values()))
+            found = at[index] = Tensor(index, some.name, some.shape, some.dtype, some.has_data, some.is_variable,
+                                       some.dynamic, some.dynamic_dims)
+        return found
+
+    def operator(self, op) -> tuple:
+        """The tensors (inputs, outputs) and called subgraphs of schema operator ``op``."""
+        seen = self._operators.get(id(op))
+        if seen is None or seen[0] is not op:
+            seen = self._operators[id(op)] = (op, _operator_tensors(op))
+        return seen[1]
+
+
+def _operator_tensors(op) -> tuple:
+    return _ints(op.inputs), _ints(op.outputs), tuple(called_subgraphs(op))
 
 
 def _ints(values) -> tuple[int, ...]:

@@ -7,7 +7,9 @@ a ``tflite_serenity`` package, e.g. a ``git worktree`` of an older commit with
 its extensions built), one right after the other, so both see the same load
 on a shared machine. Prints the wall seconds of each, their ratio, whether
 the two outputs are the same bytes, and the median ratio and seconds over the
-int8 and the float models.
+int8 and the float models; then the same for the CPU seconds of each command
+(user and system, the child process's own), which a loaded machine inflates
+far less than wall seconds.
 
 Examples
 --------
@@ -32,14 +34,19 @@ from scripts import ROOT
 from scripts.models import zoo
 
 
-def run(package: Path, model: Path, out: Path) -> float:
-    """Wall seconds of the whole command with ``package`` first on the path
-    (Python's start and imports included: what a user waits for)."""
+def run(package: Path, model: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the whole command with ``package`` first on the
+    path (Python's start and imports included: what a user waits for)."""
     env = dict(os.environ, PYTHONPATH=str(package))
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "tflite_serenity", str(model), str(out), "--quiet"], env=env,
-                   check=True, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL)
-    return time.monotonic() - start
+    child = subprocess.Popen([sys.executable, "-m", "tflite_serenity", str(model), str(out), "--quiet"], env=env,
+                             cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, child.args)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -51,25 +58,29 @@ def main() -> int:
     args = parser.parse_args()
     models = sorted(m.path for m in zoo.models(args.zoo, only=zoo.names(args.only)))
     rows = []
-    print(f"{'model':<28} {'reference s':>11} {'this s':>8} {'ratio':>6}  same bytes")
+    print(f"{'model':<28} {'reference s':>11} {'this s':>8} {'ratio':>6}  same bytes cpu {'ref s':>6} "
+          f"{'this s':>6} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for model in models:
             ref_out, new_out = Path(tmp) / f"ref_{model.name}", Path(tmp) / f"new_{model.name}"
-            before = after = float("inf")
+            before = after = (float("inf"), float("inf"))
             for _ in range(args.repeat):  # interleaved: both see the same load
                 before = min(before, run(args.reference, model, ref_out))
                 after = min(after, run(ROOT, model, new_out))
             same = filecmp.cmp(ref_out, new_out, shallow=False)
             rows.append((model.stem, before, after, same))
-            print(f"{model.stem:<28} {before:11.2f} {after:8.2f} {before / after:6.2f}  {'yes' if same else 'NO'}",
+            print(f"{model.stem:<28} {before[0]:11.2f} {after[0]:8.2f} {before[0] / after[0]:6.2f}  "
+                  f"{'yes' if same else 'NO ':<10} cpu {before[1]:6.2f} {after[1]:6.2f} {before[1] / after[1]:6.2f}",
                   flush=True)
-    for kind in ("int8", "float"):
-        chosen = [r for r in rows if r[0].endswith(kind)]
-        if chosen:
-            print(f"median over {kind} ({len(chosen)}): reference {statistics.median(r[1] for r in chosen):.2f} s, "
-                  f"this {statistics.median(r[2] for r in chosen):.2f} s, "
-                  f"ratio {statistics.median(r[1] / r[2] for r in chosen):.2f}; "
-                  f"slowest {max(r[2] for r in chosen):.2f} s")
+    for which, name in ((0, "wall"), (1, "cpu")):
+        for kind in ("int8", "float"):
+            chosen = [(r[1][which], r[2][which]) for r in rows if r[0].endswith(kind)]
+            if chosen:
+                print(f"{name}, median over {kind} ({len(chosen)}): "
+                      f"reference {statistics.median(b for b, _ in chosen):.2f} s, "
+                      f"this {statistics.median(a for _, a in chosen):.2f} s, "
+                      f"ratio {statistics.median(b / a for b, a in chosen):.2f}; "
+                      f"slowest {max(a for _, a in chosen):.2f} s")
     return 0 if all(r[3] for r in rows) else 1
 
 

@@ -37,7 +37,7 @@ from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
 from tflite_serenity.arena.planner import plan
 from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tflite_serenity.errors import RuntimeUnavailableError, UnsupportedModelError
-from tflite_serenity.graph import build_graphs
+from tflite_serenity.model_version import graphs_of
 from tflite_serenity.model import metadata, with_operator_orders, without_metadata, write_model
 
 DEFAULT_TIME_LIMIT = 2.0
@@ -241,7 +241,7 @@ def plan_arena(
     start = time.monotonic()
     if orders:
         model = with_operator_orders(model, {s: list(o) for s, o in orders.items()})
-    graphs = build_graphs(model)  # checks the orders
+    graphs = graphs_of(model)  # checks the orders
     had_plan = metadata(model, METADATA_NAME) is not None
     bare = without_metadata(model, METADATA_NAME) if had_plan else model
     try:

@@ -159,6 +159,10 @@ def plan(blocks: Sequence[Block], *, alignment: int = DEFAULT_ALIGNMENT,
     """
     alignment = check_alignment(alignment)
     time_limit = _check_time_limit(time_limit)
+    asked = (tuple(blocks), alignment, time_limit)
+    known = _PLANNED.get(asked)
+    if known is not None:
+        return known
     # The heuristics are cut by wall clock only far past the budget (pathological
     # instances with millions of overlapping pairs), so results do not depend on
     # the machine in practice; CP-SAT counts deterministic work instead.
@@ -172,5 +176,17 @@ def plan(blocks: Sequence[Block], *, alignment: int = DEFAULT_ALIGNMENT,
     if not optimal and time_limit > 0:
         best, optimal = _exact(inst, best, work_budget(time_limit, len(blocks)))
     check_placement(blocks, best.offsets, alignment)
-    return Placement(offsets=tuple(best.offsets), arena_bytes=best.arena,
-                     lower_bound=inst.bound, optimal=optimal, method=best.method)
+    placement = Placement(offsets=tuple(best.offsets), arena_bytes=best.arena,
+                          lower_bound=inst.bound, optimal=optimal, method=best.method)
+    if deadline is None or time.monotonic() < deadline:  # the clock cut nothing: the plan depends on the input alone
+        if len(_PLANNED) >= _PLANS_KEPT:
+            del _PLANNED[next(iter(_PLANNED))]
+        _PLANNED[asked] = placement
+    return placement
+
+
+#: The last plans made, by their input: :func:`plan` is deterministic, and
+#: one optimize plans the same blocks again when a round confirms the one
+#: before it (the second round of ``optimize`` finds the same orders).
+_PLANNED: dict[tuple, Placement] = {}
+_PLANS_KEPT = 8

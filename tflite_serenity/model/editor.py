@@ -303,10 +303,19 @@ class SubgraphEditor:
             operators.extend(self._placed.get(i, [op]))
         used = set(_index_list(self._sub.inputs))
         used.update(_index_list(self._sub.outputs))
+        highest = []  # per operator: the highest tensor index it refers to
+        lists = []  # per operator: its inputs, outputs and intermediates as lists of ints (or None)
         for op in operators:
+            top = -1
+            found = []
             for indices in (op.inputs, op.outputs, op.intermediates):
-                if indices is not None:  # numpy integers hash as ints
-                    used.update(indices.tolist() if isinstance(indices, np.ndarray) else indices)
+                values = None if indices is None else _index_list(indices)
+                if values:
+                    used.update(values)
+                    top = max(top, max(values))
+                found.append(values)
+            highest.append(top)
+            lists.append(found)
         used.discard(-1)  # an omitted optional input
         candidates = {t for i, ops in self._placed.items() for t in _tensors_of(self._operators[i])}
         candidates.update(range(self._first_new_tensor, len(self._tensors)))
@@ -324,8 +333,11 @@ class SubgraphEditor:
                 return None
             return [index_of[x] if x >= 0 else x for x in _index_list(indices)]
 
-        if dropped:
-            operators = [_remapped(op, remap) for op in operators]
+        if dropped:  # tensors below the first dropped one keep their indices: so do operators using only those
+            first = min(dropped)
+            lookup = index_of + [-1]  # -1, an omitted optional input, stays -1
+            operators = [_renumbered(op, found, lookup) if top >= first else op
+                         for op, top, found in zip(operators, highest, lists)]
         model = copy.copy(self._model)
         model.subgraphs = list(self._model.subgraphs)
         sub = self._sub
@@ -443,11 +455,13 @@ def _shallow(obj):
     return new
 
 
-def _remapped(op, remap):
+def _renumbered(op, lists, lookup: list[int]):
+    """``op`` with its tensor ``lists`` (inputs, outputs, intermediates) mapped through ``lookup``."""
     new = _shallow(op)
-    new.inputs = remap(op.inputs)
-    new.outputs = remap(op.outputs)
-    new.intermediates = remap(op.intermediates)
+    inputs, outputs, intermediates = lists
+    new.inputs = None if inputs is None else [lookup[x] for x in inputs]
+    new.outputs = None if outputs is None else [lookup[x] for x in outputs]
+    new.intermediates = None if intermediates is None else [lookup[x] for x in intermediates]
     return new
 
 

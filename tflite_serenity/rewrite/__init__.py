@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from ..schedule.search import Engine, GraphSchedule
+from ..schedule.search import Engine, GraphSchedule, PieceMemo
 from .search import SiteRewrite, SubgraphRewrite, rewrite_subgraph
 from ..options import Options, Target
 
@@ -33,6 +33,7 @@ def rewrite_model(
     target: Target = Target(),
     deadline: float | None = None,
     engine: Engine | None = None,
+    memo: PieceMemo | None = None,
 ):
     """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled peak.
 
@@ -47,6 +48,9 @@ def rewrite_model(
         device whose TFLite Micro bookkeeping added operators are charged.
     deadline
         ``time.monotonic()`` value after which no new candidate is tried.
+    memo
+        Schedule pieces solved before (:class:`~tflite_serenity.schedule.search.PieceMemo`);
+        it changes how long rewriting takes, never what it finds.
 
     Returns
     -------
@@ -60,7 +64,7 @@ def rewrite_model(
     for schedule in schedules:
         left = max(0.0, deadline - time.monotonic())
         model, report = rewrite_subgraph(model, schedule.subgraph, options=options, target=target, baseline=schedule,
-                                         time_limit=left, engine=engine)
+                                         time_limit=left, engine=engine, memo=memo)
         if report.changed or report.note:
             kept[schedule.subgraph] = report
     return model, kept

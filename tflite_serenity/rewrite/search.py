@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass
 
 from .. import memory
-from ..graph import Graph, build_graph
+from ..graph import Graph
 from ..tflm.tail import persistent_bytes
 from ..model.editor import has_metadata
-from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from ..model_version import ModelVersion
+from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
 from .apply import push_concat
 from ..options import Options, Target
 from ..tflm.offline import METADATA_NAME
@@ -101,6 +102,7 @@ def rewrite_subgraph(
     time_limit: float = 30.0,
     engine: Engine | None = None,
     inplace: bool = False,
+    memo: PieceMemo | None = None,
 ):
     """Rewrite the concat sites of one subgraph where that lowers its scheduled peak.
 
@@ -120,6 +122,9 @@ def rewrite_subgraph(
         Peaks in the memory model with in-place element-wise operators
         (:func:`tflite_serenity.memory.inplace_sources`); a given ``baseline``
         decides instead.
+    memo
+        Schedule pieces solved before (:class:`~tflite_serenity.schedule.search.PieceMemo`),
+        to share with other searches over versions of the model.
 
     Returns
     -------
@@ -130,13 +135,14 @@ def rewrite_subgraph(
         channel-wise ones change rounding (docs/rewriting.md).
     """
     deadline = time.monotonic() + time_limit
-    graph = build_graph(model, subgraph)
+    memo = PieceMemo() if memo is None else memo
+    graph = ModelVersion(model).graph(subgraph)
     if baseline is None:
-        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace)
+        baseline = schedule_graph(graph, time_limit=_left(deadline), engine=engine, inplace=inplace, memo=memo)
     if has_metadata(model, METADATA_NAME):
         return model, SubgraphRewrite(subgraph, baseline.peak, baseline, (), 0,
                                       "not rewritten: the model carries an offline memory plan")
-    search = _Search(options, target, deadline, engine, inplace=baseline.inplace)
+    search = _Search(options, target, deadline, engine, inplace=baseline.inplace, memo=memo)
     current = _Version(model, graph, baseline)
     records: list[SiteRewrite] = []
     tried: list[object] = []  # output tensors (schema objects) of concats not to try again
@@ -159,11 +165,11 @@ def rewrite_subgraph(
     if options.strips and not search.out_of_time():
         tiled, schedule, strips, cut = tile_subgraph(current.model, subgraph, current.schedule, deadline=deadline,
                                                      max_states=CANDIDATE_STATES, engine=engine,
-                                                     options=options, target=target)
+                                                     options=options, target=target, memo=memo)
         if cut:
             search.notes.append(TIME_LIMIT_IN_STRIPS)
         if strips:
-            current = _Version(tiled, build_graph(tiled, subgraph), schedule)
+            current = _Version(tiled, ModelVersion(tiled).graph(subgraph), schedule)
     elif options.strips:
         search.notes.append(TIME_LIMIT_IN_STRIPS)
     if current.schedule.peak >= baseline.peak:
@@ -187,8 +193,8 @@ class _Version:
 class _Search:
     """Builds and schedules candidates within the time limit."""
 
-    def __init__(self, options: Options, target: Target, deadline: float, engine, inplace: bool):
-        self.options, self.target, self.deadline, self.engine = options, target, deadline, engine
+    def __init__(self, options: Options, target: Target, deadline: float, engine, inplace: bool, memo: PieceMemo):
+        self.options, self.target, self.deadline, self.engine, self.memo = options, target, deadline, engine, memo
         self.inplace = inplace
         self.candidates = 0
         self.notes: list[str] = []
@@ -231,14 +237,14 @@ class _Search:
                 if site is None:
                     continue
                 pushed = push_concat(model, graph, site)
-                model, graph = pushed.model, build_graph(pushed.model, s)
+                model, graph = pushed.model, ModelVersion(pushed.model).graph(s)
                 created.extend(_tensor_object(model, s, t) for t in pushed.concats)
                 kinds.update(split.kind for split in site.splits)
             if not kinds or (self.out_of_time() and best is not None):
                 break
             path += ("+".join(sorted(kinds)),)
             schedule = schedule_graph(graph, time_limit=_left(self.deadline), engine=self.engine,
-                                      max_states=CANDIDATE_STATES, inplace=self.inplace)
+                                      max_states=CANDIDATE_STATES, inplace=self.inplace, memo=self.memo)
             self.candidates += 1
             if best is None or self.cost(graph, schedule) < self.cost(best.graph, best.schedule):
                 best, best_frontier = _Version(model, graph, schedule, path, depth), tuple(created)

@@ -41,7 +41,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import memory
-from ..graph import Graph, build_graph
+from ..graph import Graph
+from ..model_version import ModelVersion
 from ..model import opcode_name
 from ..model.editor import SubgraphEditor, constant_array, operator_options, tensor_quantization
 
@@ -127,7 +128,7 @@ def simplify_slices(model) -> tuple[object, tuple[SliceCounts, ...]]:
         done = {"moved": 0, "pools": 0, "fused": 0, "dropped": 0}
         # most subgraphs have none of these operators: skip building their graph
         if any(opcode_name(model, op) in _KINDS for op in model.subgraphs[s].operators or []):
-            while (found := _next_rewrite(model, build_graph(model, s))) is not None:
+            while (found := _next_rewrite(model, ModelVersion(model).graph(s))) is not None:
                 rule, rewrite = found
                 model = rewrite(model, s)
                 done[rule] += 1

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from .. import memory
 from ..tflm.scratch import scratch_requests
 from ..errors import ModelFormatError
-from ..graph import Graph, TensorsRead, build_graph
+from ..graph import Graph
 from ..tflm.tail import PersistentCosts, persistent_bytes
 from ..model import with_operator_orders
+from ..model_version import ModelVersion
 from ..options import Options, Target
-from ..schedule.search import Engine, GraphSchedule, schedule_graph
+from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
 from .strips import bit_exact, splittable, tile
 
 #: Candidate starts, and stops, of a run: those the fewest bytes cross.
@@ -65,8 +66,8 @@ class StripRewrite:
 
 
 def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: float, max_states: int,
-                  engine: Engine | None = None, options: Options = Options(),
-                  target: Target = Target()) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
+                  engine: Engine | None = None, options: Options = Options(), target: Target = Target(),
+                  memo: PieceMemo | None = None) -> tuple[object, GraphSchedule, tuple[StripRewrite, ...], bool]:
     """Compute runs of ``subgraph`` in row strips while that lowers its scheduled peak.
 
     ``schedule`` is the current schedule of the subgraph (its ``inplace``
@@ -82,18 +83,22 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     (:class:`~tflite_serenity.tflm.tail.PersistentCosts`); they are reported
     either way. Returns the model, its schedule, what was
     rewritten (the input model and schedule when nothing pays), and whether
-    the deadline cut the search short.
+    the deadline cut the search short. ``memo`` holds schedule pieces solved
+    before (:class:`~tflite_serenity.schedule.search.PieceMemo`), if the
+    caller shares one between searches over versions of the model.
     """
     records: list[StripRewrite] = []
     made: set[str] = set()  # exits joined by earlier rewrites: never split twice
     groups: tuple = ()  # per kept run, per strip: the positions of its operators
-    read = TensorsRead()  # candidates share most tensors: each is read once
-    graph = build_graph(model, subgraph, read=read)
+    version = ModelVersion(model)  # candidates are edits of it: they share most tensors, each read once
+    memo = PieceMemo() if memo is None else memo  # and most pieces of their schedules: each is solved once
+    scheduled: dict = {}  # per candidate graph's structure (_structure): its lower bound, schedule and peak
+    graph = version.graph(subgraph)
     approximate, persistent = options.rewrite_approximate, target.costs
     allowed = int(macs(graph) * (1 + options.max_recompute / 100))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, None if options.strips_peak_only else persistent, read)
+                               groups, None if options.strips_peak_only else persistent, version, memo, scheduled)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -103,6 +108,7 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
         made.update(best.exits)
         groups = best.groups
         model, graph, schedule = best.model, best.graph, best.schedule
+        version = version.edited(model)
     return model, schedule, tuple(records), cut
 
 
@@ -126,7 +132,8 @@ class _Candidate:
 
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
-                    persistent: PersistentCosts | None, read: TensorsRead) -> _Candidate | None:
+                    persistent: PersistentCosts | None, version: ModelVersion, memo: PieceMemo,
+                    scheduled: dict) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -160,25 +167,29 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     evaluated: dict[tuple, _Candidate | None] = {}  # per run and strips tried: the candidate (runs recur)
     base = persistent_bytes(graph, persistent) if persistent else 0
 
-    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True) -> _Candidate | None:
+    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True,
+                above: int | None = None) -> _Candidate | None:
         key = tuple(run_order)
         tried_as = (key, start, stop, strips, trim)
         if tried_as not in evaluated:
-            evaluated[tried_as] = evaluate(key, start, stop, strips, trim)
+            evaluated[tried_as] = evaluate(key, start, stop, strips, trim, above)
         return evaluated[tried_as]
 
-    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool) -> _Candidate | None:
+    def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool,
+                 above: int | None = None) -> _Candidate | None:
+        """The candidate, or None if it cannot be made or (with ``above``)
+        costs more than ``above`` whatever its order."""
         run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
             stored = with_operator_orders(model, {graph.subgraph: run_order})
-            models[key] = (stored, build_graph(stored, graph.subgraph, read=read),
+            models[key] = (stored, version.edited(stored).graph(graph.subgraph),
                            {op: k for k, op in enumerate(run_order)})
         stored, sgraph, inverse = models[key]
         tiled = tile(stored, graph.subgraph, start, stop, strips, trim=trim, graph=sgraph)
         if tiled is None:
             return None
         try:
-            tgraph = build_graph(tiled.model, graph.subgraph, read=read)
+            tgraph = version.edited(tiled.model).graph(graph.subgraph)
         except ModelFormatError:  # a run the rewrite got wrong: never written, and tests look for these
             return None
         # Strips run one after the other: interleaving them only keeps more
@@ -187,18 +198,32 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         moved = tuple(tuple(tuple(_shifted(inverse[op], start, stop, added) for op in strip) for strip in group)
                       for group in groups)
         sequenced = _in_sequence(tgraph, [*moved, tiled.strips])
-        flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
-        tschedule = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
+        extra = persistent_bytes(tgraph, persistent) - base if persistent else 0
+        # Other runs, strip counts or trims can give the same graph (names
+        # aside): its bound and schedule are those found the first time.
+        structure = _structure(sequenced, schedule.inplace)
+        known = scheduled.get(structure)
+        if known is None:
+            known = scheduled[structure] = [memory.lower_bound(sequenced, inplace=schedule.inplace), None, 0]
+        bound = known[0]
+        if above is not None and bound + extra > above:
+            return None  # no order of it can win: its schedule is not needed
+        if known[1] is None:
+            flow = memory.activation_flow(sequenced, inplace=schedule.inplace)
+            found = schedule_graph(sequenced, time_limit=max(0.0, deadline - time.monotonic()), max_states=max_states,
                                    engine=engine, inplace=schedule.inplace,
-                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow)
-        tschedule = dataclasses.replace(tschedule, optimal=False,
-                                        note=tschedule.note or "proven only with each run's strips in sequence")
+                                   warm_start=[tuple(range(tgraph.num_operators))], flow=flow, memo=memo, bound=bound)
+            found = dataclasses.replace(found, optimal=False,
+                                        note=found.note or "proven only with each run's strips in sequence")
+            if time.monotonic() < deadline:  # not cut short: it depends on the graph alone
+                known[1:] = found, _with_scratch(sequenced, found, flow)
+            else:
+                known = [bound, found, _with_scratch(sequenced, found, flow)]
+        tschedule, peak = known[1], known[2]
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
-                          all(bit_exact(graph, op) for op in inside),
-                          _with_scratch(sequenced, tschedule, flow)
-                          + (persistent_bytes(tgraph, persistent) - base if persistent else 0))
+                          all(bit_exact(graph, op) for op in inside), peak + extra)
 
     # every run in two strips, then more strips for the runs that went lowest
     tried: list[_Candidate] = []
@@ -226,15 +251,21 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
             if time.monotonic() >= deadline:
                 break
             first(*narrower)
-    # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`)
+    # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`).
+    # These only compete for the best: one whose lower bound already costs
+    # more than the best so far (or than the current schedule) cannot be it,
+    # and is not scheduled.
+    current = _with_scratch(graph, schedule)
+    best = min((c.cost for c in tried if c.cost < current and c.macs <= allowed_macs), default=current - 1)
     for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]:
         for strips, trim in [*((n, True) for n in STRIPS[1:]), *((n, False) for n in STRIPS)]:
             if time.monotonic() >= deadline:
                 break
-            found = attempt(list(run_order), start, stop, strips, trim)
+            found = attempt(list(run_order), start, stop, strips, trim, above=best)
             if found is not None:
                 tried.append(found)
-    current = _with_scratch(graph, schedule)
+                if found.cost < current and found.macs <= allowed_macs:
+                    best = min(best, found.cost)
     better = [c for c in tried if c.cost < current and c.macs <= allowed_macs]
     return min(better, key=lambda c: c.key) if better else None
 
@@ -402,6 +433,13 @@ def _exits(graph: Graph, ops) -> list[int]:
     inside = set(ops)
     return [t for op in ops for t in graph.operators[op].outputs
             if t in graph.outputs or any(c not in inside for c in graph.consumers[t])]
+
+
+def _structure(graph: Graph, inplace: bool) -> tuple:
+    """All a graph's schedule, lower bound and scratch depend on: the graph
+    without its names (and whether outputs may share a dying input's bytes)."""
+    return (inplace, graph.subgraph, graph.operators, graph.inputs, graph.outputs, graph.preds,
+            tuple((t.shape, t.dtype, t.has_data, t.is_variable, t.dynamic_dims) for t in graph.tensors))
 
 
 def _with_scratch(graph: Graph, schedule: GraphSchedule, flow: memory.ActivationFlow | None = None) -> int:

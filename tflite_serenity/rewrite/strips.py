@@ -36,7 +36,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import memory
-from ..graph import Graph, build_graph
+from ..graph import Graph
+from ..model_version import ModelVersion
 from ..model.editor import SubgraphEditor, operator_options
 from .slices import Axis, read_paddings, read_slice
 
@@ -162,10 +163,10 @@ def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool
     ``trim=False`` leaves the rows a windowed operator gets wrong at a
     strip's edge (where its padding stands for rows the map has) in place
     whenever its readers need none of them, instead of cutting them off:
-    fewer operators, larger tensors. ``graph`` is the subgraph's
-    :func:`~tflite_serenity.graph.build_graph`, if the caller has it.
+    fewer operators, larger tensors. ``graph`` is the graph of ``subgraph``
+    (:class:`~tflite_serenity.model_version.ModelVersion`), if the caller has it.
     """
-    graph = build_graph(model, subgraph) if graph is None else graph
+    graph = ModelVersion(model).graph(subgraph) if graph is None else graph
     ops = range(start, stop)
     plans = [_plan(model, graph, i) for i in ops]
     if any(p is None for p in plans) or strips < 2:

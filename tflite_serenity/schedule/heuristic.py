@@ -68,6 +68,8 @@ RULES: dict[str, Callable[[int, int, int], tuple]] = {
 def best_heuristic(sub: Subproblem) -> Candidate:
     """The best of the stored order and the greedy rules for ``sub``."""
     best = Candidate(tuple(range(sub.size)), evaluate(sub, range(sub.size)), "stored")
+    if sub.size <= 1:
+        return best  # the only order
     for name, key in RULES.items():
         order = greedy_schedule(sub, key)
         peak = evaluate(sub, order)

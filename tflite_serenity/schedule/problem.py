@@ -138,6 +138,13 @@ class _Piece:
 
     def freeze(self, flow: ActivationFlow, all_out_bytes: list[int], all_floor: list[int]) -> Subproblem:
         a, b = self.start, self.stop
+        if b - a == 1:  # most pieces: one operator, which waits for nothing inside and frees all that dies here
+            return Subproblem(
+                ops=(a,), preds=((),), out_bytes=(all_out_bytes[a],), dead_out=tuple(self.dead_out),
+                free_size=tuple(self.free_size), free_consumers=tuple(self.free_consumers),
+                op_frees=(tuple(k for k, consumers in enumerate(self.free_consumers) for _ in consumers),),
+                op_floor=(all_floor[a],), lazy=(-1,), init_bytes=self.init_bytes, init_dead=self.init_dead,
+                offset=self.offset)
         out_bytes, op_floor = all_out_bytes[a:b], all_floor[a:b]
         op_frees: list[list[int]] = [[] for _ in range(b - a)]
         for k, consumers in enumerate(self.free_consumers):

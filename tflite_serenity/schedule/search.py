@@ -26,7 +26,6 @@ from typing import Callable, Literal, Sequence
 from .. import memory
 from ..errors import SerenityError
 from ..graph import Graph
-from . import reference
 from .dominance import defer_constant_operators
 from .heuristic import best_heuristic
 from .problem import Subproblem, evaluate, split
@@ -101,12 +100,12 @@ def compiled_engine() -> Engine | None:
 
 def pick_engine(name: Literal["auto", "compiled", "python"] = "auto") -> Engine:
     """The search implementation: compiled by default, pure Python on request or as a fallback."""
-    if name == "python":
-        return reference.search
-    engine = compiled_engine()
+    engine = None if name == "python" else compiled_engine()
     if engine is None:
         if name == "compiled":
             raise SerenityError("the compiled scheduler is not built; reinstall with 'pip install -e .'")
+        from . import reference  # the pure-Python search: imported only when it runs
+
         return reference.search
     return engine
 
@@ -121,6 +120,8 @@ def schedule_graph(
     progress: Callable[[ProgressInfo], None] | None = None,
     inplace: bool = False,
     flow: memory.ActivationFlow | None = None,
+    memo: "PieceMemo | None" = None,
+    bound: int | None = None,
 ) -> GraphSchedule:
     """Find an operator order of ``graph`` with the lowest peak of live activation bytes.
 
@@ -133,22 +134,30 @@ def schedule_graph(
     ``progress``, if given, is called with a :class:`ProgressInfo` between
     searches (never during one); it must not raise. ``flow`` is
     :func:`memory.activation_flow` of ``graph`` with the same ``inplace``, if
-    the caller has it.
+    the caller has it. ``memo`` holds pieces already solved by earlier calls
+    (the strip search schedules many graphs that share most pieces); it
+    changes how long the call takes, never its answer. ``bound`` is
+    :func:`memory.lower_bound` of ``graph`` with the same ``inplace``, if the
+    caller has it.
     """
     start = time.monotonic()
+    memo = PieceMemo() if memo is None else memo
     deadline = start + time_limit
     engine = engine or pick_engine()
     flow = memory.activation_flow(graph, inplace=inplace) if flow is None else flow
     peak_before = memory.peak_bytes(graph, inplace=inplace, flow=flow)
-    bound = memory.lower_bound(graph, inplace=inplace)
+    bound = memory.lower_bound(graph, inplace=inplace) if bound is None else bound
     units = defer_constant_operators(flow)
     pieces = split(units.flow)
-    candidates = [best_heuristic(p) for p in pieces]
+    keys = [memo.key(p) for p in pieces]
+    candidates = [memo.heuristic(k, p) for k, p in zip(keys, pieces)]
     orders = [c.order for c in candidates]
     peaks = [c.peak for c in candidates]
     for given in warm_start:
         memory.check_order(graph, given)
         for i, local in enumerate(_restrict(pieces, units.restrict(given))):
+            if local == candidates[i].identity:
+                continue  # the stored order, which the heuristics' best never exceeds
             peak = evaluate(pieces[i], local)
             if peak < peaks[i]:
                 orders[i], peaks[i] = local, peak
@@ -164,23 +173,37 @@ def schedule_graph(
     for i in sorted(range(len(pieces)), key=lambda i: (-peaks[i], i)):
         if peaks[i] <= settled:
             break  # this piece and all smaller ones cannot raise the peak
+        asked = (keys[i], orders[i], peaks[i], settled, max_states, engine)
+        known = memo.searched.get(asked)
+        if known is not None:  # the same piece from the same start: the same searches, the same answer
+            orders[i], peaks[i], spent, note = known
+            states += spent
+            if note:
+                proven = False
+                notes.add(note)
+            tell("exact", i)
+            settled = max(settled, peaks[i])
+            continue
+        spent, note = 0, ""
         low = max(settled, pieces[i].lower_bound())
         beam = _beam(pieces[i], peaks[i], engine, deadline)
         if beam is not None:
             orders[i], peaks[i] = beam.order, beam.peak + pieces[i].offset
         tell("beam", i)
-        if beam is not None and peaks[i] <= settled:
-            continue
-        cap = state_cap(pieces[i].size, max_states)
-        result, spent = _solve_piece(pieces[i], low, peaks[i], engine, cap, deadline)
-        states += spent
-        if result is None or result.status != "optimal":
-            proven = False
-            notes.add("time limit in scheduling" if result is None or result.status == "timeout"
-                      else "state table full")
-        if result is not None and result.order and result.peak + pieces[i].offset <= peaks[i]:
-            orders[i], peaks[i] = result.order, result.peak + pieces[i].offset
-        tell("exact", i)
+        if not (beam is not None and peaks[i] <= settled):
+            cap = state_cap(pieces[i].size, max_states)
+            result, spent = _solve_piece(pieces[i], low, peaks[i], engine, cap, deadline)
+            states += spent
+            if result is None or result.status != "optimal":
+                proven = False
+                note = ("time limit in scheduling" if result is None or result.status == "timeout"
+                        else "state table full")
+                notes.add(note)
+            if result is not None and result.order and result.peak + pieces[i].offset <= peaks[i]:
+                orders[i], peaks[i] = result.order, result.peak + pieces[i].offset
+            tell("exact", i)
+        if time.monotonic() < deadline:  # no search was cut short: the answer depends on the piece alone
+            memo.searched[asked] = (orders[i], peaks[i], spent, note)
         settled = max(settled, peaks[i])
 
     order = units.expand(tuple(p.ops[v] for p, o in zip(pieces, orders) for v in o))
@@ -204,6 +227,44 @@ def schedule_graph(
     )
 
 
+class PieceMemo:
+    """Pieces already solved, by what they are: a piece's heuristic orders and
+    searches depend only on its figures (not on which graph operators it
+    holds), and a search also on where it starts (the known order and peak,
+    the bound already settled, the state cap and the engine).
+
+    Searches cut short by the time limit are not remembered, so a memo
+    changes how long :func:`schedule_graph` takes, never what it returns.
+    Hold one for as long as related graphs are scheduled (the versions of one
+    model); it keeps every piece it saw.
+    """
+
+    def __init__(self) -> None:
+        self.heuristics: dict[tuple, "_Heuristic"] = {}
+        self.searched: dict[tuple, tuple[tuple[int, ...], int, int, str]] = {}
+
+    @staticmethod
+    def key(piece: Subproblem) -> tuple:
+        """What the searches of ``piece`` depend on: all of it but the graph operators it holds."""
+        return (piece.preds, piece.out_bytes, piece.dead_out, piece.free_size, piece.free_consumers,
+                piece.op_frees, piece.op_floor, piece.lazy, piece.init_bytes, piece.init_dead, piece.offset)
+
+    def heuristic(self, key: tuple, piece: Subproblem) -> "_Heuristic":
+        """The best list schedule of ``piece`` (:func:`.heuristic.best_heuristic`), and its stored order."""
+        found = self.heuristics.get(key)
+        if found is None:
+            best = best_heuristic(piece)
+            found = self.heuristics[key] = _Heuristic(best.order, best.peak, tuple(range(piece.size)))
+        return found
+
+
+@dataclass(frozen=True)
+class _Heuristic:
+    order: tuple[int, ...]
+    peak: int
+    identity: tuple[int, ...]  # the piece's stored order
+
+
 #: States per level of :func:`schedule_in_place` (a sixteenth of the plain
 #: search's): it starts from the plain optimum, and without the lazy-operator
 #: rule (in-place ADDs defeat it) a RandWire-like graph fills any table
@@ -218,12 +279,13 @@ def schedule_in_place(
     time_limit: float = 30.0,
     engine: Engine | None = None,
     progress: Callable[[ProgressInfo], None] | None = None,
+    memo: "PieceMemo | None" = None,
 ) -> GraphSchedule:
     """The best order when element-wise operators write over a dying input
     (``inplace`` of :func:`schedule_graph`), starting from ``plain``, the
     schedule without. Its peak is at most ``plain``'s in that model."""
     return schedule_graph(graph, time_limit=time_limit, engine=engine, progress=progress,
-                          warm_start=[plain.order], max_states=INPLACE_STATES, inplace=True)
+                          warm_start=[plain.order], max_states=INPLACE_STATES, inplace=True, memo=memo)
 
 
 def _restrict(pieces: Sequence[Subproblem], order: Sequence[int]) -> list[tuple[int, ...]]:

@@ -30,7 +30,7 @@ from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
 from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.tflm.planner import ONLINE
 from tflite_serenity.errors import ModelFormatError, PlanError
-from tflite_serenity.graph import build_graphs
+from tflite_serenity.model_version import graphs_of
 from tflite_serenity.model import metadata, with_metadata, without_metadata
 
 METADATA_NAME = "OfflineMemoryAllocation"
@@ -137,7 +137,7 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     PlanError
         Naming the first offending tensor (by subgraph and index).
     """
-    graphs = build_graphs(model)
+    graphs = graphs_of(model)
     if buffers is None:
         buffers = model_buffers(graphs)
     if len(offsets) != buffers.total_tensors:
