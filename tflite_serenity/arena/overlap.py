@@ -19,7 +19,9 @@ hence every ``i`` read at all requires::
 
     shift <= i*s_in - L(i)*s_out    or    shift >= (i + 1)*s_in
 
-(the second: the output starts past ``i`` and never covers it). The
+(the second: the output starts past ``i`` and never covers it; an element
+read only by output element 0 constrains nothing, as that element is
+written after its reads). The
 smallest right-hand side over ``i`` is :attr:`Shifts.below`: every shift at
 or below it is safe (lowering the output only makes it cover input elements
 earlier in the walk). Above it, safety returns only where the output
@@ -225,7 +227,8 @@ def shift_bounds(last_reads: np.ndarray, in_itemsize: int, out_itemsize: int, ou
     n = last.size
     in_bytes, out_bytes = n * in_itemsize, out_count * out_itemsize
     index = np.arange(n, dtype=np.int64)
-    limit = np.where(last >= 0, index * in_itemsize - last * out_itemsize, np.iinfo(np.int64).max)
+    # Elements read only by output element 0 are read before any write.
+    limit = np.where(last > 0, index * in_itemsize - last * out_itemsize, np.iinfo(np.int64).max)
     below = int(min(limit.min(initial=in_bytes), in_bytes))
     # Suffix minimum: the tightest limit among elements at or after each one.
     suffix = np.minimum.accumulate(limit[::-1])[::-1]
