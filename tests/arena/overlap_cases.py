@@ -130,6 +130,12 @@ def only_overlaps(model: bytes):
     return operator_overlaps(m, graph, 0)
 
 
+def output_shape(model: bytes) -> tuple[int, ...]:
+    """The shape of the model's single operator's output."""
+    graph = build_graphs(read_model(model))[0]
+    return graph.tensors[graph.operators[0].outputs[0]].shape
+
+
 _CHILD = r"""
 import pickle, sys
 import numpy as np
