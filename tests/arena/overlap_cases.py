@@ -31,8 +31,8 @@ ONLINE = -1
 @dataclass(frozen=True)
 class Case:
     """A one-operator model: ``kind`` in conv, depthwise, avgpool, maxpool,
-    add, mul, fc; ``shape`` the main input; ``other`` the second input of
-    add/mul (broadcast allowed)."""
+    add, sub, mul, fc; ``shape`` the main input; ``other`` the second
+    input of add/sub/mul (broadcast allowed)."""
 
     kind: str
     int8: bool
@@ -77,6 +77,8 @@ def _function(case: Case, rng: np.random.Generator):
         return lambda x, y: x + y
     if case.kind == "mul":
         return lambda x, y: x * y
+    if case.kind == "sub":
+        return lambda x, y: x - y
     raise ValueError(case.kind)
 
 

@@ -39,6 +39,8 @@ NAMED = [
     Case("add", False, (1, 5, 6, 3), other=(1, 1, 1, 3)),
     Case("mul", True, (1, 5, 6, 3), other=(1, 5, 1, 3)),
     Case("mul", False, (1, 5, 6, 3), other=(1, 5, 6, 3)),
+    Case("sub", True, (1, 5, 6, 3), other=(1, 5, 6, 3)),
+    Case("sub", False, (1, 5, 6, 3), other=(1, 1, 6, 1)),
     Case("fc", True, (2, 12), channels=5),
     Case("fc", False, (1, 12), channels=5),
 ]
@@ -50,7 +52,7 @@ def random_cases(seed: int, count: int) -> list[Case]:
     rng = np.random.default_rng(seed)
     cases = []
     while len(cases) < count:
-        kind = ["conv", "conv", "depthwise", "depthwise", "avgpool", "maxpool", "add", "mul"][rng.integers(8)]
+        kind = ["conv", "conv", "depthwise", "depthwise", "avgpool", "maxpool", "add", "mul", "sub"][rng.integers(9)]
         int8 = bool(rng.integers(2))
         k, stride = int(rng.integers(1, 4)), int(rng.integers(1, 3))
         dilation = int(rng.integers(1, 3)) if stride == 1 and kind in ("conv", "depthwise") else 1
@@ -58,7 +60,7 @@ def random_cases(seed: int, count: int) -> list[Case]:
         shape = (int(rng.integers(1, 3)), int(rng.integers(span, 9)), int(rng.integers(span, 9)),
                  int(rng.integers(1, 5)))
         padding = ["SAME", "VALID"][rng.integers(2)]
-        if kind in ("add", "mul"):
+        if kind in ("add", "sub", "mul"):
             other = tuple(d if rng.random() < 0.7 else 1 for d in shape)
             cases.append(Case(kind, int8, shape, other=other))
         elif kind == "conv":
@@ -70,7 +72,7 @@ def random_cases(seed: int, count: int) -> list[Case]:
     return cases
 
 
-RANDOM = random_cases(seed=20, count=36)
+RANDOM = random_cases(seed=20, count=40)
 
 
 def _row(out_bytes: int, shape) -> int:

@@ -46,7 +46,8 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
   by output channels ``c*M .. c*M + M - 1`` only.
 * ``AVERAGE_POOL_2D``, ``MAX_POOL_2D``: batch, out_y, out_x, channel; one
   input channel per output channel.
-* ``ADD``, ``MUL`` (``Add``/``Mul`` elementwise, or ``BroadcastAdd4DSlow``
+* ``ADD``, ``SUB``, ``MUL`` (``Add``/``Sub``/``Mul`` element by element, or
+  ``BroadcastAdd4DSlow``, ``BroadcastQuantSubSlow``, ``BroadcastMul4DSlow``
   and the like when shapes differ): output elements in order, input index
   by broadcasting, so a broadcast input element is read until the last
   output element that repeats it.
@@ -74,7 +75,7 @@ from tflite_serenity.model.rewrite_ops import operator_options
 
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
-KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL", "FULLY_CONNECTED")
+KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "FULLY_CONNECTED")
 
 _ITEMSIZE = {"FLOAT32": 4, "INT8": 1}
 _NEVER = -1
@@ -150,7 +151,7 @@ def windowed_last_reads(in_shape: Sequence[int], out_shape: Sequence[int], rows:
 
 def broadcast_last_reads(in_shape: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
     """Last reading output element of every input element of a broadcasting
-    element-wise operator (``ADD``, ``MUL``): the input's coordinates with
+    element-wise operator (``ADD``, ``SUB``, ``MUL``): the input's coordinates with
     each broadcast axis at its last output coordinate.
 
     Examples
@@ -289,7 +290,7 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
 def _last_reads(graph: Graph, op, options: dict, tensor: int) -> np.ndarray | None:
     x = graph.tensors[tensor].shape
     y = graph.tensors[op.outputs[0]].shape
-    if op.kind in ("ADD", "MUL"):
+    if op.kind in ("ADD", "SUB", "MUL"):
         if len(x) > len(y) or any(d not in (1, o) for d, o in zip(x[::-1], y[::-1])):
             return None
         return broadcast_last_reads(x, y)
