@@ -31,7 +31,7 @@ ONLINE = -1
 @dataclass(frozen=True)
 class Case:
     """A one-operator model: ``kind`` in conv, depthwise, avgpool, maxpool,
-    add, sub, mul, fc; ``shape`` the main input; ``other`` the second
+    add, sub, mul, fc, pad; ``shape`` the main input; ``other`` the second
     input of add/sub/mul (broadcast allowed)."""
 
     kind: str
@@ -77,6 +77,9 @@ def _function(case: Case, rng: np.random.Generator):
         return lambda x, y: x + y
     if case.kind == "mul":
         return lambda x, y: x * y
+    if case.kind == "pad":  # kernel = rows above, stride = rows below, channels = columns left
+        pads = [[0, 0], [case.kernel, case.stride], [case.channels, case.dilation], [0, 0]]
+        return lambda x: tf.pad(x, pads)
     if case.kind == "sub":
         return lambda x, y: x - y
     raise ValueError(case.kind)

@@ -41,6 +41,9 @@ NAMED = [
     Case("mul", False, (1, 5, 6, 3), other=(1, 5, 6, 3)),
     Case("sub", True, (1, 5, 6, 3), other=(1, 5, 6, 3)),
     Case("sub", False, (1, 5, 6, 3), other=(1, 1, 6, 1)),
+    Case("pad", True, (1, 6, 5, 3), kernel=1, stride=1, channels=1, dilation=1),
+    Case("pad", False, (1, 6, 5, 3), kernel=0, stride=2, channels=1, dilation=0),
+    Case("pad", True, (2, 5, 5, 2), kernel=2, stride=0, channels=0, dilation=3),
     Case("fc", True, (2, 12), channels=5),
     Case("fc", False, (1, 12), channels=5),
 ]

@@ -51,6 +51,9 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
   and the like when shapes differ): output elements in order, input index
   by broadcasting, so a broadcast input element is read until the last
   output element that repeats it.
+* ``PAD`` (``reference_ops::Pad``): output elements in order, each the
+  padding value or the next input element, so input element ``i`` is read
+  by the output element at its coordinates plus the leading padding.
 * ``FULLY_CONNECTED``: batch, output unit, then every input of the batch
   row; an input row is read by every unit, so the output may overlap at
   most its last element (listed so a caller learns it gains nothing).
@@ -71,11 +74,12 @@ import numpy as np
 
 from tflite_serenity.graph import Graph
 from tflite_serenity.memory import is_activation, tensor_bytes
-from tflite_serenity.model.rewrite_ops import operator_options
+from tflite_serenity.errors import UnsupportedModelError
+from tflite_serenity.model.rewrite_ops import constant_array, operator_options
 
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
-KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "FULLY_CONNECTED")
+KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD", "FULLY_CONNECTED")
 
 _ITEMSIZE = {"FLOAT32": 4, "INT8": 1}
 _NEVER = -1
@@ -167,6 +171,20 @@ def broadcast_last_reads(in_shape: Sequence[int], out_shape: Sequence[int]) -> n
     if not pinned:
         return np.zeros(1, dtype=np.int64)
     return np.ravel_multi_index(pinned, out_shape).reshape(-1).astype(np.int64)
+
+
+def pad_last_reads(in_shape: Sequence[int], out_shape: Sequence[int], before: Sequence[int]) -> np.ndarray:
+    """The output element of ``PAD`` that copies each input element: its
+    coordinates shifted by the leading padding ``before`` (one per axis).
+
+    Examples
+    --------
+    >>> pad_last_reads((1, 2), (3, 4), (1, 1)).tolist()
+    [5, 6]
+    """
+    coords = np.indices(tuple(int(d) for d in in_shape), dtype=np.int64)
+    shifted = [c + int(p) for c, p in zip(coords, before)]
+    return np.ravel_multi_index(shifted, tuple(int(d) for d in out_shape)).reshape(-1).astype(np.int64)
 
 
 def fully_connected_last_reads(in_count: int, depth: int, units: int) -> np.ndarray:
@@ -276,7 +294,7 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
     options = operator_options(model, graph.subgraph, index)
     result = []
     for t in dict.fromkeys(acts):
-        last = _last_reads(graph, op, options, t)
+        last = _last_reads(model, graph, op, options, t)
         if last is None:
             continue
         size = _ITEMSIZE[out.dtype]
@@ -287,9 +305,19 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
     return tuple(result)
 
 
-def _last_reads(graph: Graph, op, options: dict, tensor: int) -> np.ndarray | None:
+def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarray | None:
     x = graph.tensors[tensor].shape
     y = graph.tensors[op.outputs[0]].shape
+    if op.kind == "PAD":
+        if tensor != op.inputs[0] or len(op.inputs) < 2 or not graph.tensors[op.inputs[1]].has_data:
+            return None
+        try:
+            pads = constant_array(model, graph.subgraph, op.inputs[1]).reshape(-1, 2)
+        except (UnsupportedModelError, ValueError):
+            return None
+        if len(pads) != len(x) or any(int(a) + d + int(b) != o for (a, b), d, o in zip(pads, x, y)):
+            return None
+        return pad_last_reads(x, y, [int(a) for a, _ in pads])
     if op.kind in ("ADD", "SUB", "MUL"):
         if len(x) > len(y) or any(d not in (1, o) for d, o in zip(x[::-1], y[::-1])):
             return None
@@ -338,5 +366,5 @@ def _last_reads(graph: Graph, op, options: dict, tensor: int) -> np.ndarray | No
 
 __all__ = [
     "KINDS", "InputOverlap", "Shifts", "Window", "broadcast_last_reads", "fully_connected_last_reads",
-    "operator_overlaps", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
+    "operator_overlaps", "pad_last_reads", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
 ]

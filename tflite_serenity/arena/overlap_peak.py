@@ -12,10 +12,11 @@ counts only one overlapped pair per operator and changes no operator order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Collection
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, aligned
 from tflite_serenity.arena.buffers import model_buffers
-from tflite_serenity.arena.overlap import InputOverlap, operator_overlaps
+from tflite_serenity.arena.overlap import KINDS, InputOverlap, operator_overlaps
 from tflite_serenity.graph import build_graphs
 
 
@@ -49,8 +50,11 @@ def pair_saving(overlap: InputOverlap, alignment: int = DEFAULT_ALIGNMENT) -> in
     return max(0, aligned(s.input_bytes, alignment) + aligned(s.output_bytes, alignment) - joint)
 
 
-def estimate(model, alignment: int = DEFAULT_ALIGNMENT) -> OverlapEstimate:
+def estimate(model, alignment: int = DEFAULT_ALIGNMENT, kinds: Collection[str] = KINDS) -> OverlapEstimate:
     """The live-bytes estimate for a single-subgraph ``ModelT``.
+
+    ``kinds`` limits the operators that overlap (``("ADD", "SUB", "MUL")``
+    gives what writing element-wise outputs in place already buys).
 
     Raises
     ------
@@ -71,6 +75,8 @@ def estimate(model, alignment: int = DEFAULT_ALIGNMENT) -> OverlapEstimate:
     if len(graphs) == 1:
         for index in range(graph.num_operators):
             best = None
+            if graph.operators[index].kind not in kinds:
+                continue
             for ov in operator_overlaps(model, graph, index):
                 out = block_of.get(graph.operators[index].outputs[0])
                 x = block_of.get(ov.tensor)
