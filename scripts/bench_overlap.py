@@ -1,12 +1,14 @@
-"""What overlapped placement could buy (issue 20, point 2): a live-bytes estimate.
+"""What overlapped placement buys (issue 20, point 2): estimated, and measured in TFLite Micro.
 
 For each model: TFLite Micro's measured head today, the live-bytes peak of
 the stored order (every tensor apart), and the same peak when each eligible
 operator's output overlaps its dying input by the rule of
 tflite_serenity.arena.overlap (tflite_serenity.arena.overlap_peak), once
 for element-wise operators only (what the main command's in-place outputs
-already give) and once for every kind with a rule. The
-estimate places nothing: it is what an overlap-aware planner could reach.
+already give) and once for every kind with a rule; then the head TFLite
+Micro measures with the prototype overlapped plan
+(plan_arena(..., overlaps=True)), and whether its outputs are bit-identical
+to the input model's on two random input sets.
 
     python scripts/bench_overlap.py [MODEL.tflite ...]
 
@@ -19,12 +21,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tflite_serenity.arena.model_plan import plan_arena
 from tflite_serenity.arena.overlap_peak import estimate
-from tflite_serenity.model import read_model
+from tflite_serenity.model import read_model, write_model
+from tflite_serenity.verify import compare_models
 
 #: What the main command's in-place outputs already do (docs/arena.md).
 ELEMENTWISE = ("ADD", "SUB", "MUL")
-from tflite_serenity.verify import measure_tflm_arena
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = [ROOT / ".zoo" / f"{n}_int8.tflite" for n in ("mobilenetv2", "efficientnetb0", "resnet50")] + [
@@ -34,18 +37,21 @@ DEFAULT = [ROOT / ".zoo" / f"{n}_int8.tflite" for n in ("mobilenetv2", "efficien
 
 
 def main(paths: list[Path]) -> None:
-    print("| model | TFLite Micro head today | live peak today | element-wise in place | all overlaps | "
-          "all / head | operators overlapped |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | TFLite Micro head today | arena plan, in place | estimate: element-wise in place | "
+          "estimate: all overlaps | overlapped plan, measured | measured / today | bit-identical |")
+    print("|---|---|---|---|---|---|---|---|")
     for path in paths:
         data = path.read_bytes()
         model = read_model(data)
         est = estimate(model)
         inplace = estimate(model, kinds=ELEMENTWISE)
-        head = measure_tflm_arena(data).head_bytes
-        ratio = f"{est.overlapped_peak / head:.2f}" if head else "-"
-        print(f"| {path.stem} | {head:,} | {est.live_peak:,} | {inplace.overlapped_peak:,} | "
-              f"{est.overlapped_peak:,} | {ratio} | {len(est.chosen)} |")
+        _, today_plan = plan_arena(model, inplace=True)
+        out, figures = plan_arena(model, inplace=True, overlaps=True)
+        comparison = compare_models(data, write_model(out), runtime="tflm", trials=2)
+        head = comparison.original_tflm.head_bytes
+        ours = comparison.candidate_tflm.head_bytes
+        print(f"| {path.stem} | {head:,} | {today_plan.head:,} | {inplace.overlapped_peak:,} | "
+              f"{est.overlapped_peak:,} | {ours:,} | {ours / head:.2f} | {comparison.bit_identical} |")
 
 
 if __name__ == "__main__":
