@@ -224,7 +224,7 @@ def plan_arena(
         only), and keep it where its simulated head is smaller. Single
         subgraph, every kernel modelled. ``lower_bound`` stays the bound
         without overlaps, so the head may go below it; such a plan fails
-        :func:`.check_offline_plan`, so a later run drops it.
+        :func:`.check_offline_plan` (and :func:`drop_stale_plan` removes it).
 
     Returns
     -------
