@@ -50,3 +50,10 @@ def test_check_overlapped_refuses_an_output_starting_past_its_limit():
 def test_check_overlapped_refuses_shared_bytes_of_an_unpaired_live_block():
     with pytest.raises(PlanError):
         check_overlapped([Block(64, 0, 1), Block(64, 1, 2)], [0, 32], [])
+
+
+def test_overlapped_plan_is_the_same_bytes_every_run():
+    model = read_model(load("small_cnn_float.tflite"))
+    first, _ = plan_arena(model, inplace=True, overlaps=True)
+    second, _ = plan_arena(model, inplace=True, overlaps=True)
+    assert write_model(first) == write_model(second)
