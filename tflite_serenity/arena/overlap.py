@@ -79,7 +79,8 @@ from tflite_serenity.model.rewrite_ops import constant_array, operator_options
 
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
-KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD", "FULLY_CONNECTED")
+KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
+         "FULLY_CONNECTED")
 
 _ITEMSIZE = {"FLOAT32": 4, "INT8": 1}
 _NEVER = -1
