@@ -1,7 +1,7 @@
 """Offline plans in the real TFLite Micro interpreter (child processes).
 
 Every committed model TFLite Micro runs whose kernels are all modelled
-(arena.kernels.MODELLED, int16 paths included): the plan loads, outputs stay
+(tflm.kernels.MODELLED, int16 paths included): the plan loads, outputs stay
 bit-identical, and the head TFLite Micro measures is the one we predicted,
 with our plan and without it. Models with unmodelled kernels are in
 test_plan_rule.py.

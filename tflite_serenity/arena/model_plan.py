@@ -34,6 +34,7 @@ from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, low
 from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.tflm.kernels import unmodelled_kernels
 from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
+from tflite_serenity.arena.overlap_plan import plan_overlapped
 from tflite_serenity.arena.planner import plan
 from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 from tflite_serenity.errors import RuntimeUnavailableError, UnsupportedModelError
@@ -180,6 +181,7 @@ def plan_arena(
     inplace: bool = False,
     measure: bool = True,
     alignment: int = DEFAULT_ALIGNMENT,
+    overlaps: bool = False,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -219,6 +221,14 @@ def plan_arena(
     alignment : int, default 16
         Every buffer's offset and size are multiples of it (TFLite Micro's
         ``MicroArenaBufferAlignment()``; :class:`tflite_serenity.options.Target`).
+    overlaps : bool, default False
+        Prototype: also try :func:`.plan_overlapped`, which lets an
+        operator's output overlap an input dying there by the rule of
+        :mod:`.overlap` (verified with TFLite Micro's reference kernels
+        only), and keep it where its simulated head is smaller. Single
+        subgraph, every kernel modelled. ``lower_bound`` stays the bound
+        without overlaps, so the head may go below it; such a plan fails
+        :func:`.check_offline_plan` (and :func:`drop_stale_plan` removes it).
 
     Returns
     -------
@@ -270,6 +280,12 @@ def plan_arena(
     own = greedy_tflm(blocks)
     unmodelled = unmodelled_kernels(graphs)
     planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
+    method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
+    if overlaps and not unmodelled:
+        found = plan_overlapped(bare)
+        if found is not None and found[1].tflm_head < min(head, own.arena_bytes):
+            planned, head = found[0], found[1].tflm_head
+            method, planned_bytes, optimal = "overlap", found[1].planned, False
     measured, measure_error = None, ""
     if planned is None:
         reason = PlanReason.NOT_SMALLER
@@ -286,12 +302,12 @@ def plan_arena(
         note = "replaced the model's offline plan" if written else "removed the model's offline plan"
     figures = ArenaFigures(
         lower_bound=placement.lower_bound,
-        planned=placement.arena_bytes,
+        planned=planned_bytes,
         tflm_greedy=own.arena_bytes,
         tflm_with_plan=head,
         written=written,
-        optimal=placement.optimal,
-        method=placement.method,
+        optimal=optimal,
+        method=method,
         tensors=pinned,
         scratch=scratch_count,
         seconds=time.monotonic() - start,

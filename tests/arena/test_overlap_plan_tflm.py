@@ -1,0 +1,59 @@
+"""Overlapped plans (prototype, plan_arena(overlaps=True)) in TFLite Micro.
+
+On the committed models where overlapping outputs with dying inputs makes
+the head smaller, the plan runs bit-identical in TFLite Micro and TFLite
+Micro measures the head we simulated, below what any placement without
+overlaps can reach for that order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tflite_serenity.arena import Block
+from tflite_serenity.arena.model_plan import plan_arena
+from tflite_serenity.arena.overlap_plan import OverlapPair, check_overlapped
+from tflite_serenity.errors import PlanError
+from tflite_serenity.model import read_model, write_model
+from tests.models import load
+
+OVERLAPPED = ["small_cnn_int8.tflite", "small_cnn_float.tflite", "per_pixel_int8.tflite", "per_pixel_float.tflite"]
+
+
+@pytest.mark.parametrize("name", OVERLAPPED)
+def test_overlapped_plan_runs_bit_identical_at_the_simulated_head_below_the_bound(name):
+    pytest.importorskip("tflite_micro")
+    from tflite_serenity.verify import compare_models
+
+    data = load(name)
+    out, figures = plan_arena(read_model(data), inplace=True, overlaps=True)
+    assert figures.method == "overlap" and figures.written
+    assert figures.tflm_with_plan < figures.lower_bound  # impossible without sharing bytes
+    comparison = compare_models(data, write_model(out), runtime="tflm", trials=2)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == figures.tflm_with_plan
+
+
+def test_overlaps_are_off_by_default():
+    _, figures = plan_arena(read_model(load("small_cnn_int8.tflite")), inplace=True)
+    assert figures.method != "overlap" and figures.tflm_with_plan >= figures.lower_bound
+
+
+def test_check_overlapped_refuses_an_output_starting_past_its_limit():
+    blocks = [Block(64, 0, 1), Block(64, 1, 2)]
+    pair = OverlapPair(input=0, output=1, limit=-16)
+    check_overlapped(blocks, [16, 0], [pair])
+    with pytest.raises(PlanError):
+        check_overlapped(blocks, [0, 0], [pair])
+
+
+def test_check_overlapped_refuses_shared_bytes_of_an_unpaired_live_block():
+    with pytest.raises(PlanError):
+        check_overlapped([Block(64, 0, 1), Block(64, 1, 2)], [0, 32], [])
+
+
+def test_overlapped_plan_is_the_same_bytes_every_run():
+    model = read_model(load("small_cnn_float.tflite"))
+    first, _ = plan_arena(model, inplace=True, overlaps=True)
+    second, _ = plan_arena(model, inplace=True, overlaps=True)
+    assert write_model(first) == write_model(second)
