@@ -86,6 +86,7 @@ def optimize(
     target: Target | None = None,
     *,
     progress: Callable[[ProgressInfo], None] | None = None,
+    tree=None,
     **settings,
 ) -> OptimizeResult:
     """Reorder, rewrite and plan every subgraph for the least activation memory.
@@ -113,6 +114,9 @@ def optimize(
         Called with a :class:`~tflite_serenity.schedule.search.ProgressInfo`
         between the scheduler's searches (the command line shows it on a
         terminal: :class:`tflite_serenity.progress.TerminalProgress`).
+    tree
+        The model already read from these bytes (``model.read_model``), so
+        that a caller that has read it (the ``report`` command) reads it once.
 
     Returns
     -------
@@ -125,7 +129,7 @@ def optimize(
     target = target or Target()
     start = time.monotonic()
     data = model if isinstance(model, (bytes, bytearray)) else read_bytes(model)
-    original = read_model(data)
+    original = read_model(data) if tree is None else tree
     graphs = graphs_of(original)
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)

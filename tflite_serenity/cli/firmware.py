@@ -56,14 +56,14 @@ def check_firmware_arguments(args: argparse.Namespace) -> None:
         raise SerenityError("--emit-model-array and --emit-header name the same file")
 
 
-def target_of(args: argparse.Namespace, size: TflmArenaSize, data: bytes) -> TargetArena:
+def target_of(args: argparse.Namespace, size: TflmArenaSize, data: bytes, tree=None) -> TargetArena:
     """The arena for the target ``args`` asks for (default :data:`DEFAULT_TARGET`)."""
     from ..tflm.target_arena import target_arena
 
-    return target_arena(size, data, Target.named(args.target or DEFAULT_TARGET))
+    return target_arena(size, data, Target.named(args.target or DEFAULT_TARGET), tree=tree)
 
 
-def firmware_operators(args: argparse.Namespace, data: bytes) -> "tuple[Registration, ...] | None":
+def firmware_operators(args: argparse.Namespace, data: bytes, tree=None) -> "tuple[Registration, ...] | None":
     """The header's registrations when ``args`` ask for a header, else None.
 
     Raises
@@ -75,18 +75,18 @@ def firmware_operators(args: argparse.Namespace, data: bytes) -> "tuple[Registra
 
     if not args.emit_header:
         return None
-    return registrations(model_operator_kinds(data), allow_missing=args.allow_missing_ops)
+    return registrations(model_operator_kinds(data, tree=tree), allow_missing=args.allow_missing_ops)
 
 
 def write_firmware_files(args: argparse.Namespace, size: TflmArenaSize, target: TargetArena,
-                         operators: "Sequence[Registration]", data: bytes, name: str) -> list[str]:
+                         operators: "Sequence[Registration]", data: bytes, name: str, tree=None) -> list[str]:
     """Write the header (and the model array) ``args`` ask for; the paths written."""
     from ..fileio import write_atomic
     from ..tflm.header import model_array_source, write_arena_header
 
     symbol = MODEL_SYMBOL if args.emit_model_array else None
     write_arena_header(args.emit_header, size, model_name=name, model=data, target=target, operators=operators,
-                       model_array=symbol)
+                       model_array=symbol, tree=tree)
     written = [args.emit_header]
     if args.emit_model_array:
         include = os.path.relpath(os.path.abspath(args.emit_header),

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from ..errors import SerenityError
 from ..fileio import read_bytes
+from ..model import read_model
 from .parser import PROG, Parser
 
 
@@ -59,23 +60,24 @@ def run(argv: Sequence[str]) -> int:
 
     check_firmware_arguments(args)
     data, name = read_bytes(args.model), Path(args.model).name
+    tree = read_model(data)  # read once: every figure below is of this tree (its graphs are built once too)
     size, target, written = None, None, []
     if args.tflm or args.emit_header:
         from ..tflm import tflm_arena_size
         from .firmware import firmware_operators, target_of, write_firmware_files
 
-        operators = firmware_operators(args, data)  # an operator no firmware can register stops here
-        size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True)
-        target = target_of(args, size, data)
+        operators = firmware_operators(args, data, tree)  # an operator no firmware can register stops here
+        size = tflm_arena_size(data, measure=not args.no_tflm, fallback=True, tree=tree)
+        target = target_of(args, size, data, tree)
         if args.emit_header and size.tflm_error:
             # A header is built into firmware: an unmeasured figure goes in only when asked for.
             raise SerenityError(f"no header written: TFLite Micro cannot load the model ({size.tflm_error}); "
                                 f"add --no-tflm to write the estimate ({target.arena_size:,} bytes) instead")
         if args.emit_header:
-            written += write_firmware_files(args, size, target, operators, data, name)
-    report = build_report(data, tflm=not args.no_tflm)
+            written += write_firmware_files(args, size, target, operators, data, name, tree)
+    report = build_report(data, tflm=not args.no_tflm, tree=tree)
     if args.plot or args.html:
-        written += _pictures(args, data, name)
+        written += _pictures(args, data, name, tree)
     if args.json:
         payload = report_json(report)
         if size is not None:
@@ -97,14 +99,14 @@ def run(argv: Sequence[str]) -> int:
     return 0
 
 
-def _pictures(args, data: bytes, name: str) -> list[str]:
+def _pictures(args, data: bytes, name: str, tree) -> list[str]:
     """Draw the memory picture into the files --plot and --html ask for."""
     from ..plot import memory_picture, write_html, write_png
     from ..progress import progress_for
 
     with progress_for(args.quiet) as progress:
         picture = memory_picture(data, subgraph=args.subgraph, time_limit=args.time_limit, name=name,
-                                 progress=progress)
+                                 progress=progress, tree=tree)
     written = []
     if args.plot:
         write_png(picture, args.plot)

@@ -188,6 +188,7 @@ def memory_picture(
     shared_outputs: bool = True,
     result: "OptimizeResult | None" = None,
     written_by: str | None = None,
+    tree=None,
 ) -> MemoryPicture:
     """Compute what the memory picture of one subgraph shows: the model as
     given beside the model as the main command writes it.
@@ -217,6 +218,9 @@ def memory_picture(
     written_by : str, optional
         How the picture names what wrote the model (default: the main
         command with default options, or "the main command" with ``result``).
+    tree : ModelT, optional
+        The model already read from these bytes (``read_model``), so that
+        it is read once.
 
     Returns
     -------
@@ -231,26 +235,26 @@ def memory_picture(
     """
     from ..errors import SerenityError
     from ..fileio import read_bytes
-    from ..graph import build_graphs
     from ..model import read_model
+    from ..model_version import graphs_of
 
     if isinstance(model, (bytes, bytearray)):
         data, default_name = bytes(model), "model"
     else:
         data, default_name = read_bytes(model), os.path.basename(os.fspath(model))
-    tree = read_model(data)
-    graphs = build_graphs(tree)
+    tree = read_model(data) if tree is None else tree
+    graphs = graphs_of(tree)
     if not 0 <= subgraph < len(graphs):
         raise SerenityError(f"the model has {len(graphs)} subgraph(s); there is no subgraph {subgraph}")
     if result is None:
         from ..driver import optimize
 
-        result = optimize(data, time_limit=time_limit, shared_outputs=shared_outputs, progress=progress)
+        result = optimize(data, time_limit=time_limit, shared_outputs=shared_outputs, progress=progress, tree=tree)
         if written_by is None:
             written_by = "python -m tflite_serenity IN OUT" + ("" if shared_outputs else " --no-shared-outputs")
             written_by += " with default options"
-    written_tree = read_model(result.model)
-    written_graphs = build_graphs(written_tree)
+    written_tree = tree if result.unchanged else read_model(result.model)
+    written_graphs = graphs_of(written_tree)
     sub = result.subgraphs[subgraph]
     converter = timeline(tree, graphs, subgraph, "as given")
     optimized = timeline(written_tree, written_graphs, subgraph, "as written", inplace=sub.inplace,

@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 
 from .. import memory
-from ..graph import Graph, build_graphs
+from ..graph import Graph
+from ..model_version import graphs_of
 from ..tflm.tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 from ..model import read_model
 
@@ -123,13 +124,14 @@ def _dynamic_batch(tensors) -> int | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
-def build_report(data: bytes, *, tflm: bool = True, arena: bool = True) -> Report:
+def build_report(data: bytes, *, tflm: bool = True, arena: bool = True, tree=None) -> Report:
     """Read a model and compute its report; with ``tflm``, also measure the real
     TFLite Micro arena when the ``tflite-micro`` package is installed; with
     ``arena``, also plan the arena for the stored order (and, with ``tflm``,
-    measure TFLite Micro's head without and with our plan)."""
-    model = read_model(data)
-    graphs = build_graphs(model)
+    measure TFLite Micro's head without and with our plan). ``tree``: the
+    model already read from ``data`` (``read_model``), so it is read once."""
+    model = read_model(data) if tree is None else tree
+    graphs = graphs_of(model)
     subgraphs = tuple(subgraph_report(g) for g in graphs)
     measured, error = None, None
     if tflm:

@@ -127,6 +127,7 @@ def tflm_arena_size(
     margin: int = DEFAULT_MARGIN,
     timeout: float = 300,
     fallback: bool = False,
+    tree=None,
 ) -> TflmArenaSize:
     """The ``arena_size`` to give TFLite Micro's ``MicroInterpreter`` for ``model``.
 
@@ -173,18 +174,18 @@ def tflm_arena_size(
         raise SerenityError(f"the margin must be 0 or more bytes, not {margin}")
     data = bytes(model) if isinstance(model, (bytes, bytearray)) else read_bytes(model)
     if measure and importlib.util.find_spec("tflite_micro") is not None:
-        return _measured(data, margin, timeout, fallback)
-    return estimate_tflm_arena(data, margin=margin)
+        return _measured(data, margin, timeout, fallback, tree)
+    return estimate_tflm_arena(data, margin=margin, tree=tree)
 
 
-def _measured(data: bytes, margin: int, timeout: float, fallback: bool) -> TflmArenaSize:
+def _measured(data: bytes, margin: int, timeout: float, fallback: bool, tree) -> TflmArenaSize:
     from .interpreter import smallest_tflm_arena, tflm_reason
 
     found = smallest_tflm_arena(data, timeout=timeout)
     if found.error is not None or found.smallest is None:
         reason = tflm_reason(found.error or "no arena size worked", data)
         if fallback:
-            return dataclasses.replace(estimate_tflm_arena(data, margin=margin), tflm_error=reason)
+            return dataclasses.replace(estimate_tflm_arena(data, margin=margin, tree=tree), tflm_error=reason)
         raise UnsupportedModelError(f"TFLite Micro cannot allocate the model: {reason}; "
                                     "its arena can only be estimated")
     if found.invoked:
@@ -209,7 +210,7 @@ def _measured(data: bytes, margin: int, timeout: float, fallback: bool) -> TflmA
     )
 
 
-def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN) -> TflmArenaSize:
+def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN, tree=None) -> TflmArenaSize:
     """Estimate the arena without running TFLite Micro (see the module docstring).
 
     The head is exact for TFLite Micro's reference kernels (a simulation of
@@ -226,11 +227,11 @@ def estimate_tflm_arena(model: bytes, *, margin: int = DEFAULT_MARGIN) -> TflmAr
     from .buffers import model_buffers, tflm_bytes
     from .offline import check_offline_plan, read_offline_plan
     from .planner import ONLINE, greedy_tflm
-    from ..graph import build_graphs
     from ..model import read_model
+    from ..model_version import graphs_of
 
-    tree = read_model(model)
-    graphs = build_graphs(tree)
+    tree = read_model(model) if tree is None else tree
+    graphs = graphs_of(tree)
     buffers = model_buffers(graphs)
     offline = None
     stored = read_offline_plan(tree)

@@ -37,13 +37,13 @@ def _guard(path_or_name: str) -> str:
     return ("_" + stem if stem[0].isdigit() else stem) + "_"
 
 
-def _peak(model: bytes) -> tuple[int, int]:
+def _peak(model: bytes, tree=None) -> tuple[int, int]:
     """Largest peak of live activation bytes over subgraphs (stored order), and its subgraph."""
     from .. import memory
-    from ..graph import build_graphs
     from ..model import read_model
+    from ..model_version import graphs_of
 
-    peaks = [(memory.peak_bytes(g), g.subgraph) for g in build_graphs(read_model(model))]
+    peaks = [(memory.peak_bytes(g), g.subgraph) for g in graphs_of(read_model(model) if tree is None else tree)]
     return max(peaks, key=lambda p: (p[0], -p[1]), default=(0, 0))
 
 
@@ -57,6 +57,7 @@ def arena_header(
     target: "TargetArena | None" = None,
     operators: "Sequence[Registration] | None" = None,
     model_array: str | None = None,
+    tree=None,
 ) -> str:
     """The text of a header that defines ``constexpr size_t kTensorArenaSize``.
 
@@ -101,7 +102,7 @@ def arena_header(
     ]
     if model is not None:
         digest = hashlib.sha256(model).hexdigest()
-        peak, where = _peak(model)
+        peak, where = _peak(model, tree)
         lines += [
             f"//   model             {model_name}, {_n(len(model))}, sha256 {digest[:16]}",
             f"//   peak activations  {_n(peak)} live at once (stored operator order"
@@ -298,10 +299,11 @@ def _wrap(text: str, prefix: str, width: int = 80) -> list[str]:
 
 def write_arena_header(path: str | os.PathLike, size: TflmArenaSize, *, model_name: str,
                        model: bytes | None = None, target: "TargetArena | None" = None,
-                       operators: "Sequence[Registration] | None" = None, model_array: str | None = None) -> None:
+                       operators: "Sequence[Registration] | None" = None, model_array: str | None = None,
+                       tree=None) -> None:
     """Write :func:`arena_header` to ``path`` whole, its include guard named after the file."""
     from ..fileio import write_atomic
 
     text = arena_header(size, model_name=model_name, model=model, guard=_guard(str(path)), target=target,
-                        operators=operators, model_array=model_array)
+                        operators=operators, model_array=model_array, tree=tree)
     write_atomic(path, text.encode())

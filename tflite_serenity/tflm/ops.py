@@ -98,12 +98,12 @@ class Registration:
         return f"resolver.{self.method}()"
 
 
-def model_operator_kinds(model: bytes) -> tuple[str, ...]:
+def model_operator_kinds(model: bytes, *, tree=None) -> tuple[str, ...]:
     """The distinct operator types of all subgraphs of ``model``, sorted."""
-    from ..graph import build_graphs
     from ..model import read_model
+    from ..model_version import graphs_of
 
-    return tuple(sorted({op.kind for g in build_graphs(read_model(model)) for op in g.operators}))
+    return tuple(sorted({op.kind for g in graphs_of(read_model(model) if tree is None else tree) for op in g.operators}))
 
 
 def registrations(kinds: "tuple[str, ...] | list[str]", *, allow_missing: bool = False) -> tuple[Registration, ...]:

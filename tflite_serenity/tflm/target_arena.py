@@ -87,7 +87,7 @@ class TargetArena:
                 "pointers save (fitted per tensor, operator and channel), estimated")
 
 
-def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET) -> TargetArena:
+def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tree=None) -> TargetArena:
     """The arena for ``target`` from the host's ``size`` of ``model``.
 
     Parameters
@@ -105,8 +105,8 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET) -> Ta
     -------
     TargetArena
     """
-    from ..graph import build_graphs
     from ..model import read_model
+    from ..model_version import graphs_of
     from .tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 
     target = target if isinstance(target, str) else target.name
@@ -115,7 +115,7 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET) -> Ta
     if target == "host":
         return TargetArena(target, size.arena_size, size.needed, size.head, size.tail, 0, size.margin,
                            size.measured, size)
-    counts = model_persistent_counts(build_graphs(read_model(model)))
+    counts = model_persistent_counts(graphs_of(read_model(model) if tree is None else tree))
     saved = TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts)
     tail = max(0, size.tail - saved)
     needed = max(size.needed - saved, size.head + tail)
