@@ -181,8 +181,11 @@ def _host_figures(size: TflmArenaSize, *, stated: bool) -> list[str]:
         "//                     then rounded up to a multiple of 16",
         "//",
         "// A 32-bit target needs a little less (smaller pointers): --target cortex-m.",
-        "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request other scratch buffers:",
-        "// check interpreter.arena_used_bytes() on the target once.",
+        "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request other scratch buffers: on",
+        "// an emulated Cortex-M4 and M55 with CMSIS-NN the smallest working arena was up",
+        "// to 1.8x the reference kernels' (docs/device.md). Check on the device that",
+        "// AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out what",
+        "// TFLite Micro takes while preparing).",
     ]
     return lines
 
@@ -213,8 +216,11 @@ def _cortex_m_figures(target: "TargetArena") -> list[str]:
     lines += [
         "//",
         "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request scratch buffers of their own,",
-        "// which this figure does not count: check interpreter.arena_used_bytes() on the",
-        "// device once.",
+        "// which this figure does not count, and preparing takes more on some devices: on",
+        "// an emulated Cortex-M4 and M55 with CMSIS-NN the smallest working arena was up",
+        "// to 1.8x this estimate (docs/device.md). Check on the device that",
+        "// AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out what",
+        "// TFLite Micro takes while preparing).",
     ]
     return lines
 
