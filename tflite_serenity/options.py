@@ -19,7 +19,7 @@ from typing import Literal
 
 from .errors import SerenityError
 from .tflm.tail import TFLM_32BIT, TFLM_64BIT, PersistentCosts
-from .tflm.target_arena import POINTER_WIDTHS
+from .tflm.target_arena import pointer_width
 
 ENGINES = ("auto", "compiled", "python")
 WARM_STARTS = ("none", "learned")
@@ -78,9 +78,7 @@ class Target:
         >>> Target.named("host").pointer_width
         64
         """
-        if name not in POINTER_WIDTHS:
-            raise SerenityError(f"unknown --target {name!r}: choose one of {', '.join(POINTER_WIDTHS)}")
-        return cls(pointer_width=POINTER_WIDTHS[name])
+        return cls(pointer_width=pointer_width(name))
 
     @property
     def name(self) -> str:

@@ -32,6 +32,13 @@ from .arena_size import ALIGNMENT, TflmArenaSize, aligned
 #: microcontrollers; ``optimize`` charges a 32-bit device by default too.
 POINTER_WIDTHS = {"cortex-m": 32, "host": 64}
 TARGETS = tuple(POINTER_WIDTHS)
+
+
+def pointer_width(name: str) -> int:
+    """The pointer width of the target ``report --target`` names; one error line for any other name."""
+    if name not in POINTER_WIDTHS:
+        raise SerenityError(f"unknown --target {name!r}: choose one of {', '.join(TARGETS)}")
+    return POINTER_WIDTHS[name]
 DEFAULT_TARGET = "cortex-m"
 
 TAIL_MARGIN = 0.10
@@ -110,8 +117,7 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     from .tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 
     target = target if isinstance(target, str) else target.name
-    if target not in POINTER_WIDTHS:
-        raise SerenityError(f"unknown --target {target!r}: choose one of {', '.join(TARGETS)}")
+    pointer_width(target)  # a known name
     if target == "host":
         return TargetArena(target, size.arena_size, size.needed, size.head, size.tail, 0, size.margin,
                            size.measured, size)
