@@ -309,6 +309,7 @@ class TensorsRead:
     def __init__(self) -> None:
         self._seen: dict[int, tuple[object, object, dict[int, Tensor]]] = {}
         self._operators: dict[int, tuple[object, tuple]] = {}
+        self._calls: dict[tuple[int, int], tuple[object, object, tuple[int, ...]]] = {}
 
     def tensor(self, index: int, t, buffers) -> Tensor:
         """The :class:`Tensor` of schema tensor ``t`` at ``index`` (``buffers``: the model's)."""
@@ -330,7 +331,12 @@ class TensorsRead:
         """The tensors (inputs, outputs) and called subgraphs of schema operator ``op``."""
         seen = self._operators.get(id(op))
         if seen is None or seen[0] is not op:
-            seen = self._operators[id(op)] = (op, _operator_tensors(op))
+            # an edit that renumbers an operator copies it but keeps its options
+            options, options2 = op.builtinOptions, op.builtinOptions2
+            calls = self._calls.get((id(options), id(options2)))
+            if calls is None or calls[0] is not options or calls[1] is not options2:
+                calls = self._calls[id(options), id(options2)] = (options, options2, tuple(called_subgraphs(op)))
+            seen = self._operators[id(op)] = (op, (_ints(op.inputs), _ints(op.outputs), calls[2]))
         return seen[1]
 
 

@@ -444,7 +444,7 @@ def _index_list(indices) -> list[int]:
         return []
     if isinstance(indices, np.ndarray):
         return indices.tolist()
-    return [int(x) for x in indices]
+    return list(map(int, indices))
 
 
 def _shallow(obj):

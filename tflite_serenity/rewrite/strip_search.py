@@ -21,6 +21,7 @@ saves exceed what its extra operators add there
 from __future__ import annotations
 
 import dataclasses
+import operator
 import time
 from dataclasses import dataclass
 
@@ -370,20 +371,26 @@ def _shifted(position: int, start: int, stop: int, added: int) -> int:
 
 def _in_sequence(graph: Graph, groups) -> Graph:
     """``graph`` with ordering edges that run each strip of a group after the one before."""
-    preds = [set(p) for p in graph.preds]
+    added: dict[int, set[int]] = {}  # per operator that gains edges: its new predecessors
     for strips in groups:
         for before, after in zip(strips, strips[1:]):
             done, next_ = set(before), set(after)
             sinks = [op for op in before if not done.intersection(graph.succs[op])]
             for op in after:
-                if not next_.intersection(graph.preds[op]):
-                    preds[op].update(sinks)
-    succs: list[list[int]] = [[] for _ in preds]
-    for op, ps in enumerate(preds):
-        for p in ps:
-            succs[p].append(op)
-    return dataclasses.replace(graph, preds=tuple(tuple(sorted(p)) for p in preds),
-                               succs=tuple(tuple(s) for s in succs))
+                if sinks and not next_.intersection(graph.preds[op]):
+                    added.setdefault(op, set()).update(sinks)
+    # only the strips' operators change: the rest of the (large) graph is shared
+    preds, succs = list(graph.preds), list(graph.succs)
+    gained: dict[int, set[int]] = {}
+    for op, new in added.items():
+        fresh = new.difference(graph.preds[op])
+        if fresh:
+            preds[op] = tuple(sorted(fresh.union(graph.preds[op])))
+            for p in fresh:
+                gained.setdefault(p, set()).add(op)
+    for p, new in gained.items():
+        succs[p] = tuple(sorted(new.union(graph.succs[p])))
+    return dataclasses.replace(graph, preds=tuple(preds), succs=tuple(succs))
 
 
 def _records(crossing: list[int], ends) -> list[int]:
@@ -439,7 +446,10 @@ def _structure(graph: Graph, inplace: bool) -> tuple:
     """All a graph's schedule, lower bound and scratch depend on: the graph
     without its names (and whether outputs may share a dying input's bytes)."""
     return (inplace, graph.subgraph, graph.operators, graph.inputs, graph.outputs, graph.preds,
-            tuple((t.shape, t.dtype, t.has_data, t.is_variable, t.dynamic_dims) for t in graph.tensors))
+            tuple(map(_UNNAMED, graph.tensors)))
+
+
+_UNNAMED = operator.attrgetter("shape", "dtype", "has_data", "is_variable", "dynamic_dims")
 
 
 def _with_scratch(graph: Graph, schedule: GraphSchedule, flow: memory.ActivationFlow | None = None) -> int:
