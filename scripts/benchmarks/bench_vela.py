@@ -139,8 +139,12 @@ def bench_model(path: Path, vela: Vela | None) -> dict:
         "error": source.error or output.error or check.error,
     }
     if vela is not None:
-        figure = run_vela(vela, data, path.stem)
-        row["vela"], row["vela_cpu"] = figure.sram_bytes, figure.cpu_operators
+        try:
+            figure = run_vela(vela, data, path.stem)
+        except RuntimeError as err:  # one model Vela rejects leaves its cells empty, not the table
+            row["error"] = "; ".join(e for e in (row["error"], str(err)) if e)
+        else:
+            row["vela"], row["vela_cpu"] = figure.sram_bytes, figure.cpu_operators
     return row
 
 
@@ -163,7 +167,7 @@ def cells(row: dict, with_vela: bool) -> list[str]:
     found = [row["model"], _bytes(row["input"]), _bytes(row["output"]), _bytes(row["overlapped"]),
              "yes" if row["overlapped_identical"] else "NO"]
     if with_vela:
-        found += [_bytes(row["vela"]), str(row["vela_cpu"]), _ratio(row["output"], row["vela"]),
+        found += [_bytes(row["vela"]), "-" if row["vela_cpu"] is None else str(row["vela_cpu"]), _ratio(row["output"], row["vela"]),
                   _ratio(row["overlapped"], row["vela"])]
     return found + [_bytes(row["input_total"]), _bytes(row["output_total"])]
 
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if row["error"]:
             print(f"  error: {row['error']}", flush=True)
     if vela is not None:
-        npu = [r for r in rows if r["vela_cpu"] == 0]
+        npu = [r for r in rows if r["vela"] is not None and r["vela_cpu"] == 0]
         at_or_below = sum(r["output"] is not None and r["output"] <= r["vela"] for r in npu)
         overlapped = sum(r["overlapped"] is not None and r["overlapped"] <= r["vela"] for r in npu)
         print(f"\nof {len(npu)} models Vela maps wholly to the NPU, ours at or below Vela's figure: "
