@@ -1,7 +1,8 @@
 """Build the benchmark zoo: float32 and full-int8 .tflite files plus zoo.json.
 
-The zoo holds Keras application networks (untrained, ``weights=None``) and
-the irregular networks of ``zoo_nets.py`` (``zoo.py`` reads it back).  Every
+The zoo holds Keras application networks (untrained, ``weights=None``),
+the irregular networks of ``zoo_nets.py`` and the microcontroller chains of
+``mcu_nets.py`` (``zoo.py`` reads it back).  Every
 model is built from a fixed seed, recalibrated (BatchNorm statistics,
 classifier scale) so its int8 version runs in TFLite Micro, converted twice,
 described and run in LiteRT and TFLite Micro (each in a child process).
@@ -25,7 +26,7 @@ from typing import Callable
 
 from tensorflow import keras
 
-from scripts.models import modelcheck, modelkit, zoo, zoo_nets
+from scripts.models import mcu_nets, modelcheck, modelkit, zoo, zoo_nets
 
 SEED = 0
 CALIBRATION_BATCH = 8
@@ -34,11 +35,13 @@ REPRESENTATIVE_SAMPLES = 16
 
 @dataclass(frozen=True)
 class ZooModel:
-    """One zoo entry: a name, a zero-argument Keras builder and a description."""
+    """One zoo entry: a name, a zero-argument Keras builder, a description and
+    the variants made of it (float32 and full int8 unless told)."""
 
     name: str
     build: Callable[[], keras.Model]
     description: str
+    variants: tuple[str, ...] = zoo.VARIANTS
 
 
 def _application(factory: Callable[..., keras.Model], size: int, **options) -> Callable[[], keras.Model]:
@@ -62,19 +65,28 @@ def zoo_models() -> list[ZooModel]:
         ZooModel("swiftnet", zoo_nets.swiftnet, "Inception-style blocks (SwiftNet-like), 6 blocks, 64x64"),
         ZooModel("unet", zoo_nets.unet, "U-Net, 3 levels, base 16, 64x64"),
         ZooModel("transformer", zoo_nets.transformer, "Transformer encoder, 2 layers, seq 32, dim 64"),
+        # The chains of issue 20, compared with Arm's Vela (int8 only: Vela takes int8, and a float
+        # MobileNetV2 at 224x224 would slow every benchmark that runs the whole zoo)
+        ZooModel("mobilenetv2_224", _application(apps.MobileNetV2, 224, alpha=1.0),
+                 "MobileNetV2 alpha 1.0, 224x224", ("int8",)),
+        ZooModel("person_detection", mcu_nets.person_detection,
+                 "MobileNetV1 alpha 0.25, 96x96x1, 2 classes (person detection)", ("int8",)),
+        ZooModel("resnet8", mcu_nets.resnet8, "ResNet-8 of MLPerf Tiny, 32x32x3 (CIFAR-10)", ("int8",)),
     ]
 
 
 def convert_model(spec: ZooModel) -> dict[str, bytes]:
-    """Build, recalibrate and convert one model; returns bytes per variant."""
+    """Build, recalibrate and convert one model; returns bytes per variant of ``spec.variants``."""
     modelkit.seed_everything(SEED)
     model = spec.build()
     shape = modelkit.input_shape(model)[1:]
     modelkit.recalibrate(model, modelkit.random_inputs(shape, CALIBRATION_BATCH, SEED + 1))
-    return {
-        "float": modelkit.to_float_tflite(model),
-        "int8": modelkit.to_int8_tflite(model, modelkit.random_inputs(shape, REPRESENTATIVE_SAMPLES, SEED + 2)),
+    convert = {
+        "float": lambda: modelkit.to_float_tflite(model),
+        "int8": lambda: modelkit.to_int8_tflite(
+            model, modelkit.random_inputs(shape, REPRESENTATIVE_SAMPLES, SEED + 2)),
     }
+    return {variant: convert[variant]() for variant in spec.variants}
 
 
 def describe_file(spec: ZooModel, variant: str, path: Path, seconds: float | None) -> dict:
@@ -100,8 +112,8 @@ def describe_file(spec: ZooModel, variant: str, path: Path, seconds: float | Non
 
 
 def build_entry(spec: ZooModel, out: Path, force: bool, previous: dict[str, dict]) -> list[dict]:
-    """Make (or reuse) both files of ``spec`` and return their zoo.json entries."""
-    paths = {v: out / f"{spec.name}_{v}.tflite" for v in zoo.VARIANTS}
+    """Make (or reuse) the files of ``spec`` and return their zoo.json entries."""
+    paths = {v: out / f"{spec.name}_{v}.tflite" for v in spec.variants}
     start = time.perf_counter()
     if force or not all(p.exists() for p in paths.values()):
         for variant, data in convert_model(spec).items():
@@ -126,6 +138,14 @@ def load_previous(out: Path) -> dict[str, dict]:
     if not (out / zoo.INDEX).exists():
         return {}
     return {e["file"]: e for e in zoo.entries(out)}
+
+
+def merge(previous: dict[str, dict], entries: list[dict], out: Path) -> list[dict]:
+    """The new index: the previous entries in their order (each rebuilt one replaced,
+    those whose file is gone dropped), then the entries of files it did not list."""
+    built = {e["file"]: e for e in entries}
+    merged = [built.pop(name) if name in built else e for name, e in previous.items() if (out / name).exists()]
+    return merged + list(built.values())
 
 
 def select(models: list[ZooModel], only: str | None, quick: bool) -> list[ZooModel]:
@@ -164,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, spec in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {spec.name} ({spec.description})", flush=True)
         entries.extend(build_entry(spec, args.out, args.force, previous))
-    kept = [e for name, e in sorted(previous.items()) if name not in {x["file"] for x in entries}]
-    kept = [e for e in kept if (args.out / e["file"]).exists()]
-    index.write_text(json.dumps({"seed": SEED, "models": kept + entries}, indent=1) + "\n")
+    index.write_text(json.dumps({"seed": SEED, "models": merge(previous, entries, args.out)}, indent=1) + "\n")
     print_table(entries)
     print(f"zoo: {len(entries)} files in {time.perf_counter() - start:.0f} s -> {index}")
     return 0
