@@ -335,7 +335,7 @@ class _Stages:
         from .arena.model_plan import plan_arena
 
         planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True,
-                                    alignment=self.target.alignment)
+                                    alignment=self.target.alignment, overlap=self.options.overlap)
         return dataclasses.replace(found, tree=planned, arena=arena)
 
     def _announce_rewriting(self, schedules) -> None:
@@ -365,7 +365,7 @@ class _Stages:
 
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
             planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
-                                        alignment=self.target.alignment)
+                                        alignment=self.target.alignment, overlap=self.options.overlap)
             head = arena.head if arena is not None else None
         else:
             planned = bare

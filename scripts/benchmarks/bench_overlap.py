@@ -7,7 +7,7 @@ tflite_serenity.arena.overlap (tflite_serenity.arena.overlap_peak), once
 for element-wise operators only (what the main command's in-place outputs
 already give) and once for every kind with a rule; then the head TFLite
 Micro measures with the prototype overlapped plan
-(plan_arena(..., overlaps=True)), and whether its outputs are bit-identical
+(plan_arena(..., overlap=True)), and whether its outputs are bit-identical
 to the input model's on two random input sets.
 
     python -m scripts.benchmarks.bench_overlap [MODEL.tflite ...]
@@ -47,7 +47,7 @@ def main(paths: list[Path]) -> None:
         est = estimate(model)
         inplace = estimate(model, kinds=ELEMENTWISE)
         _, today_plan = plan_arena(model, inplace=True)
-        out, figures = plan_arena(model, inplace=True, overlaps=True)
+        out, figures = plan_arena(model, inplace=True, overlap=True)
         comparison = compare_models(data, write_model(out), runtime="tflm", trials=2)
         head = comparison.original_tflm.head_bytes
         ours = comparison.candidate_tflm.head_bytes

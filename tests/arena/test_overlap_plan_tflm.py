@@ -1,4 +1,4 @@
-"""Overlapped plans (prototype, plan_arena(overlaps=True)) in TFLite Micro.
+"""Overlapped plans (prototype, plan_arena(overlap=True)) in TFLite Micro.
 
 On the committed models where overlapping outputs with dying inputs makes
 the head smaller, the plan runs bit-identical in TFLite Micro and TFLite
@@ -26,7 +26,7 @@ def test_overlapped_plan_runs_bit_identical_at_the_simulated_head_below_the_boun
     from tflite_serenity.verify import compare_models
 
     data = load(name)
-    out, figures = plan_arena(read_model(data), inplace=True, overlaps=True)
+    out, figures = plan_arena(read_model(data), inplace=True, overlap=True)
     assert figures.method == "overlap" and figures.written
     assert figures.tflm_with_plan < figures.lower_bound  # impossible without sharing bytes
     comparison = compare_models(data, write_model(out), runtime="tflm", trials=2)
@@ -54,6 +54,6 @@ def test_check_overlapped_refuses_shared_bytes_of_an_unpaired_live_block():
 
 def test_overlapped_plan_is_the_same_bytes_every_run():
     model = read_model(load("small_cnn_float.tflite"))
-    first, _ = plan_arena(model, inplace=True, overlaps=True)
-    second, _ = plan_arena(model, inplace=True, overlaps=True)
+    first, _ = plan_arena(model, inplace=True, overlap=True)
+    second, _ = plan_arena(model, inplace=True, overlap=True)
     assert write_model(first) == write_model(second)

@@ -1,0 +1,118 @@
+"""Overlapped placement end to end: ``--overlap`` -> plan -> file -> second run.
+
+On committed models (and the zoo's DenseNet121 int8, where the zoo is made)
+whose arena overlapped placement lowers, ``optimize(..., overlap=True)``
+writes a plan that our own reader accepts, that runs bit-identical in TFLite
+Micro at exactly the head the summary reports, and that a second run (with
+the option or without) hands back byte for byte.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.models import zoo
+from tflite_serenity import optimize
+from tflite_serenity.cli.optimize import parser, run as run_optimize
+from tflite_serenity.model import read_model
+from tflite_serenity.options import Options
+from tflite_serenity.tflm.arena_size import estimate_tflm_arena
+from tflite_serenity.tflm.offline import check_offline_plan, read_offline_plan
+from tests.models import DATA, load
+
+#: Committed models whose arena overlaps lower (float32 and int8; convolutions, pools, element-wise).
+OVERLAPPED = ["small_cnn_float.tflite", "per_pixel_int8.tflite", "per_pixel_float.tflite",
+              "rewrite_pool_int8.tflite", "rewrite_pool_float.tflite"]
+
+_RESULTS: dict[str, object] = {}
+
+
+def overlapped(name: str):
+    """``optimize(overlap=True)`` of a committed model, once per test session."""
+    if name not in _RESULTS:
+        _RESULTS[name] = optimize(load(name), overlap=True, time_limit=5)
+    return _RESULTS[name]
+
+
+def test_overlap_is_off_by_default():
+    assert not Options().overlap
+    result = optimize(load("small_cnn_float.tflite"), time_limit=5)
+    assert result.arena.overlapping == 0 and result.arena.method != "overlap"
+
+
+@pytest.mark.parametrize("name", OVERLAPPED)
+def test_overlapped_output_runs_bit_identical_in_tflite_micro_at_the_reported_head(name):
+    pytest.importorskip("tflite_micro")
+    from tflite_serenity.verify import compare_models
+
+    result = overlapped(name)
+    assert result.arena.overlapping > 0 and result.arena.written
+    comparison = compare_models(load(name), result.model, runtime="tflm", trials=2)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == result.arena.head
+
+
+@pytest.mark.parametrize("name", OVERLAPPED)
+def test_our_reader_accepts_the_overlapped_plan_and_estimates_its_head(name):
+    result = overlapped(name)
+    tree = read_model(result.model)
+    check_offline_plan(tree, read_offline_plan(tree).offsets)
+    assert estimate_tflm_arena(result.model).head == result.arena.head
+
+
+@pytest.mark.parametrize("name", OVERLAPPED)
+def test_a_second_run_with_overlap_changes_nothing(name):
+    first = overlapped(name)
+    again = optimize(first.model, overlap=True, time_limit=5)
+    assert again.unchanged and again.model == first.model
+
+
+def test_a_second_run_without_overlap_keeps_the_overlapped_plan():
+    first = overlapped("small_cnn_float.tflite")
+    again = optimize(first.model, time_limit=5)
+    assert again.unchanged and again.model == first.model
+
+
+def test_the_overlapped_head_decides_over_the_plain_one():
+    plain = optimize(load("small_cnn_float.tflite"), time_limit=5)
+    result = overlapped("small_cnn_float.tflite")
+    assert result.arena.head < plain.arena.head
+    assert result.arena.head < result.arena.lower_bound  # below what any plan without overlaps reaches
+
+
+def test_overlapped_plan_is_the_same_bytes_every_run():
+    assert optimize(load("rewrite_pool_int8.tflite"), overlap=True, time_limit=5).model == \
+        overlapped("rewrite_pool_int8.tflite").model
+
+
+def test_the_summary_counts_the_overlaps_and_names_the_verified_kernels(tmp_path, capsys):
+    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"), "--overlap",
+                         "--quiet"]) == 0
+    out = capsys.readouterr().out
+    head = overlapped("small_cnn_float.tflite").arena.head
+    assert f"arena: {head:,} B" in out
+    assert "4 outputs overlap a dying input" in out and "reference kernels only" in out
+
+
+def test_help_says_which_kernels_overlap_was_verified_with():
+    text = " ".join(parser().format_help().split())
+    assert "--overlap" in text
+    assert "verified by running with TFLite Micro's reference kernels only" in text
+    assert "not verified with CMSIS-NN" in text
+
+
+def test_zoo_densenet121_int8_overlaps_bit_identical_at_the_reported_head():
+    path = zoo.DEFAULT / "densenet121_int8.tflite"
+    if not path.is_file():
+        pytest.skip("the zoo is not made (python -m scripts.models.make_zoo)")
+    pytest.importorskip("tflite_micro")
+    from tflite_serenity.verify import compare_models
+
+    data = path.read_bytes()
+    result = optimize(data, overlap=True)
+    plain = optimize(data)
+    assert result.arena.overlapping > 0 and result.arena.head < plain.arena.head
+    comparison = compare_models(data, result.model, runtime="tflm", trials=1)
+    assert comparison.bit_identical, comparison.describe()
+    assert comparison.candidate_tflm.head_bytes == result.arena.head
+    assert optimize(result.model, overlap=True).model == result.model
