@@ -116,3 +116,30 @@ def test_zoo_densenet121_int8_overlaps_bit_identical_at_the_reported_head():
     assert comparison.bit_identical, comparison.describe()
     assert comparison.candidate_tflm.head_bytes == result.arena.head
     assert optimize(result.model, overlap=True).model == result.model
+
+
+def test_without_shared_outputs_no_elementwise_output_overlaps():
+    from tflite_serenity.arena.blocks import aligned
+    from tflite_serenity.arena.overlap import overlap_pairs
+    from tflite_serenity.model_version import graphs_of
+    from tflite_serenity.tflm.buffers import model_buffers
+
+    def overlapping_kinds(model_bytes):
+        tree = read_model(model_bytes)
+        graphs = graphs_of(tree)
+        buffers = model_buffers(graphs)
+        offsets = read_offline_plan(tree).offsets
+        producer = {t: op.kind for op in graphs[0].operators for t in op.outputs}
+        kinds = []
+        for p in overlap_pairs(tree, buffers, graphs=graphs):
+            a, b = buffers.buffers[p.input], buffers.buffers[p.output]
+            x, y = offsets[buffers.plan_index(a)], offsets[buffers.plan_index(b)]
+            if y < x + aligned(a.block.size) and x < y + aligned(b.block.size):
+                kinds.append(producer[b.tensor])
+        return kinds
+
+    assert "ADD" in overlapping_kinds(overlapped("per_pixel_float.tflite").model)
+    alone = optimize(load("per_pixel_float.tflite"), overlap=True, shared_outputs=False, time_limit=5)
+    if read_offline_plan(read_model(alone.model)) is not None:
+        assert not {"ADD", "SUB", "MUL"} & set(overlapping_kinds(alone.model))
+    assert alone.arena is None or alone.arena.head > overlapped("per_pixel_float.tflite").arena.head
