@@ -20,9 +20,11 @@ from tflite_serenity.tflm.arena_size import estimate_tflm_arena
 from tflite_serenity.tflm.offline import check_offline_plan, read_offline_plan
 from tests.models import DATA, load
 
-#: Committed models whose arena overlaps lower (float32 and int8; convolutions, pools, element-wise).
+#: Committed models whose arena overlaps lower (float32 and int8; chains and irregular graphs;
+#: convolutions, pools, element-wise).
 OVERLAPPED = ["small_cnn_float.tflite", "per_pixel_int8.tflite", "per_pixel_float.tflite",
-              "rewrite_pool_int8.tflite", "rewrite_pool_float.tflite"]
+              "rewrite_pool_int8.tflite", "rewrite_pool_float.tflite", "randwire_tiny_int8.tflite",
+              "randwire_tiny_float.tflite", "irregular_float.tflite"]
 
 _RESULTS: dict[str, object] = {}
 

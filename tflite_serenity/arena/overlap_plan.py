@@ -121,7 +121,8 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
     """The model with an offline plan that overlaps outputs with dying inputs.
 
     Tries several placement orders (by first step, by size then first step,
-    by last step, and bottom-up along ``start``) and keeps the smallest
+    by last step, by last and by first step latest first, and bottom-up
+    along ``start``) and keeps the smallest
     simulated TFLite Micro head. Lowest fit along a valid placement's
     offsets never places a block higher than that placement did (each
     block's old offset stays free of the blocks placed before it), so with
@@ -157,6 +158,11 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
         sorted(range(n), key=lambda i: (blocks[i].start, -blocks[i].size, i)),
         sorted(range(n), key=lambda i: (-blocks[i].size, blocks[i].start, i)),
         sorted(range(n), key=lambda i: (blocks[i].end, -blocks[i].size, i)),
+        # Latest first: an input placed after its output can sit just above
+        # it, overlapping (the lowest fit puts an input placed first at the
+        # bottom, where its output cannot start below it).
+        sorted(range(n), key=lambda i: (-blocks[i].end, -blocks[i].size, i)),
+        sorted(range(n), key=lambda i: (-blocks[i].start, -blocks[i].size, i)),
     ]
     if start is not None:
         orders.append(sorted(range(n), key=lambda i: (start[i], i)))
