@@ -91,9 +91,10 @@ def test_the_summary_counts_the_overlaps_and_names_the_verified_kernels(tmp_path
     assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"), "--overlap",
                          "--quiet"]) == 0
     out = capsys.readouterr().out
-    head = overlapped("small_cnn_float.tflite").arena.head
-    assert f"arena: {head:,} B" in out
-    assert "4 outputs overlap a dying input" in out and "reference kernels only" in out
+    arena = overlapped("small_cnn_float.tflite").arena
+    assert arena.overlapping > 1
+    assert f"arena: {arena.head:,} B" in out
+    assert f"{arena.overlapping} outputs overlap a dying input" in out and "reference kernels only" in out
 
 
 def test_help_says_which_kernels_overlap_was_verified_with():

@@ -30,6 +30,10 @@ from tflite_serenity.arena.overlap import KINDS, OverlapPair, overlap_pairs
 from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
 
 
+#: Bottom-up re-placements of each order's placement, at most.
+COMPACTIONS = 8
+
+
 @dataclass(frozen=True)
 class OverlappedPlan:
     """A placement with overlaps.
@@ -122,7 +126,8 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
 
     Tries several placement orders (by first step, by size then first step,
     by last step, by last and by first step latest first, and bottom-up
-    along ``start``) and keeps the smallest
+    along ``start``), each followed by up to :data:`COMPACTIONS` bottom-up
+    re-placements along its own result, and keeps the smallest
     simulated TFLite Micro head. Lowest fit along a valid placement's
     offsets never places a block higher than that placement did (each
     block's old offset stays free of the blocks placed before it), so with
@@ -169,10 +174,18 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
     best = None
     for order in orders:
         offsets = place(blocks, pairs, order, alignment)
-        check_overlapped(blocks, offsets, pairs, alignment)
-        head = _tflm_head(buffers, offsets, alignment)
-        if best is None or head < best[1]:  # ties: the earlier order
-            best = (offsets, head)
+        for _ in range(COMPACTIONS + 1):
+            check_overlapped(blocks, offsets, pairs, alignment)
+            head = _tflm_head(buffers, offsets, alignment)
+            if best is None or head < best[1]:  # ties: the earlier placement
+                best = (offsets, head)
+            # Again, bottom-up along this placement: blocks drop into room
+            # the others left (an output level with its input may rise, so
+            # every pass is judged on its own).
+            again = place(blocks, pairs, sorted(range(n), key=lambda i: (offsets[i], i)), alignment)
+            if again == offsets:
+                break
+            offsets = again
     offsets, head = best
     planned = max((o + aligned(b.size, alignment) for o, b in zip(offsets, blocks)), default=0)
     plan_list = [ONLINE] * buffers.total_tensors
