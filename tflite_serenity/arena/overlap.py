@@ -60,11 +60,12 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
 
 Weights must be of the activations' type (float32 or int8): hybrid
 kernels (float activations, int8 weights) and packed int4 weights run
-other code and get no rule. Windows read only points inside the image (padding is skipped, never
-read), with TFLite Micro's padding: ``SAME`` puts the smaller half of the
-total padding at the top and left. A kernel library with another loop
-order (CMSIS-NN, vendor kernels, im2col paths) needs its own rule: these
-shifts were verified by running TFLite Micro's reference kernels only.
+other code and get no rule. Windows read only points inside the image
+(padding is skipped, never read), with TFLite Micro's padding: ``SAME``
+puts the smaller half of the total padding at the top and left. A kernel
+library with another loop order (CMSIS-NN, vendor kernels, im2col paths)
+needs its own rule: these shifts were verified by running TFLite Micro's
+reference kernels only.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT
 from tflite_serenity.graph import Graph, build_graphs
 from tflite_serenity.memory import is_activation, tensor_bytes
 from tflite_serenity.errors import UnsupportedModelError
@@ -324,7 +326,7 @@ class OverlapPair:
     limit: int
 
 
-def overlap_pairs(model, buffers, alignment: int = 16, kinds: Sequence[str] = KINDS,
+def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Sequence[str] = KINDS,
                   graphs: Sequence[Graph] | None = None) -> list[OverlapPair]:
     """Every (dying input, output) buffer pair the rule lets overlap.
 

@@ -9,8 +9,8 @@ inequality per pair; every other pair of buffers alive at a common step
 stays apart. The placement is written with :func:`.with_offline_plan`,
 whose :func:`.check_offline_plan` accepts exactly these pairs, so the
 written plan is read back and checked like any other. One subgraph, the
-stored order, three fixed placement orders; the scheduler and the memory
-model's lower bound do not count overlaps.
+stored order, a few fixed placement orders (:func:`plan_overlapped`); the
+scheduler and the memory model's lower bound do not count overlaps.
 
 The rule holds for TFLite Micro's reference kernels (verified by running,
 tests/arena/test_overlap_tflm.py); other kernel libraries (CMSIS-NN) were
