@@ -152,6 +152,10 @@ class ArenaFigures:
         Operator outputs that overlap an input dying there under the written
         plan (``overlap``; 0 otherwise). ``lower_bound`` does not count
         overlaps, so the head may be below it then.
+    head_without_overlap : int or None
+        Where the written plan overlaps, the head TFLite Micro would use
+        without overlaps (our plan where it is smaller than its own, its own
+        otherwise); None where :attr:`head` has no overlap.
     """
 
     lower_bound: int
@@ -170,6 +174,14 @@ class ArenaFigures:
     measured: MeasuredArena | None = None
     measure_error: str = ""
     overlapping: int = 0
+    head_without_overlap: int | None = None
+
+    @property
+    def written_without_overlap(self) -> bool:
+        """Whether the plan would be written without overlaps too."""
+        if self.head_without_overlap is None:
+            return self.written
+        return self.head_without_overlap < self.tflm_greedy
 
     @property
     def head(self) -> int:
@@ -291,12 +303,13 @@ def plan_arena(
     unmodelled = unmodelled_kernels(graphs)
     planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
     method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
-    overlapping = 0
+    overlapping, without_overlap = 0, None
     if overlap and not unmodelled:
         kinds = KINDS if inplace else tuple(k for k in KINDS if k not in ELEMENTWISE)
         found = plan_overlapped(bare, graphs, buffers, alignment, kinds,
                                 start=[placement.offsets[u] for u in unit_of])
         if found is not None and found[1].tflm_head < min(head, own.arena_bytes):
+            without_overlap = min(head, own.arena_bytes)
             planned, head = found[0], found[1].tflm_head
             method, planned_bytes, optimal = "overlap", found[1].planned, False
             overlapping = found[1].overlapping
@@ -331,6 +344,7 @@ def plan_arena(
         measured=measured,
         measure_error=measure_error,
         overlapping=overlapping if written else 0,
+        head_without_overlap=without_overlap if written else None,
     )
     return out, figures
 
