@@ -159,6 +159,21 @@ def optimize(
             notes.append("safety time limit between rounds")
             break
         source = found.bare
+    if kept and options.overlap:
+        # Rounds steer by the arena without overlaps, so that an overlapped
+        # plan making one round cheaper cannot stop the rounds after it; the
+        # output is the earliest kept round whose arena with overlaps is the
+        # lowest. On that output a second run finds no round cheaper than it
+        # (each later round was no cheaper even with overlaps), so it hands
+        # the file back unchanged.
+        kept = kept[:min(range(len(kept)), key=lambda i: (kept[i].overlapped, i)) + 1]
+    elif not kept and options.overlap:
+        # No round is cheaper; the input itself may be, with overlaps: as
+        # stored, so a second run starts from the same model and finds the
+        # same plan, no cheaper than its input.
+        found = stages.stored_with_overlap(source, first, before)
+        if found is not None:
+            kept.append(found)
     # Kernels our simulation does not model: TFLite Micro measures the last
     # version once and decides on its plan. Where no round gained by
     # simulation, a plan measured smaller is still a gain.
@@ -199,7 +214,9 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
     last = kept[-1] if kept else first
     rewrite = last.rewritten.get(index)
     final = rewrite.schedule if rewrite is not None else last.schedules[index]
-    shared = final.inplace and bool(kept) and last.arena is not None and last.arena.written
+    # (under an overlapped plan, the arena's figures say which outputs share bytes)
+    shared = (final.inplace and bool(kept) and last.arena is not None and last.arena.written
+              and not last.arena.overlapping)
     rewrites = tuple(r for k in kept for r in (k.rewritten[index].sites if index in k.rewritten else ()))
     strips = tuple(r for k in kept for r in (k.rewritten[index].strips if index in k.rewritten else ()))
     counts = [k.slices[index] for k in kept]
@@ -269,6 +286,12 @@ class _Round:
     slices: tuple
     seconds: list  # per subgraph: seconds of its schedule searches
     notes: tuple[str, ...] = ()
+    with_overlap: "_Cost | None" = None  # where ``tree``'s plan overlaps outputs with inputs (--overlap): its cost
+
+    @property
+    def overlapped(self) -> _Cost:
+        """What ``tree`` costs as written: with overlaps where its plan has them (``cost`` is without)."""
+        return self.cost if self.with_overlap is None else self.with_overlap
 
 
 @dataclass(frozen=True)
@@ -322,11 +345,37 @@ class _Stages:
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
             found = self._finish(tree, plain, shared, slices, seconds, frozen)
-            if found.arena is not None and found.arena.written and found.cost.peak <= peak_limit:
+            if found.arena is not None and found.arena.written_without_overlap and found.cost.peak <= peak_limit:
                 return found
             tried.append(found)
         tried.append(self._finish(tree, plain, plain, slices, seconds, frozen))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
+
+    def stored_with_overlap(self, tree, first: _Round, before: _Cost) -> "_Round | None":
+        """``tree`` (which holds no offline plan) in its stored orders with an
+        overlapped arena plan, where that costs less than ``before`` for
+        TFLite Micro and no more for either runtime; ``first`` is the round
+        run from it, whose schedules give the figures."""
+        from .arena.model_plan import plan_arena
+
+        graphs = graphs_of(tree)
+        if not self.options.arena_plan or any(resized_at_run_time(g) for g in graphs):
+            return None
+        planned, arena = plan_arena(tree, inplace=self.options.shared_outputs, measure=False,
+                                    alignment=self.target.alignment, overlap=True)
+        if arena is None or not arena.overlapping:
+            return None
+        cost = self.cost(graphs, arena.head)
+        if not cost < before or not cost.never_above(before):
+            return None
+        # The stored order is proven lowest where it is no higher than a proven
+        # optimum of the round's graph (slices rewritten, never higher in any order).
+        stored = [dataclasses.replace(s, order=tuple(range(g.num_operators)), peak=memory.peak_bytes(g),
+                                      peak_before=memory.peak_bytes(g), note="", inplace=False,
+                                      optimal=s.optimal and memory.peak_bytes(g) <= s.peak)
+                  for g, s in zip(graphs, first.plain)]
+        return _Round(planned, tree, graphs, cost, arena, first.plain, stored, {}, (SliceCounts(),) * len(graphs),
+                      first.seconds, (), cost)
 
     def measured(self, found: _Round) -> _Round:
         """``found`` with its arena plan decided by TFLite Micro's measurement:
@@ -335,7 +384,7 @@ class _Stages:
         from .arena.model_plan import plan_arena
 
         planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True,
-                                    alignment=self.target.alignment)
+                                    alignment=self.target.alignment, overlap=self.options.overlap)
         return dataclasses.replace(found, tree=planned, arena=arena)
 
     def _announce_rewriting(self, schedules) -> None:
@@ -359,20 +408,22 @@ class _Stages:
                    if s.order != tuple(range(len(s.order))) or s.subgraph in rewritten}
         bare = with_operator_orders(tree, changed) if changed else tree
         graphs = graphs_of(bare)
-        arena, head = None, None
+        arena, head, overlapped = None, None, None
         if self.options.arena_plan and not frozen:
             from .arena.model_plan import plan_arena
 
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
             planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
-                                        alignment=self.target.alignment)
+                                        alignment=self.target.alignment, overlap=self.options.overlap)
             head = arena.head if arena is not None else None
+            if arena is not None and arena.head_without_overlap is not None:
+                overlapped, head = self.cost(graphs, head), arena.head_without_overlap
         else:
             planned = bare
             head = stored_head(bare, graphs)
         notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
         return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
-                      seconds, notes)
+                      seconds, notes, overlapped)
 
 
 def _stored_schedule(graph: Graph) -> GraphSchedule:

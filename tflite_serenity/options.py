@@ -38,6 +38,7 @@ class Options:
     strips_peak_only: bool = False  # choose strips and splits by the activation peak alone
     arena_plan: bool = True  # write TFLite Micro's offline memory plan where it beats its own
     shared_outputs: bool = True  # under the plan, ADD/SUB/MUL may write over an input that dies there
+    overlap: bool = False  # under the plan, outputs may overlap a dying input (verified: TFLite Micro's reference kernels)
     warm_start: Literal["none", "learned"] = "none"  # seed the exact search with the learned policy's order
     engine: Literal["auto", "compiled", "python"] = "auto"  # the search implementation (tests and benchmarks)
 

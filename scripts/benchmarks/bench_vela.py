@@ -7,11 +7,11 @@ For each int8 zoo model (``python -m scripts.models.make_zoo``), in bytes:
 * ``ours, output``: the head TFLite Micro measures for the main command's
   default output (``tflite_serenity.optimize``: order, rewrites, strips,
   offline arena plan);
-* ``output, overlapped``: the head TFLite Micro measures for that output
-  re-planned with the prototype overlapped placement
-  (``plan_arena(inplace=True, overlaps=True)``, as ``bench_overlap`` does on
-  the inputs), and whether its outputs are bit-identical to the input
-  model's in TFLite Micro (two random input sets);
+* ``output, overlapped``: the head TFLite Micro measures for the command's
+  output with ``--overlap`` (``optimize(..., overlap=True)``: outputs may
+  overlap a dying input, verified with TFLite Micro's reference kernels),
+  and whether its outputs are bit-identical to the input model's in TFLite
+  Micro (two random input sets);
 * ``Vela``: ``sram_memory_used`` of Vela's summary CSV (KiB, times 1024) for
   an Ethos-U55-128, size-optimised, weights in flash (Shared_Sram), with the
   ``vela.ini`` that ships with Vela; ``Vela CPU ops`` counts the operators it
@@ -45,8 +45,6 @@ from pathlib import Path
 
 from scripts.models import zoo
 from tflite_serenity import __version__, optimize
-from tflite_serenity.arena.model_plan import plan_arena
-from tflite_serenity.model import read_model, write_model
 from tflite_serenity.verify import compare_models, measure_tflm_arena
 
 #: Vela's flags of issue 20: Ethos-U55 with 128 MACs, weights in flash, size first.
@@ -124,8 +122,8 @@ def bench_model(path: Path, vela: Vela | None) -> dict:
     source = measure_tflm_arena(data)
     ours = optimize(data).model
     output = measure_tflm_arena(ours)
-    overlapped, _ = plan_arena(read_model(ours), inplace=True, overlaps=True)
-    check = compare_models(data, write_model(overlapped), runtime="tflm", trials=2)
+    overlapped = optimize(data, overlap=True).model
+    check = compare_models(data, overlapped, runtime="tflm", trials=2)
     row = {
         "model": path.stem,
         "input": source.head_bytes,

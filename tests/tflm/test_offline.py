@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import pytest
 
 from tflite_serenity.tflm.buffers import alias_groups, model_buffers
@@ -131,3 +132,72 @@ def test_a_reshape_sharing_its_dying_input_passes_and_a_shifted_one_does_not():
     offsets[second] = offsets[first] + 16  # overlap by all but 16 bytes: unsafe
     with pytest.raises(PlanError, match="overlaps"):
         check_offline_plan(model, offsets)
+
+
+# Overlapped plans (--overlap): an output over the part of a dying input its kernel has read.
+
+OVERLAPPED = ["small_cnn_float.tflite", "per_pixel_int8.tflite", "per_pixel_float.tflite"]
+
+
+def overlapped_plan(name):
+    """A model holding our overlapped plan, its offsets, its buffers, and the
+    pairs sharing bytes as (input entry, output entry, limit, input's aligned size)."""
+    from tflite_serenity.arena.blocks import aligned
+    from tflite_serenity.arena.overlap import overlap_pairs
+
+    model, figures = plan_arena(tree(name), inplace=True, overlap=True)
+    assert figures.overlapping > 0
+    offsets = list(read_offline_plan(model).offsets)
+    buffers = model_buffers(build_graphs(model))
+    shared = []
+    for p in overlap_pairs(model, buffers):
+        a, b = buffers.buffers[p.input], buffers.buffers[p.output]
+        i, o = buffers.plan_index(a), buffers.plan_index(b)
+        if offsets[o] < offsets[i] + aligned(a.block.size) and offsets[i] < offsets[o] + aligned(b.block.size):
+            shared.append((i, o, p.limit, aligned(a.block.size)))
+    return model, offsets, buffers, shared
+
+
+@pytest.mark.parametrize("name", OVERLAPPED)
+def test_an_overlapped_plan_within_the_rule_passes_the_check(name):
+    model, offsets, _, shared = overlapped_plan(name)
+    assert shared
+    check_offline_plan(model, offsets)
+    check_offline_plan(read_model(write_model(model)), offsets)  # and read back from the file
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_an_output_moved_past_its_overlap_limit_is_refused(seed):
+    rng = np.random.default_rng(seed)
+    model, offsets, _, shared = overlapped_plan(OVERLAPPED[seed % len(OVERLAPPED)])
+    i, o, limit, input_size = shared[rng.integers(len(shared))]
+    past = limit + 16 * int(rng.integers(1, 4))  # one to three alignment steps too high, still on the input
+    if past >= input_size:
+        pytest.skip("moved clear of its input")
+    moved = list(offsets)
+    moved[o] = offsets[i] + past
+    with pytest.raises(PlanError, match="unsafe offline plan"):
+        check_offline_plan(model, moved)
+
+
+def test_a_tensor_moved_onto_a_live_tensor_it_is_not_paired_with_is_refused():
+    from tflite_serenity.arena.overlap import overlap_pairs
+
+    cases = 0
+    for name in OVERLAPPED:
+        model, offsets, buffers, _ = overlapped_plan(name)
+        pairs = {(p.input, p.output) for p in overlap_pairs(model, buffers)}
+        # a reshape's output may share its dying input's offset (alias_groups)
+        pairs |= {(x, y) for g in alias_groups(build_graphs(model), buffers) for x in g for y in g}
+        for x, a in enumerate(buffers.buffers):
+            for y, b in enumerate(buffers.buffers):
+                if (a.is_scratch or b.is_scratch or x == y or not a.block.size or not b.block.size
+                        or (x, y) in pairs or (y, x) in pairs
+                        or not (a.block.start <= b.block.end and b.block.start <= a.block.end)):
+                    continue
+                moved = list(offsets)
+                moved[buffers.plan_index(b)] = offsets[buffers.plan_index(a)]
+                with pytest.raises(PlanError, match="unsafe offline plan"):
+                    check_offline_plan(model, moved)
+                cases += 1
+    assert cases > 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from tflite_serenity.errors import PlanError, SerenityError
 
@@ -212,14 +212,29 @@ def _describe(index: int, block: Block, offset: int, size: int) -> str:
             f"steps {block.start}..{block.end})")
 
 
+def _allowed(overlaps: Mapping[tuple[int, int], int] | None, i: int, j: int, offsets: Sequence[int]) -> bool:
+    """Whether ``overlaps`` lets blocks ``i`` and ``j`` share bytes at ``offsets``."""
+    if not overlaps:
+        return False
+    for a, b in ((i, j), (j, i)):
+        limit = overlaps.get((a, b))
+        if limit is not None and offsets[b] - offsets[a] <= limit:
+            return True
+    return False
+
+
 def check_placement(blocks: Sequence[Block], offsets: Sequence[int],
-                    alignment: int = DEFAULT_ALIGNMENT) -> None:
+                    alignment: int = DEFAULT_ALIGNMENT,
+                    overlaps: Mapping[tuple[int, int], int] | None = None) -> None:
     """Raise unless ``offsets`` is a valid placement of ``blocks``.
 
     Valid means: one integer offset per block, each >= 0 and a multiple of
     ``alignment``, and no two conflicting blocks share a byte of their
-    aligned extents. (With aligned offsets, aligned extents overlap exactly
-    when the raw extents do.)
+    aligned extents (with aligned offsets, aligned extents overlap exactly
+    when the raw extents do), except the pairs ``overlaps`` allows:
+    ``overlaps[(i, j)] = limit`` lets block ``j`` (an operator's output)
+    share bytes with block ``i`` (an input dying there) when
+    ``offsets[j] - offsets[i] <= limit`` (:mod:`tflite_serenity.arena.overlap`).
 
     Raises
     ------
@@ -255,7 +270,7 @@ def check_placement(blocks: Sequence[Block], offsets: Sequence[int],
     for i, row in enumerate(neighbours):
         lo, hi = checked[i], checked[i] + sizes[i]
         for j in row:
-            if j > i and checked[j] < hi and lo < checked[j] + sizes[j]:
+            if j > i and checked[j] < hi and lo < checked[j] + sizes[j] and not _allowed(overlaps, i, j, checked):
                 raise PlanError(
                     f"{_describe(i, blocks[i], lo, sizes[i])} overlaps "
                     f"{_describe(j, blocks[j], checked[j], sizes[j])}")

@@ -34,6 +34,7 @@ from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, low
 from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.tflm.kernels import unmodelled_kernels
 from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
+from tflite_serenity.arena.overlap import KINDS
 from tflite_serenity.arena.overlap_plan import plan_overlapped
 from tflite_serenity.arena.planner import plan
 from tflite_serenity.tflm.planner import ONLINE, greedy_tflm
@@ -43,6 +44,9 @@ from tflite_serenity.model import metadata, with_operator_orders, without_metada
 
 DEFAULT_TIME_LIMIT = 2.0
 """Budget of the placement search, roughly CPU seconds (see :func:`.plan`)."""
+
+#: Operators whose outputs overlap their inputs only with ``inplace`` (``--no-shared-outputs`` turns them off).
+ELEMENTWISE = ("ADD", "SUB", "MUL")
 
 MAX_OFFSET = (1 << 31) - 1
 """Offsets are int32 in the plan; a model needing a larger arena is not planned."""
@@ -144,6 +148,14 @@ class ArenaFigures:
         was measured (only for models with unmodelled kernels).
     measure_error : str
         Why TFLite Micro could not measure the model, where it could not.
+    overlapping : int
+        Operator outputs that overlap an input dying there under the written
+        plan (``overlap``; 0 otherwise). ``lower_bound`` does not count
+        overlaps, so the head may be below it then.
+    head_without_overlap : int or None
+        Where the written plan overlaps, the head TFLite Micro would use
+        without overlaps (our plan where it is smaller than its own, its own
+        otherwise); None where :attr:`head` has no overlap.
     """
 
     lower_bound: int
@@ -161,6 +173,15 @@ class ArenaFigures:
     unmodelled: tuple[str, ...] = ()
     measured: MeasuredArena | None = None
     measure_error: str = ""
+    overlapping: int = 0
+    head_without_overlap: int | None = None
+
+    @property
+    def written_without_overlap(self) -> bool:
+        """Whether the plan would be written without overlaps too."""
+        if self.head_without_overlap is None:
+            return self.written
+        return self.head_without_overlap < self.tflm_greedy
 
     @property
     def head(self) -> int:
@@ -181,7 +202,7 @@ def plan_arena(
     inplace: bool = False,
     measure: bool = True,
     alignment: int = DEFAULT_ALIGNMENT,
-    overlaps: bool = False,
+    overlap: bool = False,
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -221,14 +242,15 @@ def plan_arena(
     alignment : int, default 16
         Every buffer's offset and size are multiples of it (TFLite Micro's
         ``MicroArenaBufferAlignment()``; :class:`tflite_serenity.options.Target`).
-    overlaps : bool, default False
-        Prototype: also try :func:`.plan_overlapped`, which lets an
-        operator's output overlap an input dying there by the rule of
-        :mod:`.overlap` (verified with TFLite Micro's reference kernels
-        only), and keep it where its simulated head is smaller. Single
-        subgraph, every kernel modelled. ``lower_bound`` stays the bound
-        without overlaps, so the head may go below it; such a plan fails
-        :func:`.check_offline_plan` (and :func:`drop_stale_plan` removes it).
+    overlap : bool, default False
+        Also try :func:`.plan_overlapped`, which lets an operator's output
+        overlap an input dying there by the rule of :mod:`.overlap`
+        (verified by running TFLite Micro's reference kernels only), and
+        keep it where its simulated head is smaller. Single subgraph, every
+        kernel modelled; ADD, SUB and MUL only with ``inplace``.
+        ``lower_bound`` stays the bound without overlaps, so the head may go
+        below it (``overlapping`` counts the pairs). :func:`.check_offline_plan`
+        accepts such a plan, so a second run reads it back as safe.
 
     Returns
     -------
@@ -281,11 +303,16 @@ def plan_arena(
     unmodelled = unmodelled_kernels(graphs)
     planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
     method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
-    if overlaps and not unmodelled:
-        found = plan_overlapped(bare)
+    overlapping, without_overlap = 0, None
+    if overlap and not unmodelled:
+        kinds = KINDS if inplace else tuple(k for k in KINDS if k not in ELEMENTWISE)
+        found = plan_overlapped(bare, graphs, buffers, alignment, kinds,
+                                start=[placement.offsets[u] for u in unit_of])
         if found is not None and found[1].tflm_head < min(head, own.arena_bytes):
+            without_overlap = min(head, own.arena_bytes)
             planned, head = found[0], found[1].tflm_head
             method, planned_bytes, optimal = "overlap", found[1].planned, False
+            overlapping = found[1].overlapping
     measured, measure_error = None, ""
     if planned is None:
         reason = PlanReason.NOT_SMALLER
@@ -316,6 +343,8 @@ def plan_arena(
         unmodelled=unmodelled,
         measured=measured,
         measure_error=measure_error,
+        overlapping=overlapping if written else 0,
+        head_without_overlap=without_overlap if written else None,
     )
     return out, figures
 

@@ -58,11 +58,14 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
   row; an input row is read by every unit, so the output may overlap at
   most its last element (listed so a caller learns it gains nothing).
 
-Windows read only points inside the image (padding is skipped, never
-read), with TFLite Micro's padding: ``SAME`` puts the smaller half of the
-total padding at the top and left. A kernel library with another loop
-order (CMSIS-NN, vendor kernels, im2col paths) needs its own rule: these
-shifts were verified by running TFLite Micro's reference kernels only.
+Weights must be of the activations' type (float32 or int8): hybrid
+kernels (float activations, int8 weights) and packed int4 weights run
+other code and get no rule. Windows read only points inside the image
+(padding is skipped, never read), with TFLite Micro's padding: ``SAME``
+puts the smaller half of the total padding at the top and left. A kernel
+library with another loop order (CMSIS-NN, vendor kernels, im2col paths)
+needs its own rule: these shifts were verified by running TFLite Micro's
+reference kernels only.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ from typing import Sequence
 
 import numpy as np
 
-from tflite_serenity.graph import Graph
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT
+from tflite_serenity.graph import Graph, build_graphs
 from tflite_serenity.memory import is_activation, tensor_bytes
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.model.editor import constant_array, operator_options
@@ -83,6 +87,8 @@ KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD"
          "FULLY_CONNECTED")
 
 _ITEMSIZE = {"FLOAT32": 4, "INT8": 1}
+#: Kinds whose second input is the weights; the rule holds where they are of the activations' type.
+_WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 _NEVER = -1
 
 
@@ -292,6 +298,9 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
         return ()
     if any(graph.tensors[t].dtype != out.dtype or graph.tensors[t].dynamic for t in acts):
         return ()
+    if op.kind in _WEIGHTED and (len(op.inputs) < 2 or op.inputs[1] < 0
+                                 or graph.tensors[op.inputs[1]].dtype != out.dtype):
+        return ()  # hybrid or packed weights: other kernels, not verified
     options = operator_options(model, graph.subgraph, index)
     result = []
     for t in dict.fromkeys(acts):
@@ -304,6 +313,59 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
             continue
         result.append(InputOverlap(index, t, shifts))
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class OverlapPair:
+    """Buffer ``output`` may share bytes with buffer ``input`` when
+    ``offset(output) - offset(input) <= limit`` (positions in
+    :attr:`.ModelBuffers.buffers`)."""
+
+    input: int
+    output: int
+    limit: int
+
+
+def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Sequence[str] = KINDS,
+                  graphs: Sequence[Graph] | None = None) -> list[OverlapPair]:
+    """Every (dying input, output) buffer pair the rule lets overlap.
+
+    Single-subgraph models only (empty otherwise): a pair needs the input to
+    die at the operator that writes the output, which is what the buffers'
+    steps say for one subgraph. The limit is the rule's shift
+    (:attr:`Shifts.below`) clamped to at most 0 and rounded down to the
+    alignment, the placements verified by running.
+
+    Parameters
+    ----------
+    model : ModelT
+    buffers : ModelBuffers
+        TFLite Micro's buffers of the model (:func:`.model_buffers`).
+    alignment : int, default 16
+    kinds : sequence of str, default KINDS
+        The operator kinds that may overlap.
+    graphs : list of Graph, optional
+        The model's graphs, if already built.
+    """
+    if graphs is None:
+        graphs = build_graphs(model)
+    if len(graphs) != 1:
+        return []
+    graph = graphs[0]
+    index = {b.tensor: i for i, b in enumerate(buffers.buffers) if b.subgraph == 0 and not b.is_scratch}
+    pairs = []
+    for op in range(graph.num_operators):
+        if graph.operators[op].kind not in kinds:
+            continue
+        for ov in operator_overlaps(model, graph, op):
+            a, b = index.get(ov.tensor), index.get(graph.operators[op].outputs[0])
+            if a is None or b is None or ov.tensor in graph.outputs:
+                continue
+            if buffers.buffers[a].block.end != buffers.buffers[b].block.start:
+                continue  # the input lives on after this operator
+            limit = min(ov.shifts.below, 0) // alignment * alignment
+            pairs.append(OverlapPair(a, b, limit))
+    return pairs
 
 
 def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarray | None:
@@ -366,6 +428,6 @@ def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarr
 
 
 __all__ = [
-    "KINDS", "InputOverlap", "Shifts", "Window", "broadcast_last_reads", "fully_connected_last_reads",
-    "operator_overlaps", "pad_last_reads", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
+    "KINDS", "InputOverlap", "OverlapPair", "Shifts", "Window", "broadcast_last_reads", "fully_connected_last_reads",
+    "operator_overlaps", "overlap_pairs", "pad_last_reads", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
 ]

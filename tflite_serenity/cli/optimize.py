@@ -88,6 +88,14 @@ def parser() -> argparse.ArgumentParser:
                         "reference kernels and CMSIS-NN's on Cortex-M4 and M55 read each element before "
                         "writing it, checked by running, docs/device.md; other kernel libraries were not "
                         "checked)")
+    p.add_argument("--overlap", action="store_true",
+                   help="with the arena plan, also let a convolution, depthwise convolution, pooling, PAD, "
+                        "FULLY_CONNECTED (and with shared outputs ADD, SUB, MUL) write its output over the part "
+                        "of an input that dies there which it has finished reading, where that lowers the arena. "
+                        "Safe only for kernels that walk their output in order: verified by running with TFLite "
+                        "Micro's reference kernels only; not verified with CMSIS-NN or other optimized kernel "
+                        "libraries, which may read in another order and silently give wrong outputs "
+                        "(docs/arena.md). Off by default")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
@@ -100,7 +108,7 @@ def run(argv: Sequence[str]) -> int:
                       rewrite_approximate=args.rewrite_approximate,
                       rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
                       max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
-                      arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs,
+                      arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=args.overlap,
                       warm_start=args.warm_start, engine=args.engine)
     target = Target(pointer_width=args.pointer_width)
     if _same_file(args.input, args.output) and not args.in_place:
@@ -193,7 +201,14 @@ def arena_line(figures: "ArenaFigures | None") -> str:
         return f"lower bound {format_bytes(figures.lower_bound)}, +{head / figures.lower_bound - 1:.1%}"
 
     reason, measured = figures.reason, figures.measured
-    if reason is PlanReason.MODELLED_SMALLER:
+    if reason is PlanReason.MODELLED_SMALLER and figures.overlapping:
+        n = figures.overlapping
+        line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan, where {n} output"
+                f"{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'} a dying input (--overlap: verified with "
+                f"TFLite Micro's reference kernels only); without overlaps at least "
+                f"{format_bytes(figures.lower_bound)}; TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; "
+                "plan written")
+    elif reason is PlanReason.MODELLED_SMALLER:
         line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan ({against_bound(figures.tflm_with_plan)}); "
                 f"TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; plan written")
     elif reason is PlanReason.NOT_SMALLER:

@@ -18,6 +18,9 @@ write version 1 and subgraph 0, as TFLite Micro's own tests do.
 TFLite Micro checks nothing else: two live tensors given overlapping bytes
 silently corrupt each other. :func:`check_offline_plan` is the check it does
 not make, and :func:`with_offline_plan` never writes a plan that fails it.
+The one overlap it accepts is an output over an input dying at its operator,
+within the rule of :mod:`tflite_serenity.arena.overlap` (``--overlap``), so
+that a plan we wrote with overlaps is read back as safe.
 """
 
 from __future__ import annotations
@@ -113,7 +116,10 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     an index shifted by a subgraph cannot slip through; pinned offsets
     aligned; and no two pinned tensors alive at a common allocation scope
     sharing a byte, except a reshape-like operator's output sharing exactly
-    its dying input's bytes (:func:`.alias_groups`). Tensors left at ``-1``
+    its dying input's bytes (:func:`.alias_groups`), and an operator's
+    output overlapping an input dying there no further than the rule of
+    :mod:`tflite_serenity.arena.overlap` allows (:func:`.overlap_pairs`:
+    TFLite Micro's reference kernels). Tensors left at ``-1``
     and scratch buffers are placed by TFLite Micro around the pinned ones,
     so they cannot collide with them.
 
@@ -164,12 +170,39 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     for i, offset in offset_of.items():
         pinned.setdefault(unit_of[i], (i, offset))
     units = sorted(pinned)
+    unit_blocks, unit_offsets = [blocks[u] for u in units], [pinned[u][1] for u in units]
     try:
-        check_placement([blocks[u] for u in units], [pinned[u][1] for u in units], alignment)
+        check_placement(unit_blocks, unit_offsets, alignment)
+        return buffers
     except PlanError as err:
-        named = [buffers.buffers[pinned[u][0]] for u in units]
-        raise PlanError(f"unsafe offline plan: {_name_tensors(str(err), named)}") from err
-    return buffers
+        failure = err
+    # Only where the plain check fails: an output may overlap an input dying
+    # at its operator, by the rule of arena.overlap (finding the pairs costs
+    # a pass over the operators' shapes).
+    allowed = _overlaps(model, graphs, buffers, unit_of, units, alignment)
+    if allowed:
+        try:
+            check_placement(unit_blocks, unit_offsets, alignment, overlaps=allowed)
+            return buffers
+        except PlanError as err:
+            failure = err
+    named = [buffers.buffers[pinned[u][0]] for u in units]
+    raise PlanError(f"unsafe offline plan: {_name_tensors(str(failure), named)}") from failure
+
+
+def _overlaps(model, graphs, buffers: ModelBuffers, unit_of: Sequence[int], units: Sequence[int],
+              alignment: int) -> dict[tuple[int, int], int]:
+    """The overlaps :func:`.overlap_pairs` allows, as (input, output) -> limit
+    between positions in ``units`` (merged blocks of the pinned buffers)."""
+    from tflite_serenity.arena.overlap import overlap_pairs
+
+    position = {u: k for k, u in enumerate(units)}
+    allowed = {}
+    for p in overlap_pairs(model, buffers, alignment, graphs=graphs):
+        a, b = position.get(unit_of[p.input]), position.get(unit_of[p.output])
+        if a is not None and b is not None and a != b:
+            allowed[(a, b)] = p.limit
+    return allowed
 
 
 def with_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers | None = None):
