@@ -134,7 +134,7 @@ def optimize(
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)
     stages = _Stages(options, target, pick_engine(options.engine), start + SAFETY_SECONDS, progress)
-    before = stages.cost(graphs, stored_head(original, graphs))
+    before = stages.cost(graphs, stored_head(original, graphs), original)
     # A plan names tensors by index and describes one order: every round plans
     # anew from a model without one (the input's own plan is what it must beat).
     source = without_metadata(original, METADATA_NAME) if metadata(original, METADATA_NAME) is not None else original
@@ -165,6 +165,8 @@ def optimize(
     last = kept[-1] if kept else first
     if last.arena is not None and last.arena.reason is PlanReason.NOT_MEASURED and last.cost.never_above(before):
         last = stages.measured(last)
+        if not last.cost.device_never_above(before):
+            last = dataclasses.replace(last, tree=last.bare)  # the plan loses with an optimized library
         if kept:
             kept[-1] = last
         elif last.arena.written:
@@ -248,10 +250,17 @@ class _Cost:
 
     arena: int  # TFLite Micro: the head (simulated) plus, where counted, what it keeps per operator and tensor
     peak: int  # the peaks of live bytes without sharing, summed over subgraphs (LiteRT, or TFLite Micro unplanned)
+    # TFLite Micro with each optimized kernel library of the target (Target.kernels after
+    # the reference kernels): the head with its scratch buffers, plus the same kept bytes
+    device: tuple[int, ...] = field(default=(), compare=False)
 
     def never_above(self, other: "_Cost") -> bool:
-        """Whether this is no worse than ``other`` for either runtime."""
-        return self.arena <= other.arena and self.peak <= other.peak
+        """Whether this is no worse than ``other`` for any runtime and kernel library."""
+        return self.arena <= other.arena and self.peak <= other.peak and self.device_never_above(other)
+
+    def device_never_above(self, other: "_Cost") -> bool:
+        """Whether this is no worse than ``other`` with any optimized kernel library."""
+        return all(a <= b for a, b in zip(self.device, other.device))
 
 
 @dataclass(frozen=True)
@@ -282,11 +291,18 @@ class _Stages:
     progress: object
     memo: PieceMemo = field(default_factory=PieceMemo)  # schedule pieces solved so far, in every round
 
-    def cost(self, graphs, head: int | None) -> _Cost:
+    def cost(self, graphs, head: int | None, tree=None) -> _Cost:
+        """The cost of ``graphs`` whose reference head is ``head``; with
+        ``tree`` (the model as it would be written), also its heads with the
+        target's optimized kernels (their scratch buffers, its plan if any)."""
         peak = sum(memory.peak_bytes(g) for g in graphs)
         kept = (0 if self.options.strips_peak_only
                 else sum(persistent_bytes(g, self.target.costs) for g in graphs))
-        return _Cost((peak if head is None else head) + kept, peak)
+        device = ()
+        if tree is not None:
+            heads = (stored_head(tree, graphs, library) for library in self.target.kernels[1:])
+            device = tuple((peak if h is None else h) + kept for h in heads)
+        return _Cost((peak if head is None else head) + kept, peak, device)
 
     def round(self, tree, peak_limit: int, time_limit: float) -> _Round:
         """Schedule, rewrite and plan ``tree`` (which holds no offline plan),
@@ -335,8 +351,9 @@ class _Stages:
         from .arena.model_plan import plan_arena
 
         planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True,
-                                    alignment=self.target.alignment)
-        return dataclasses.replace(found, tree=planned, arena=arena)
+                                    alignment=self.target.alignment, kernels=self.target.kernels)
+        cost = self.cost(found.graphs, arena.head if arena is not None else None, planned)
+        return dataclasses.replace(found, tree=planned, arena=arena, cost=dataclasses.replace(found.cost, device=cost.device))
 
     def _announce_rewriting(self, schedules) -> None:
         """Tell the progress display that rewriting begins (its searches report nothing in between)."""
@@ -365,13 +382,13 @@ class _Stages:
 
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
             planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
-                                        alignment=self.target.alignment)
+                                        alignment=self.target.alignment, kernels=self.target.kernels)
             head = arena.head if arena is not None else None
         else:
             planned = bare
             head = stored_head(bare, graphs)
         notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
-        return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
+        return _Round(planned, bare, graphs, self.cost(graphs, head, planned), arena, plain, schedules, rewritten, slices,
                       seconds, notes)
 
 

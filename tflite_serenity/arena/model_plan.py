@@ -25,12 +25,13 @@ Micro ignore the entry.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, lower_bound
+from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, aligned, check_placement, lower_bound
 from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.tflm.kernels import unmodelled_kernels
 from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
@@ -182,6 +183,7 @@ def plan_arena(
     measure: bool = True,
     alignment: int = DEFAULT_ALIGNMENT,
     overlaps: bool = False,
+    kernels: Sequence[str] = ("reference",),
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -230,6 +232,17 @@ def plan_arena(
         without overlaps, so the head may go below it; such a plan fails
         :func:`.check_offline_plan` (and :func:`drop_stale_plan` removes it).
 
+    kernels : sequence of str, default ``("reference",)``
+        The kernel libraries the model may run with
+        (:data:`tflite_serenity.tflm.scratch.KERNEL_LIBRARIES`;
+        :attr:`tflite_serenity.options.Target.kernels`). The plan leaves
+        room, at each operator's step, for the scratch buffers of whichever
+        asks for the most (TFLite Micro places them around the pinned
+        tensors, so a plan without that room gets them on top), and is
+        written only if, for each library, TFLite Micro's head with it is no
+        larger than with its own plan (simulated), and strictly smaller
+        with the first.
+
     Returns
     -------
     model : ModelT
@@ -254,32 +267,47 @@ def plan_arena(
     graphs = graphs_of(model)  # checks the orders
     had_plan = metadata(model, METADATA_NAME) is not None
     bare = without_metadata(model, METADATA_NAME) if had_plan else model
+    kernels = tuple(kernels)
     try:
-        buffers = model_buffers(graphs, scratch=scratch)
+        buffers = model_buffers(graphs, scratch=scratch, kernels=kernels[:1])
     except UnsupportedModelError:
         return bare, None
     blocks = buffers.blocks
     if lower_bound(blocks) > MAX_OFFSET:
         return bare, None  # no 32-bit offset reaches that far
-    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
-    units, unit_of = merge_aliases(blocks, groups)
-    placement = plan(units, alignment=alignment, time_limit=time_limit)
-    offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
-    scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
-    if scratch_count:
-        # TFLite Micro places the scratch buffers itself, around the pinned tensors.
-        is_scratch = [False] * len(units)
-        for b, u in zip(buffers.buffers, unit_of):
-            is_scratch[u] = b.is_scratch
-        online = [ONLINE if s else o for s, o in zip(is_scratch, placement.offsets)]
-        simulated = greedy_tflm(units, offline_offsets=online)
-        check_placement(units, simulated.offsets)
-        head = simulated.arena_bytes
-    else:
-        head = placement.arena_bytes  # every buffer pinned
     own = greedy_tflm(blocks)
+    # First the plan for the first library's scratch buffers alone; where other
+    # libraries ask for more, also one that leaves room for the largest request
+    # of any. Each is kept only if no library loses with it; the first kept wins.
+    tries = [kernels[:1]] + ([kernels] if len(kernels) > 1 else [])
+    found = None
+    for room in tries:
+        if room is not tries[0]:
+            buffers = model_buffers(graphs, scratch=scratch, kernels=room)
+            if buffers.blocks == blocks:
+                break  # no library asks for more: the same plan
+        # Where room is left, also its mirror image (the same peak): the room a
+        # placement leaves low, the mirror leaves on top, above the first library's head.
+        for mirror in ((False, True) if room is not tries[0] else (False,)):
+            placed = _placed(graphs, buffers, alias_reshapes, inplace, alignment, time_limit, mirror)
+            head = placed[3]
+            if len(kernels) == 1:
+                smaller = head < own.arena_bytes
+            else:
+                # The heads each other library gets, ours against TFLite Micro's own plan.
+                head = _library_heads(graphs, placed[1], kernels[0], scratch)[0]
+                others = [_library_heads(graphs, placed[1], library, scratch) for library in kernels[1:]]
+                smaller = head < own.arena_bytes and all(ours <= theirs for ours, theirs in others)
+            if found is None or smaller:
+                found = (buffers, *placed[:3], head, placed[4], smaller)
+            if smaller:
+                break
+        if found[-1]:
+            break
+    buffers, placement, offsets, pinned, head, scratch_count, smaller = found
+    bound = _placed_bound(blocks, graphs, buffers, alias_reshapes, inplace) if buffers.blocks != blocks else None
     unmodelled = unmodelled_kernels(graphs)
-    planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
+    planned = with_offline_plan(bare, offsets, buffers=buffers) if smaller else None
     method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
     if overlaps and not unmodelled:
         found = plan_overlapped(bare)
@@ -301,7 +329,7 @@ def plan_arena(
     if had_plan:
         note = "replaced the model's offline plan" if written else "removed the model's offline plan"
     figures = ArenaFigures(
-        lower_bound=placement.lower_bound,
+        lower_bound=placement.lower_bound if bound is None else bound,
         planned=planned_bytes,
         tflm_greedy=own.arena_bytes,
         tflm_with_plan=head,
@@ -318,6 +346,52 @@ def plan_arena(
         measure_error=measure_error,
     )
     return out, figures
+
+
+def _placed(graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool, alignment: int, time_limit: float,
+            mirror: bool = False):
+    """Our placement of ``buffers`` (``mirror``: upside down, each block at the
+    arena's end less its own end), the offline plan's offsets from it, the
+    tensors it pins, TFLite Micro's simulated head with it, and the number
+    of scratch buffers."""
+    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
+    units, unit_of = merge_aliases(buffers.blocks, groups)
+    placement = plan(units, alignment=alignment, time_limit=time_limit)
+    if mirror:
+        top = placement.arena_bytes
+        flipped = tuple(top - o - aligned(u.size, alignment) for o, u in zip(placement.offsets, units))
+        placement = dataclasses.replace(placement, offsets=flipped)
+    offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
+    scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
+    if scratch_count:
+        # TFLite Micro places the scratch buffers itself, around the pinned tensors.
+        is_scratch = [False] * len(units)
+        for b, u in zip(buffers.buffers, unit_of):
+            is_scratch[u] = b.is_scratch
+        online = [ONLINE if s else o for s, o in zip(is_scratch, placement.offsets)]
+        simulated = greedy_tflm(units, offline_offsets=online)
+        check_placement(units, simulated.offsets)
+        head = simulated.arena_bytes
+    else:
+        head = placement.arena_bytes  # every buffer pinned
+    return placement, offsets, pinned, head, scratch_count
+
+
+def _placed_bound(blocks, graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool) -> int:
+    """The lower bound of a placement of ``blocks`` (the first library's
+    buffers), aliases merged as ``buffers``' (the same tensors)."""
+    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
+    return lower_bound(merge_aliases(blocks, groups)[0])
+
+
+def _library_heads(graphs, plan_list: Sequence[int], library: str, scratch: bool) -> tuple[int, int]:
+    """TFLite Micro's simulated head with ``library``'s scratch buffers: with
+    the tensors pinned at ``plan_list`` (the offline plan's offsets), and
+    with its own plan."""
+    buffers = model_buffers(graphs, scratch=scratch, kernels=(library,))
+    offline = [ONLINE if b.is_scratch else plan_list[buffers.plan_index(b)] for b in buffers.buffers]
+    return (greedy_tflm(buffers.blocks, offline_offsets=offline).arena_bytes,
+            greedy_tflm(buffers.blocks).arena_bytes)
 
 
 def _measure(bare, planned) -> tuple[MeasuredArena | None, str, PlanReason]:
