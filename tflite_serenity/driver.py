@@ -147,6 +147,11 @@ def optimize(
         # again finds nothing either, and hands it back unchanged.
         found = stages.round(source, before.peak, max(0.0, options.time_limit - searched))
         searched += sum(found.seconds)
+        if options.rewrite and found.rewritten and not found.cost.device_never_above(before):
+            # The rewrite's extra operators cost tail bytes that an optimized kernel
+            # library's scratch buffers leave no head to pay for: the round without it.
+            found = stages.round(source, before.peak, max(0.0, options.time_limit - searched), rewrite=False)
+            searched += sum(found.seconds)
         first = first or found
         notes.extend(found.notes)
         if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
@@ -304,7 +309,7 @@ class _Stages:
             device = tuple((peak if h is None else h) + kept for h in heads)
         return _Cost((peak if head is None else head) + kept, peak, device)
 
-    def round(self, tree, peak_limit: int, time_limit: float) -> _Round:
+    def round(self, tree, peak_limit: int, time_limit: float, rewrite: bool = True) -> _Round:
         """Schedule, rewrite and plan ``tree`` (which holds no offline plan),
         with ``time_limit`` seconds for the searches of its orders.
 
@@ -321,7 +326,7 @@ class _Stages:
         # sizes than our memory model counts: such a subgraph keeps its stored
         # order, and no rewrite or arena plan touches the model.
         frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
-        if self.options.rewrite and not frozen:
+        if self.options.rewrite and rewrite and not frozen:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
             graphs = graphs_of(tree)
         deadline = time.monotonic() + time_limit
@@ -337,11 +342,11 @@ class _Stages:
                                         progress=self.progress, memo=self.memo)
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
-            found = self._finish(tree, plain, shared, slices, seconds, frozen)
+            found = self._finish(tree, plain, shared, slices, seconds, frozen, rewrite)
             if found.arena is not None and found.arena.written and found.cost.peak <= peak_limit:
                 return found
             tried.append(found)
-        tried.append(self._finish(tree, plain, plain, slices, seconds, frozen))
+        tried.append(self._finish(tree, plain, plain, slices, seconds, frozen, rewrite))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
 
     def measured(self, found: _Round) -> _Round:
@@ -363,11 +368,11 @@ class _Stages:
             self.progress(ProgressInfo(s.subgraph, "rewrite", -1, 0, s.states, s.peak, s.lower_bound,
                                        s.peak_before, s.seconds))
 
-    def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
-        """Rewrite from ``schedules``, store the orders, and plan the arena
+    def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int], rewrite: bool = True) -> _Round:
+        """Rewrite from ``schedules`` (unless not ``rewrite``), store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
         rewritten = {}
-        if self.options.rewrite and not frozen:
+        if self.options.rewrite and rewrite and not frozen:
             self._announce_rewriting(schedules)
             tree, rewritten = rewrite_model(tree, schedules, options=self.options, target=self.target,
                                             deadline=self.safety, engine=self.search, memo=self.memo)

@@ -20,11 +20,13 @@ def run(*args):
 
 def test_optimize_writes_the_plan_and_names_the_arena(tmp_path):
     out = tmp_path / "out.tflite"
-    # without strips: on a 32-bit device 2 strips pay here (whole arena 7,916 -> 7,740 B), and the plan shrinks too
+    # without strips. The plan leaves room above the depthwise convolution's
+    # tensors for CMSIS-NN's MVE scratch buffer (4,464 B), so it stops at 7,168 B
+    # with the reference kernels, not at the 6,144 B bound.
     proc = run(DATA / "small_cnn_int8.tflite", out, "--no-strips")
     assert proc.returncode == 0, proc.stderr
-    assert "arena: 6,144 B (6.0 KiB) with our plan (at the lower bound); TFLite Micro's own plan 8,192 B" \
-        in proc.stdout
+    assert "arena: 7,168 B (7.0 KiB) with our plan (lower bound 6,144 B (6.0 KiB), +16.7%); " \
+        "TFLite Micro's own plan 8,192 B" in proc.stdout
     assert read_offline_plan(read_model(out.read_bytes())) is not None
 
 

@@ -58,6 +58,12 @@ class TflmArena:
     tail_32bit_bytes: int | None = None
     # what the 32-bit tail holds, estimated: (part, bytes, how many), largest first
     tail_32bit_parts: tuple[tuple[str, int, int], ...] = ()
+    # a 32-bit Cortex-M with CMSIS-NN (tflm.target_arena.device_need), estimated: the arena
+    # to give it (its need plus the margin: the cortex-m kTensorArenaSize), the head with
+    # its kernels' scratch buffers, and which kernels decide
+    device_bytes: int | None = None
+    device_head_bytes: int | None = None
+    device_kernels: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True, tree=Non
     if tflm:
         measured, error = _measure_tflm(data)
     if measured is not None:
-        measured = _with_32bit_tail(graphs, measured)
+        measured = _with_32bit_tail(graphs, measured, model)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
     return Report(len(data), description, subgraphs, measured, error, plan)
@@ -164,17 +170,25 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
                        figures.tflm_with_plan, has_plan, greedy, with_plan)
 
 
-def _with_32bit_tail(graphs: list[Graph], measured: TflmArena) -> TflmArena:
+def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmArena:
     """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
     tail less what 4-byte pointers save (``tflm.tail.PersistentCosts``), and
-    what holds it."""
+    what holds it; and what a Cortex-M with CMSIS-NN needs in all (the
+    ``cortex-m`` figure of ``tflm.target_arena``, before its margin)."""
+    from ..tflm.arena_size import aligned
+    from ..tflm.target_arena import TARGET_KERNELS, device_need, margin_for
+
     counts = model_persistent_counts(graphs)
     tail = measured.tail_bytes - (TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts))
     how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
     parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),
                    key=lambda part: -part[1])
-    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts))
+    need = max(device_need(model, graphs, measured.head_bytes, tail, library)
+               for library in TARGET_KERNELS["cortex-m"])
+    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts),
+                               device_bytes=aligned(need[0] + margin_for(need[2])), device_head_bytes=need[1],
+                               device_kernels=need[4])
 
 
 def _head(data: bytes) -> int | None:

@@ -102,6 +102,36 @@ def kernel_sums(graphs, library: str) -> int:
     return total
 
 
+def margin_for(tail: int) -> int:
+    """The margin added to a 32-bit need: :data:`TAIL_MARGIN` of ``tail``, up
+    to a multiple of 16, plus 16 bytes for an arena not declared ``alignas(16)``."""
+    return aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)) + ALIGNMENT
+
+
+def device_need(tree, graphs, host_head: int, tail32: int, library: str) -> tuple[int, int, int, int, str]:
+    """What a 32-bit device running ``library``'s kernels needs for the model
+    ``tree`` (subgraphs ``graphs``), estimated: ``(needed, head, tail,
+    preparing, library)``. ``tail32`` is the 32-bit tail with the reference
+    kernels; ``host_head`` the host's head, used, plus every scratch request,
+    where the head cannot be simulated."""
+    from .buffers import model_buffers
+    from .scratch import scratch_requests
+    from .simulate import stored_head
+
+    head = stored_head(tree, graphs, library)
+    if head is None:  # cannot simulate: the host's head plus every request, which errs high
+        head = host_head + sum(aligned(b) for g in graphs for op in range(g.num_operators)
+                               for b in scratch_requests(g, op, library))
+    tail = tail32 + kernel_sums(graphs, library)
+    try:
+        buffers = model_buffers(graphs, kernels=(library,))
+        counted = buffers.total_tensors + sum(1 for b in buffers.buffers if b.is_scratch), len(buffers.buffers)
+    except SerenityError:
+        counted = sum(len(g.tensors) for g in graphs), sum(len(g.tensors) for g in graphs)
+    preparing = tail + PREPARING_FIXED + PREPARING_PER_BUFFER * counted[0] + PREPARING_PER_PLANNED * counted[1]
+    return max(head + tail, preparing), head, tail, preparing, library
+
+
 @dataclass(frozen=True)
 class TargetArena:
     """The ``kTensorArenaSize`` for one target, and where it comes from.
@@ -177,9 +207,6 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     """
     from ..model import read_model
     from ..model_version import graphs_of
-    from .buffers import model_buffers
-    from .scratch import scratch_requests
-    from .simulate import stored_head
     from .tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
 
     target = target if isinstance(target, str) else target.name
@@ -192,19 +219,8 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     counts = model_persistent_counts(graphs)
     saved = TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts)
     tail32 = max(0, size.tail - saved)
-    best = None
-    for library in TARGET_KERNELS[target]:
-        head = stored_head(tree, graphs, library)
-        if head is None:  # cannot simulate: the host's head plus every request, which errs high
-            head = size.head + sum(aligned(b) for g in graphs for op in range(g.num_operators)
-                                   for b in scratch_requests(g, op, library))
-        tail = tail32 + kernel_sums(graphs, library)
-        buffers = model_buffers(graphs, kernels=(library,))
-        preparing = (tail + PREPARING_FIXED + PREPARING_PER_BUFFER * (buffers.total_tensors + sum(
-            1 for b in buffers.buffers if b.is_scratch)) + PREPARING_PER_PLANNED * len(buffers.buffers))
-        found = (max(head + tail, preparing), head, tail, preparing, library)
-        best = found if best is None or found[0] > best[0] else best
-    needed, head, tail, preparing, library = best
-    margin = aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)) + ALIGNMENT
+    needed, head, tail, preparing, library = max(
+        device_need(tree, graphs, size.head, tail32, library) for library in TARGET_KERNELS[target])
+    margin = margin_for(tail)
     return TargetArena(target, aligned(needed + margin), needed, head, tail, size.tail - tail32, margin, False, size,
                        library, preparing)
