@@ -184,8 +184,8 @@ def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmAre
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
     parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),
                    key=lambda part: -part[1])
-    need = max(device_need(model, graphs, measured.head_bytes, tail, library)
-               for library in TARGET_KERNELS["cortex-m"])
+    need = max((device_need(model, graphs, measured.head_bytes, tail, library)
+                for library in TARGET_KERNELS["cortex-m"]), key=lambda found: found[0])
     return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts),
                                device_bytes=aligned(need[0] + margin_for(need[2])), device_head_bytes=need[1],
                                device_kernels=need[4])

@@ -220,7 +220,8 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     saved = TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts)
     tail32 = max(0, size.tail - saved)
     needed, head, tail, preparing, library = max(
-        device_need(tree, graphs, size.head, tail32, library) for library in TARGET_KERNELS[target])
+        (device_need(tree, graphs, size.head, tail32, library) for library in TARGET_KERNELS[target]),
+        key=lambda need: need[0])  # ties: the first library
     margin = margin_for(tail)
     return TargetArena(target, aligned(needed + margin), needed, head, tail, size.tail - tail32, margin, False, size,
                        library, preparing)
