@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .. import memory
 from ..graph import Graph
 from ..model_version import graphs_of
-from ..tflm.tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
+from ..tflm.tail import TFLM_32BIT, model_persistent_counts
 from ..model import read_model
 
 
@@ -172,14 +172,14 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
 
 def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmArena:
     """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
-    tail less what 4-byte pointers save (``tflm.tail.PersistentCosts``), and
+    tail less what 4-byte pointers save (``tflm.target_arena.tail_32bit``), and
     what holds it; and what a Cortex-M with CMSIS-NN needs in all (the
     ``cortex-m`` figure of ``tflm.target_arena``, before its margin)."""
     from ..tflm.arena_size import aligned
-    from ..tflm.target_arena import TARGET_KERNELS, device_need, margin_for
+    from ..tflm.target_arena import TARGET_KERNELS, device_need, margin_for, tail_32bit
 
     counts = model_persistent_counts(graphs)
-    tail = measured.tail_bytes - (TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts))
+    tail = tail_32bit(measured.tail_bytes, counts)
     how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
     parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),

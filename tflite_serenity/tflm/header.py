@@ -208,7 +208,8 @@ def _cortex_m_figures(target: "TargetArena") -> list[str]:
                        "simulated (TFLite Micro's planner, the model's offline plan where it has one)")
     lines += _labelled("tail", f"{_n(target.tail)}: persistent interpreter and kernel data on 32 bits, "
                        f"estimated: the host's {_n(host.tail)} ({measured}) less {_n(target.tail_saved)} "
-                       "that 4-byte pointers save (fitted per tensor, operator and channel)"
+                       "that 4-byte pointers save (fitted per tensor, operator and channel, and the "
+                       "interpreter's own objects)"
                        + (", plus CMSIS-NN's kernel sums" if target.tail + target.tail_saved > host.tail else ""))
     lines += _labelled("preparing", f"{_n(target.preparing)}: the tail and the planner's arrays while "
                        "allocating, estimated")
