@@ -180,12 +180,10 @@ def _host_figures(size: TflmArenaSize, *, stated: bool) -> list[str]:
         f"//   margin            {_n(size.margin)} (TFLite Micro aligns an arena's start to 16 bytes),",
         "//                     then rounded up to a multiple of 16",
         "//",
-        "// A 32-bit target needs a little less (smaller pointers): --target cortex-m.",
-        "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request other scratch buffers: on",
-        "// an emulated Cortex-M4 and M55 with CMSIS-NN the smallest working arena was up",
-        "// to 1.8x the reference kernels' (docs/device.md). Check on the device that",
-        "// AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out what",
-        "// TFLite Micro takes while preparing).",
+        "// For a Cortex-M with CMSIS-NN's kernels, which ask for other scratch buffers and",
+        "// keep a smaller tail: --target cortex-m (docs/device.md). Check on the device",
+        "// that AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out",
+        "// what TFLite Micro takes while preparing).",
     ]
     return lines
 
