@@ -51,3 +51,16 @@ def test_an_impossible_setting_names_its_flag():
         Options(max_recompute=-1)
     with pytest.raises(SerenityError, match="--time-limit"):
         Options(time_limit=float("nan"))
+
+
+def test_a_cortex_m_target_names_the_kernels_its_plan_must_not_lose_with():
+    assert Target().kernels == ("reference", "cmsis-nn-dsp", "cmsis-nn-mve")
+    assert Target.named("cortex-m55").kernels == ("reference", "cmsis-nn-mve")
+    assert Target.named("cortex-m4").name == "cortex-m4" and Target.named("host").kernels == ("reference",)
+
+
+def test_an_unknown_core_is_refused():
+    with pytest.raises(SerenityError, match="unknown core 'esp32'"):
+        Target(core="esp32")
+    with pytest.raises(SerenityError, match="on 32 bits"):
+        Target(pointer_width=64, core="cortex-m4")
