@@ -152,6 +152,7 @@ def optimize(
             # library's scratch buffers leave no head to pay for: the round without it.
             found = stages.round(source, before.peak, max(0.0, options.time_limit - searched), rewrite=False)
             searched += sum(found.seconds)
+            notes.append(REWRITE_LOST_NOTE)
         first = first or found
         notes.extend(found.notes)
         if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
@@ -183,6 +184,9 @@ def optimize(
     return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
                           added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))), unchanged=not kept)
 
+
+#: Why a round was redone without its rewrites (the summary prints it).
+REWRITE_LOST_NOTE = "rewrites left out: with CMSIS-NN's kernels their operators' tail outweighed what they saved"
 
 #: Rounds of the whole search at most; each starts from the last one's output.
 MAX_ROUNDS = 8
