@@ -310,6 +310,10 @@ def plan_arena(
     unmodelled = unmodelled_kernels(graphs)
     planned = with_offline_plan(bare, offsets, buffers=buffers) if smaller else None
     method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
+    if best > 0:
+        # a plan with room for other libraries: the first library's head is what
+        # it gives; no search proved it the lowest that leaves that room
+        planned_bytes, optimal = head, False
     if overlaps and not unmodelled:
         found = plan_overlapped(bare)
         if found is not None and found[1].tflm_head < min(head, own.arena_bytes):

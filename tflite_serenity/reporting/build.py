@@ -154,7 +154,10 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
     from ..tflm.offline import METADATA_NAME
     from ..model import metadata, without_metadata, write_model
 
-    planned, figures = plan_arena(model, inplace=True)  # as the main command plans: the same figures
+    from ..options import Target
+
+    # as the main command plans by default: the same figures
+    planned, figures = plan_arena(model, inplace=True, kernels=Target().kernels)
     if figures is None:
         return None
     has_plan = metadata(model, METADATA_NAME) is not None
