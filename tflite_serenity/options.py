@@ -73,8 +73,10 @@ class Target:
     def __post_init__(self) -> None:
         if self.pointer_width not in (32, 64):
             raise SerenityError(f"--pointer-width must be 32 or 64, not {self.pointer_width!r}")
-        if self.core not in ("", "cortex-m4", "cortex-m55") or (self.core and self.pointer_width != 32):
-            raise SerenityError(f"unknown core {self.core!r}: cortex-m4 or cortex-m55, on 32 bits")
+        if self.core not in ("", "cortex-m4", "cortex-m55"):
+            raise SerenityError(f"unknown --core {self.core!r}: choose cortex-m4 or cortex-m55")
+        if self.core and self.pointer_width != 32:
+            raise SerenityError("--core names a Cortex-M: it needs --pointer-width 32")
         object.__setattr__(self, "costs", TFLM_32BIT if self.pointer_width == 32 else TFLM_64BIT)
 
     @classmethod

@@ -291,12 +291,23 @@ def plan_arena(
             candidates += [(roomy, *found) for found in
                            _roomy_plans(graphs, roomy, alias_reshapes, inplace, alignment, time_limit,
                                         candidates[0][1], rooms)]
+    views = {}  # per library: its buffers and TFLite Micro's own head with them, once
+    for library in kernels if len(kernels) > 1 else ():
+        mine = model_buffers(graphs, scratch=scratch, kernels=(library,))
+        same = next((v for v in views.values() if v[0].blocks == mine.blocks), None)
+        views[library] = same or (mine, greedy_tflm(mine.blocks).arena_bytes,
+                                  [-1 if b.is_scratch else mine.plan_index(b) for b in mine.buffers])
     best, best_key = 0, None
     for k, (_, _, offsets, _, head, _) in enumerate(candidates):
         others = []
         if len(kernels) > 1:
-            head = _library_heads(graphs, offsets, kernels[0], scratch)[0]
-            others = [_library_heads(graphs, offsets, library, scratch) for library in kernels[1:]]
+            heads = {}
+            for library in kernels:
+                view = views[library]
+                if id(view) not in heads:
+                    heads[id(view)] = (_pinned_head(view, offsets), view[1])
+                others.append(heads[id(view)])
+            head, others = others[0][0], others[1:]
         if head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
             key = (head, max((ours for ours, _ in others), default=0), k)
             if best_key is None or key < best_key:
@@ -404,7 +415,7 @@ def _roomy_plans(graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: b
     beside it: ``rooms`` holds, per other library, the head it may reach
     and its scratch buffers, one block per operator with their bytes in all."""
     units, unit_of = _units(graphs, buffers, alias_reshapes, inplace)
-    placement = plan(units, alignment=alignment, time_limit=time_limit)
+    placement = plan(units, alignment=alignment, time_limit=0)  # heuristics: a starting point only
     sizes = aligned_sizes(units, alignment)
     top = placement.arena_bytes
     mirrored = dataclasses.replace(placement, offsets=tuple(
@@ -477,14 +488,13 @@ def _rooms(graphs, library: str, scratch: bool, alignment: int) -> tuple[int, li
     return greedy_tflm(buffers.blocks).arena_bytes, list(per_op.values())
 
 
-def _library_heads(graphs, plan_list: Sequence[int], library: str, scratch: bool) -> tuple[int, int]:
-    """TFLite Micro's simulated head with ``library``'s scratch buffers: with
-    the tensors pinned at ``plan_list`` (the offline plan's offsets), and
-    with its own plan."""
-    buffers = model_buffers(graphs, scratch=scratch, kernels=(library,))
-    offline = [ONLINE if b.is_scratch else plan_list[buffers.plan_index(b)] for b in buffers.buffers]
-    return (greedy_tflm(buffers.blocks, offline_offsets=offline).arena_bytes,
-            greedy_tflm(buffers.blocks).arena_bytes)
+def _pinned_head(view, plan_list: Sequence[int]) -> int:
+    """TFLite Micro's simulated head with one library's buffers (``view``:
+    the buffers, its own head, each buffer's plan index or -1 for scratch)
+    and the tensors pinned at ``plan_list`` (the offline plan's offsets)."""
+    buffers, _, index = view
+    offline = [ONLINE if i < 0 else plan_list[i] for i in index]
+    return greedy_tflm(buffers.blocks, offline_offsets=offline).arena_bytes
 
 
 def _measure(bare, planned) -> tuple[MeasuredArena | None, str, PlanReason]:
