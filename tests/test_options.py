@@ -51,3 +51,28 @@ def test_an_impossible_setting_names_its_flag():
         Options(max_recompute=-1)
     with pytest.raises(SerenityError, match="--time-limit"):
         Options(time_limit=float("nan"))
+
+
+def test_a_cortex_m_target_names_the_kernels_its_plan_must_not_lose_with():
+    assert Target().kernels == ("reference", "cmsis-nn-dsp", "cmsis-nn-mve")
+    assert Target.named("cortex-m55").kernels == ("reference", "cmsis-nn-mve")
+    assert Target.named("cortex-m4").name == "cortex-m4" and Target.named("host").kernels == ("reference",)
+
+
+def test_an_unknown_core_is_refused():
+    with pytest.raises(SerenityError, match="unknown --core 'esp32'"):
+        Target(core="esp32")
+    with pytest.raises(SerenityError, match="--core names a Cortex-M: it needs --pointer-width 32"):
+        Target(pointer_width=64, core="cortex-m4")
+
+
+def test_core_on_the_command_line_is_the_targets_core(tmp_path):
+    from tflite_serenity.cli.optimize import run
+
+    out = tmp_path / "out.tflite"
+    assert run([str(DATA / "small_cnn_int8.tflite"), str(out), "--core", "cortex-m4", "--quiet"]) == 0
+    # for the M4 alone the row strips pay (with both cores they are left out)
+    from tflite_serenity.model import read_model
+    from tflite_serenity.model_version import graphs_of
+
+    assert "STRIDED_SLICE" in {op.kind for g in graphs_of(read_model(out.read_bytes())) for op in g.operators}

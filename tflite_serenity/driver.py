@@ -134,7 +134,7 @@ def optimize(
     if any(scratch_tensors(g) for g in graphs):
         return _passed_through(data, graphs, start)
     stages = _Stages(options, target, pick_engine(options.engine), start + SAFETY_SECONDS, progress)
-    before = stages.cost(graphs, stored_head(original, graphs))
+    before = stages.cost(graphs, stored_head(original, graphs), original)
     # A plan names tensors by index and describes one order: every round plans
     # anew from a model without one (the input's own plan is what it must beat).
     source = without_metadata(original, METADATA_NAME) if metadata(original, METADATA_NAME) is not None else original
@@ -147,6 +147,12 @@ def optimize(
         # again finds nothing either, and hands it back unchanged.
         found = stages.round(source, before.peak, max(0.0, options.time_limit - searched))
         searched += sum(found.seconds)
+        if options.rewrite and found.rewritten and not found.cost.device_never_above(before):
+            # The rewrite's extra operators cost tail bytes that an optimized kernel
+            # library's scratch buffers leave no head to pay for: the round without it.
+            found = stages.round(source, before.peak, max(0.0, options.time_limit - searched), rewrite=False)
+            searched += sum(found.seconds)
+            notes.append(REWRITE_LOST_NOTE)
         first = first or found
         notes.extend(found.notes)
         if not found.cost < (kept[-1].cost if kept else before) or not found.cost.never_above(before):
@@ -180,6 +186,8 @@ def optimize(
     last = kept[-1] if kept else first
     if last.arena is not None and last.arena.reason is PlanReason.NOT_MEASURED and last.cost.never_above(before):
         last = stages.measured(last)
+        if not last.cost.device_never_above(before):
+            last = dataclasses.replace(last, tree=last.bare)  # the plan loses with an optimized library
         if kept:
             kept[-1] = last
         elif last.arena.written:
@@ -191,6 +199,9 @@ def optimize(
     return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
                           added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))), unchanged=not kept)
 
+
+#: Why a round was redone without its rewrites (the summary prints it).
+REWRITE_LOST_NOTE = "rewrites left out: with CMSIS-NN's kernels their operators' tail outweighed what they saved"
 
 #: Rounds of the whole search at most; each starts from the last one's output.
 MAX_ROUNDS = 8
@@ -265,10 +276,17 @@ class _Cost:
 
     arena: int  # TFLite Micro: the head (simulated) plus, where counted, what it keeps per operator and tensor
     peak: int  # the peaks of live bytes without sharing, summed over subgraphs (LiteRT, or TFLite Micro unplanned)
+    # TFLite Micro with each optimized kernel library of the target (Target.kernels after
+    # the reference kernels): the head with its scratch buffers, plus the same kept bytes
+    device: tuple[int, ...] = field(default=(), compare=False)
 
     def never_above(self, other: "_Cost") -> bool:
-        """Whether this is no worse than ``other`` for either runtime."""
-        return self.arena <= other.arena and self.peak <= other.peak
+        """Whether this is no worse than ``other`` for any runtime and kernel library."""
+        return self.arena <= other.arena and self.peak <= other.peak and self.device_never_above(other)
+
+    def device_never_above(self, other: "_Cost") -> bool:
+        """Whether this is no worse than ``other`` with any optimized kernel library."""
+        return all(a <= b for a, b in zip(self.device, other.device))
 
 
 @dataclass(frozen=True)
@@ -305,13 +323,20 @@ class _Stages:
     progress: object
     memo: PieceMemo = field(default_factory=PieceMemo)  # schedule pieces solved so far, in every round
 
-    def cost(self, graphs, head: int | None) -> _Cost:
+    def cost(self, graphs, head: int | None, tree=None) -> _Cost:
+        """The cost of ``graphs`` whose reference head is ``head``; with
+        ``tree`` (the model as it would be written), also its heads with the
+        target's optimized kernels (their scratch buffers, its plan if any)."""
         peak = sum(memory.peak_bytes(g) for g in graphs)
         kept = (0 if self.options.strips_peak_only
                 else sum(persistent_bytes(g, self.target.costs) for g in graphs))
-        return _Cost((peak if head is None else head) + kept, peak)
+        device = ()
+        if tree is not None:
+            heads = (stored_head(tree, graphs, library) for library in self.target.kernels[1:])
+            device = tuple((peak if h is None else h) + kept for h in heads)
+        return _Cost((peak if head is None else head) + kept, peak, device)
 
-    def round(self, tree, peak_limit: int, time_limit: float) -> _Round:
+    def round(self, tree, peak_limit: int, time_limit: float, rewrite: bool = True) -> _Round:
         """Schedule, rewrite and plan ``tree`` (which holds no offline plan),
         with ``time_limit`` seconds for the searches of its orders.
 
@@ -328,7 +353,7 @@ class _Stages:
         # sizes than our memory model counts: such a subgraph keeps its stored
         # order, and no rewrite or arena plan touches the model.
         frozen = frozenset(g.subgraph for g in graphs if resized_at_run_time(g))
-        if self.options.rewrite and not frozen:
+        if self.options.rewrite and rewrite and not frozen:
             tree, slices = simplify_slices(tree)  # exact, and never needs more memory in any order
             graphs = graphs_of(tree)
         deadline = time.monotonic() + time_limit
@@ -344,11 +369,11 @@ class _Stages:
                                         progress=self.progress, memo=self.memo)
                       for g, s in zip(graphs, plain)]
             seconds = [a + b.seconds for a, b in zip(seconds, shared)]
-            found = self._finish(tree, plain, shared, slices, seconds, frozen)
+            found = self._finish(tree, plain, shared, slices, seconds, frozen, rewrite)
             if found.arena is not None and found.arena.written_without_overlap and found.cost.peak <= peak_limit:
                 return found
             tried.append(found)
-        tried.append(self._finish(tree, plain, plain, slices, seconds, frozen))
+        tried.append(self._finish(tree, plain, plain, slices, seconds, frozen, rewrite))
         return min(tried, key=lambda r: (r.cost.peak > peak_limit, r.cost))
 
     def stored_with_overlap(self, tree, first: _Round, before: _Cost) -> "_Round | None":
@@ -362,10 +387,10 @@ class _Stages:
         if not self.options.arena_plan or any(resized_at_run_time(g) for g in graphs):
             return None
         planned, arena = plan_arena(tree, inplace=self.options.shared_outputs, measure=False,
-                                    alignment=self.target.alignment, overlap=True)
+                                    alignment=self.target.alignment, overlap=True, kernels=self.target.kernels)
         if arena is None or not arena.overlapping:
             return None
-        cost = self.cost(graphs, arena.head)
+        cost = self.cost(graphs, arena.head, planned)
         if not cost < before or not cost.never_above(before):
             return None
         # The stored order is proven lowest where it is no higher than a proven
@@ -384,8 +409,10 @@ class _Stages:
         from .arena.model_plan import plan_arena
 
         planned, arena = plan_arena(found.bare, inplace=any(s.inplace for s in found.schedules), measure=True,
-                                    alignment=self.target.alignment, overlap=self.options.overlap)
-        return dataclasses.replace(found, tree=planned, arena=arena)
+                                    alignment=self.target.alignment, overlap=self.options.overlap,
+                                    kernels=self.target.kernels)
+        cost = self.cost(found.graphs, arena.head if arena is not None else None, planned)
+        return dataclasses.replace(found, tree=planned, arena=arena, cost=dataclasses.replace(found.cost, device=cost.device))
 
     def _announce_rewriting(self, schedules) -> None:
         """Tell the progress display that rewriting begins (its searches report nothing in between)."""
@@ -395,11 +422,11 @@ class _Stages:
             self.progress(ProgressInfo(s.subgraph, "rewrite", -1, 0, s.states, s.peak, s.lower_bound,
                                        s.peak_before, s.seconds))
 
-    def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int]) -> _Round:
-        """Rewrite from ``schedules``, store the orders, and plan the arena
+    def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int], rewrite: bool = True) -> _Round:
+        """Rewrite from ``schedules`` (unless not ``rewrite``), store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
         rewritten = {}
-        if self.options.rewrite and not frozen:
+        if self.options.rewrite and rewrite and not frozen:
             self._announce_rewriting(schedules)
             tree, rewritten = rewrite_model(tree, schedules, options=self.options, target=self.target,
                                             deadline=self.safety, engine=self.search, memo=self.memo)
@@ -414,16 +441,17 @@ class _Stages:
 
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
             planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
-                                        alignment=self.target.alignment, overlap=self.options.overlap)
+                                        alignment=self.target.alignment, overlap=self.options.overlap,
+                                        kernels=self.target.kernels)
             head = arena.head if arena is not None else None
             if arena is not None and arena.head_without_overlap is not None:
-                overlapped, head = self.cost(graphs, head), arena.head_without_overlap
+                overlapped, head = self.cost(graphs, head, planned), arena.head_without_overlap
         else:
             planned = bare
             head = stored_head(bare, graphs)
         notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
-        return _Round(planned, bare, graphs, self.cost(graphs, head), arena, plain, schedules, rewritten, slices,
-                      seconds, notes, overlapped)
+        return _Round(planned, bare, graphs, self.cost(graphs, head, planned), arena, plain, schedules, rewritten,
+                      slices, seconds, notes, overlapped)
 
 
 def _stored_schedule(graph: Graph) -> GraphSchedule:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from .errors import SerenityError
 from .tflm.tail import TFLM_32BIT, TFLM_64BIT, PersistentCosts
-from .tflm.target_arena import pointer_width
+from .tflm.target_arena import TARGET_KERNELS, pointer_width
 
 ENGINES = ("auto", "compiled", "python")
 WARM_STARTS = ("none", "learned")
@@ -61,27 +61,45 @@ class Target:
     its arena's tail (``costs``, measured per width: docs/memory-model.md),
     which is what row strips and concat splits are charged for the operators
     they add. ``alignment`` is the rounding of every planned buffer
-    (``MicroArenaBufferAlignment()``, 16 bytes on every build)."""
+    (``MicroArenaBufferAlignment()``, 16 bytes on every build). ``core``
+    names one Cortex-M (``cortex-m4``: CMSIS-NN's DSP kernels,
+    ``cortex-m55``: its MVE kernels); empty, any of them: the arena plan then
+    leaves room for the scratch buffers of each (``kernels``)."""
 
     pointer_width: Literal[32, 64] = 32
     alignment: int = 16
+    core: str = ""
     costs: PersistentCosts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.pointer_width not in (32, 64):
             raise SerenityError(f"--pointer-width must be 32 or 64, not {self.pointer_width!r}")
+        if self.core not in ("", "cortex-m4", "cortex-m55"):
+            raise SerenityError(f"unknown --core {self.core!r}: choose cortex-m4 or cortex-m55")
+        if self.core and self.pointer_width != 32:
+            raise SerenityError("--core names a Cortex-M: it needs --pointer-width 32")
         object.__setattr__(self, "costs", TFLM_32BIT if self.pointer_width == 32 else TFLM_64BIT)
 
     @classmethod
     def named(cls, name: str) -> "Target":
-        """The target ``report --target`` names: ``cortex-m`` (32-bit) or ``host`` (this 64-bit machine).
+        """The target ``report --target`` names: ``cortex-m`` (32-bit, any
+        CMSIS-NN kernels), ``cortex-m4``, ``cortex-m55`` or ``host`` (this 64-bit machine).
 
         >>> Target.named("host").pointer_width
         64
         """
-        return cls(pointer_width=pointer_width(name))
+        width = pointer_width(name)
+        return cls(pointer_width=width, core=name if name in ("cortex-m4", "cortex-m55") else "")
 
     @property
     def name(self) -> str:
-        """``cortex-m`` for 4-byte pointers, ``host`` for 8-byte ones."""
-        return "cortex-m" if self.pointer_width == 32 else "host"
+        """``host`` for 8-byte pointers; ``cortex-m``, or the core, for 4-byte ones."""
+        return "host" if self.pointer_width == 64 else (self.core or "cortex-m")
+
+    @property
+    def kernels(self) -> tuple[str, ...]:
+        """The kernel libraries whose scratch buffers the arena plan leaves
+        room for and must not lose on: the reference kernels (the host's),
+        and on a Cortex-M the CMSIS-NN kernels it may run."""
+        extra = TARGET_KERNELS[self.name]
+        return ("reference",) + tuple(k for k in extra if k != "reference")

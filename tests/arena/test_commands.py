@@ -20,11 +20,13 @@ def run(*args):
 
 def test_optimize_writes_the_plan_and_names_the_arena(tmp_path):
     out = tmp_path / "out.tflite"
-    # without strips: on a 32-bit device 2 strips pay here (whole arena 7,916 -> 7,740 B), and the plan shrinks too
+    # without strips. The plan leaves room above the depthwise convolution's
+    # tensors for CMSIS-NN's MVE scratch buffer (4,464 B), so it stops at 7,168 B
+    # with the reference kernels, not at the 6,144 B bound.
     proc = run(DATA / "small_cnn_int8.tflite", out, "--no-strips")
     assert proc.returncode == 0, proc.stderr
-    assert "arena: 6,144 B (6.0 KiB) with our plan (at the lower bound); TFLite Micro's own plan 8,192 B" \
-        in proc.stdout
+    assert "arena: 7,168 B (7.0 KiB) with our plan (lower bound 6,144 B (6.0 KiB), +16.7%); " \
+        "TFLite Micro's own plan 8,192 B" in proc.stdout
     assert read_offline_plan(read_model(out.read_bytes())) is not None
 
 
@@ -41,8 +43,9 @@ def test_report_shows_the_bound_our_plan_and_tflite_micros_own():
     proc = run("report", DATA / "small_cnn_int8.tflite", "--json")
     assert proc.returncode == 0, proc.stderr
     arena = json.loads(proc.stdout)["arena"]
-    assert (arena["lower_bound_bytes"], arena["planned_bytes"], arena["tflm_greedy_bytes"]) == (6144, 6144, 8192)
-    assert (arena["measured_greedy_bytes"], arena["measured_with_plan_bytes"]) == (8192, 6144)
+    # the plan leaves room for CMSIS-NN's MVE depthwise scratch (as the main command's does)
+    assert (arena["lower_bound_bytes"], arena["planned_bytes"], arena["tflm_greedy_bytes"]) == (6144, 7168, 8192)
+    assert (arena["measured_greedy_bytes"], arena["measured_with_plan_bytes"]) == (8192, 7168)
     text = run("report", DATA / "small_cnn_int8.tflite").stdout
-    assert "our plan                 6,144 B (6.0 KiB)  (at the lower bound)" in text
+    assert "our plan                 7,168 B (7.0 KiB)  (1.17x the bound)\n" in text
     assert "TFLite Micro greedy      8,192 B (8.0 KiB)  (1.33x the bound), simulated, measured 8,192 B" in text

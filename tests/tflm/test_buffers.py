@@ -154,3 +154,34 @@ def test_a_reshape_input_read_again_later_is_not_shared():
     operators = [Operator(0, "RESHAPE", (0, 1), (2,)), Operator(1, "ADD", (0, 0), (3,))]
     graph = assemble_graph(0, "g", tensors, operators, (0,), (2, 3))
     assert alias_groups([graph], model_buffers([graph])) == []
+
+
+def test_scratch_requests_differ_by_kernel_library():
+    # small_cnn_int8: its first CONV_2D (3x3 over 3 channels: im2col), a 3x3
+    # DEPTHWISE_CONV_2D and an AVERAGE_POOL_2D over 16 channels
+    graph = build_graphs(read_model(load("small_cnn_int8.tflite")))[0]
+    kinds = {}
+    for op in graph.operators:
+        kinds.setdefault(op.kind, op.index)  # the first of each kind
+    by_library = {library: [scratch_requests(graph, kinds[k], library)
+                            for k in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D")]
+                  for library in ("reference", "cmsis-nn-dsp", "cmsis-nn-mve")}
+    assert by_library == {
+        "reference": [[], [], []],
+        "cmsis-nn-dsp": [[112], [], [64]],  # 2 * 2 * (3*3*3 -> 28); the 3x3 depthwise asks nothing; 4 B per channel
+        "cmsis-nn-mve": [[128], [4464], []],  # 4 * 16 * ceil(27 / 16); 4 * 124 * 3 * 3
+    }
+
+
+def test_the_plan_leaves_room_for_the_largest_request_of_any_library():
+    graph = build_graphs(read_model(load("small_cnn_int8.tflite")))
+    room = model_buffers(graph, kernels=("reference", "cmsis-nn-dsp", "cmsis-nn-mve"))
+    assert sorted(b.block.size for b in room.buffers if b.is_scratch) == [64, 128, 4464]
+
+
+def test_an_unknown_kernel_library_is_a_programming_error():
+    import pytest
+
+    graph = build_graphs(read_model(load("small_cnn_int8.tflite")))[0]
+    with pytest.raises(ValueError, match="unknown kernel library"):
+        scratch_requests(graph, 0, "esp-nn")

@@ -218,11 +218,12 @@ def test_cortex_m_is_the_default_and_its_header_says_so(tmp_path):
 
     payload = json.loads(proc.stdout)
     target, host = payload["target_arena_size"], payload["tflm_arena_size"]
-    assert target["target"] == "cortex-m" and target["head"] == host["head"] and target["measured"] is False
+    # the head with CMSIS-NN's MVE depthwise scratch (4,464 B) where the host's has none
+    assert target["target"] == "cortex-m" and target["head"] > host["head"] and target["measured"] is False
     text = (tmp_path / "a.h").read_text()
     assert f"constexpr size_t kTensorArenaSize = {target['arena_size']};" in text
-    assert "target            cortex-m: a 32-bit microcontroller" in text
-    assert f"margin            {target['margin']:,} bytes: 10% of the 32-bit tail" in text
+    assert "target            cortex-m: a 32-bit Cortex-M with CMSIS-NN's kernels" in text
+    assert f"margin            {target['margin']:,} bytes: 2% of the 32-bit tail" in text
     assert f"host figure       {host['arena_size']:,} bytes" in text
     assert target["head"] <= target["arena_size"] < host["arena_size"]
 

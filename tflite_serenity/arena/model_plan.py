@@ -25,12 +25,15 @@ Micro ignore the entry.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement, lower_bound
+from tflite_serenity.arena.blocks import (
+    DEFAULT_ALIGNMENT, Block, Placement, aligned, aligned_sizes, check_placement, conflict_lists, lower_bound)
+from tflite_serenity.arena.heuristics import fit_in_order, make_instance
 from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
 from tflite_serenity.tflm.kernels import unmodelled_kernels
 from tflite_serenity.tflm.offline import METADATA_NAME, with_offline_plan
@@ -203,6 +206,7 @@ def plan_arena(
     measure: bool = True,
     alignment: int = DEFAULT_ALIGNMENT,
     overlap: bool = False,
+    kernels: Sequence[str] = ("reference",),
 ) -> tuple[object, ArenaFigures | None]:
     """Place a model's tensors in one arena and write the offline plan.
 
@@ -252,6 +256,17 @@ def plan_arena(
         below it (``overlapping`` counts the pairs). :func:`.check_offline_plan`
         accepts such a plan, so a second run reads it back as safe.
 
+    kernels : sequence of str, default ``("reference",)``
+        The kernel libraries the model may run with
+        (:data:`tflite_serenity.tflm.scratch.KERNEL_LIBRARIES`;
+        :attr:`tflite_serenity.options.Target.kernels`). The plan leaves
+        room, at each operator's step, for the scratch buffers of whichever
+        asks for the most (TFLite Micro places them around the pinned
+        tensors, so a plan without that room gets them on top), and is
+        written only if, for each library, TFLite Micro's head with it is no
+        larger than with its own plan (simulated), and strictly smaller
+        with the first.
+
     Returns
     -------
     model : ModelT
@@ -276,36 +291,66 @@ def plan_arena(
     graphs = graphs_of(model)  # checks the orders
     had_plan = metadata(model, METADATA_NAME) is not None
     bare = without_metadata(model, METADATA_NAME) if had_plan else model
+    kernels = tuple(kernels)
     try:
-        buffers = model_buffers(graphs, scratch=scratch)
+        buffers = model_buffers(graphs, scratch=scratch, kernels=kernels[:1])
     except UnsupportedModelError:
         return bare, None
     blocks = buffers.blocks
     if lower_bound(blocks) > MAX_OFFSET:
         return bare, None  # no 32-bit offset reaches that far
-    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
-    units, unit_of = merge_aliases(blocks, groups)
-    placement = plan(units, alignment=alignment, time_limit=time_limit)
-    offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
-    scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
-    if scratch_count:
-        # TFLite Micro places the scratch buffers itself, around the pinned tensors.
-        is_scratch = [False] * len(units)
-        for b, u in zip(buffers.buffers, unit_of):
-            is_scratch[u] = b.is_scratch
-        online = [ONLINE if s else o for s, o in zip(is_scratch, placement.offsets)]
-        simulated = greedy_tflm(units, offline_offsets=online)
-        check_placement(units, simulated.offsets)
-        head = simulated.arena_bytes
-    else:
-        head = placement.arena_bytes  # every buffer pinned
     own = greedy_tflm(blocks)
+    # Candidates: the plan for the first library's scratch buffers alone; where
+    # other libraries ask for more, plans that leave room for the largest request
+    # of any (:func:`_roomy_plans`). A candidate qualifies if it beats TFLite
+    # Micro's own plan with the first library and loses with none; the lowest
+    # head with the first library wins, then the lowest with the others.
+    candidates = [(buffers, *_placed(graphs, buffers, alias_reshapes, inplace, alignment, time_limit))]
+    if len(kernels) > 1:
+        roomy = model_buffers(graphs, scratch=scratch, kernels=kernels)
+        if roomy.blocks != blocks:
+            rooms = [_rooms(graphs, library, scratch, alignment) for library in kernels[1:]]
+            candidates += [(roomy, *found) for found in
+                           _roomy_plans(graphs, roomy, alias_reshapes, inplace, alignment, time_limit,
+                                        candidates[0][1], rooms)]
+    views = {}  # per library: its buffers and TFLite Micro's own head with them, once
+    for library in kernels if len(kernels) > 1 else ():
+        mine = model_buffers(graphs, scratch=scratch, kernels=(library,))
+        same = next((v for v in views.values() if v[0].blocks == mine.blocks), None)
+        views[library] = same or (mine, greedy_tflm(mine.blocks).arena_bytes,
+                                  [-1 if b.is_scratch else mine.plan_index(b) for b in mine.buffers])
+    best, best_key = 0, None
+    for k, (_, _, offsets, _, head, _) in enumerate(candidates):
+        others = []
+        if len(kernels) > 1:
+            heads = {}
+            for library in kernels:
+                view = views[library]
+                if id(view) not in heads:
+                    heads[id(view)] = (_pinned_head(view, offsets), view[1])
+                others.append(heads[id(view)])
+            head, others = others[0][0], others[1:]
+        if head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
+            key = (head, max((ours for ours, _ in others), default=0), k)
+            if best_key is None or key < best_key:
+                best, best_key = k, key
+        if k == 0:
+            first_head = head
+    buffers, placement, offsets, pinned, head, scratch_count = candidates[best]
+    head = best_key[0] if best_key is not None else first_head
+    smaller = best_key is not None
+    bound = _placed_bound(blocks, graphs, buffers, alias_reshapes, inplace) if buffers.blocks != blocks else None
     unmodelled = unmodelled_kernels(graphs)
-    planned = with_offline_plan(bare, offsets, buffers=buffers) if head < own.arena_bytes else None
+    planned = with_offline_plan(bare, offsets, buffers=buffers) if smaller else None
     method, planned_bytes, optimal = placement.method, placement.arena_bytes, placement.optimal
+    if best > 0:
+        # a plan with room for other libraries: the first library's head is what
+        # it gives; no search proved it the lowest that leaves that room
+        planned_bytes, optimal = head, False
     overlapping, without_overlap = 0, None
     if overlap and not unmodelled:
         kinds = KINDS if inplace else tuple(k for k in KINDS if k not in ELEMENTWISE)
+        unit_of = _units(graphs, buffers, alias_reshapes, inplace)[1]
         found = plan_overlapped(bare, graphs, buffers, alignment, kinds,
                                 start=[placement.offsets[u] for u in unit_of])
         if found is not None and found[1].tflm_head < min(head, own.arena_bytes):
@@ -328,7 +373,7 @@ def plan_arena(
     if had_plan:
         note = "replaced the model's offline plan" if written else "removed the model's offline plan"
     figures = ArenaFigures(
-        lower_bound=placement.lower_bound,
+        lower_bound=placement.lower_bound if bound is None else bound,
         planned=planned_bytes,
         tflm_greedy=own.arena_bytes,
         tflm_with_plan=head,
@@ -347,6 +392,139 @@ def plan_arena(
         head_without_overlap=without_overlap if written else None,
     )
     return out, figures
+
+
+def _units(graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool):
+    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
+    return merge_aliases(buffers.blocks, groups)
+
+
+def _placed(graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool, alignment: int, time_limit: float):
+    """Our placement of ``buffers``, the offline plan's offsets from it, the
+    tensors it pins, TFLite Micro's simulated head with it, and the number
+    of scratch buffers."""
+    units, unit_of = _units(graphs, buffers, alias_reshapes, inplace)
+    return _pinned(buffers, units, unit_of, plan(units, alignment=alignment, time_limit=time_limit))
+
+
+def _pinned(buffers: ModelBuffers, units, unit_of, placement):
+    offsets, pinned = plan_offsets(buffers, [placement.offsets[u] for u in unit_of])
+    scratch_count = sum(1 for b in buffers.buffers if b.is_scratch)
+    if scratch_count:
+        # TFLite Micro places the scratch buffers itself, around the pinned tensors.
+        is_scratch = _scratch_units(buffers, units, unit_of)
+        online = [ONLINE if s else o for s, o in zip(is_scratch, placement.offsets)]
+        simulated = greedy_tflm(units, offline_offsets=online)
+        check_placement(units, simulated.offsets)
+        head = simulated.arena_bytes
+    else:
+        head = placement.arena_bytes  # every buffer pinned
+    return placement, offsets, pinned, head, scratch_count
+
+
+def _scratch_units(buffers: ModelBuffers, units, unit_of) -> list[bool]:
+    is_scratch = [False] * len(units)
+    for b, u in zip(buffers.buffers, unit_of):
+        is_scratch[u] = b.is_scratch
+    return is_scratch
+
+
+def _roomy_plans(graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool, alignment: int,
+                 time_limit: float, tight: Placement, rooms: Sequence[tuple[int, Sequence[Block]]]) -> list[tuple]:
+    """Plans that leave room for the scratch buffers of ``buffers`` (the
+    largest request of any library at each step), as :func:`_placed` gives
+    them. One placement of tensors and scratch buffers together, in six
+    variants: tensors settled (each dropped, lowest first, to the lowest
+    offset free of the tensors alive with it, the room ignored: TFLite Micro
+    then finds the room above them), the mirror image settled (the room low
+    in the placement goes high), both settled with the tensors alive beside
+    the largest room first, as placed, and the mirror image; and first, the
+    tensors of ``tight`` (the plan without the room) settled, those beside
+    the largest room first; and before all, where they fit, the tensors
+    placed lowest first so that each room fits above the tensors alive
+    beside it: ``rooms`` holds, per other library, the head it may reach
+    and its scratch buffers, one block per operator with their bytes in all."""
+    units, unit_of = _units(graphs, buffers, alias_reshapes, inplace)
+    placement = plan(units, alignment=alignment, time_limit=0)  # heuristics: a starting point only
+    sizes = aligned_sizes(units, alignment)
+    top = placement.arena_bytes
+    mirrored = dataclasses.replace(placement, offsets=tuple(
+        top - o - z for o, z in zip(placement.offsets, sizes)))
+    is_scratch = _scratch_units(buffers, units, unit_of)
+    tensors_only = make_instance(units, [0 if s else z for s, z in zip(is_scratch, sizes)], conflict_lists(units))
+
+    neighbours = tensors_only.neighbours
+    beside_room = [max((sizes[j] for j in neighbours[i] if is_scratch[j]), default=0) for i in range(len(units))]
+
+    def settled(p: Placement, room_first: bool = False) -> Placement:
+        order = sorted((i for i, z in enumerate(tensors_only.sizes) if z),
+                       key=lambda i: (-beside_room[i] if room_first else 0, p.offsets[i], i))
+        offsets = fit_in_order(tensors_only, order, "lowest")
+        end = max((o + z for o, z in zip(offsets, tensors_only.sizes)), default=0)
+        return dataclasses.replace(p, offsets=tuple(offsets), arena_bytes=end, method=p.method + "/settled")
+
+    # ``tight`` places the same tensor units first (scratch units come after them)
+    from_tight = dataclasses.replace(placement, offsets=tuple(tight.offsets[:len(units)]) + (0,) * max(
+        0, len(units) - len(tight.offsets)))
+    variants = [settled(from_tight, room_first=True), settled(placement), settled(mirrored),
+                settled(placement, room_first=True), settled(mirrored, room_first=True), placement, mirrored]
+    # Room on top: for each other library, a tensor alive beside an
+    # operator's scratch buffers of r bytes in all must end by its limit less r.
+    caps: list[int | None] = [None] * len(units)
+    for limit, room in rooms:
+        for block in room:
+            for i, unit in enumerate(units):
+                if not is_scratch[i] and unit.start <= block.end and block.start <= unit.end:
+                    cap = limit - aligned(block.size, alignment)
+                    caps[i] = cap if caps[i] is None else min(caps[i], cap)
+    # first fit depends on the order: the tighter cap first, then by either
+    # hint's offsets, by size (larger first) or by index
+    placed_tensors = [i for i, z in enumerate(tensors_only.sizes) if z]
+    seen = set()
+    for hint in (from_tight, placement):
+        for tie in ("offset", "size", "index"):
+            order = sorted(placed_tensors, key=lambda i: (
+                caps[i] is None, caps[i] or 0,
+                hint.offsets[i] if tie == "offset" else -tensors_only.sizes[i] if tie == "size" else 0, i))
+            offsets = tuple(fit_in_order(tensors_only, order, "lowest"))
+            if offsets in seen or any(c is not None and o + z > c
+                                      for o, z, c in zip(offsets, tensors_only.sizes, caps)):
+                continue
+            seen.add(offsets)
+            end = max((o + z for o, z in zip(offsets, tensors_only.sizes)), default=0)
+            variants.insert(len(seen) - 1, dataclasses.replace(hint, offsets=offsets, arena_bytes=end,
+                                                               method=hint.method + "/room on top"))
+    return [_pinned(buffers, units, unit_of, p) for p in variants]
+
+
+def _placed_bound(blocks, graphs, buffers: ModelBuffers, alias_reshapes: bool, inplace: bool) -> int:
+    """The lower bound of a placement of ``blocks`` (the first library's
+    buffers), aliases merged as ``buffers``' (the same tensors)."""
+    groups = alias_groups(graphs, buffers, reshapes=alias_reshapes, inplace=inplace)
+    return lower_bound(merge_aliases(blocks, groups)[0])
+
+
+def _rooms(graphs, library: str, scratch: bool, alignment: int) -> tuple[int, list[Block]]:
+    """The head ``library`` gets with TFLite Micro's own plan (what ours may
+    not exceed with it), and its scratch buffers, one block per operator
+    with their aligned bytes in all."""
+    buffers = model_buffers(graphs, scratch=scratch, kernels=(library,))
+    per_op: dict[tuple[int, int], Block] = {}
+    for b in buffers.buffers:
+        if b.is_scratch:
+            key = (b.subgraph, b.operator)
+            size = aligned(b.block.size, alignment) + (per_op[key].size if key in per_op else 0)
+            per_op[key] = Block(size, b.block.start, b.block.end)
+    return greedy_tflm(buffers.blocks).arena_bytes, list(per_op.values())
+
+
+def _pinned_head(view, plan_list: Sequence[int]) -> int:
+    """TFLite Micro's simulated head with one library's buffers (``view``:
+    the buffers, its own head, each buffer's plan index or -1 for scratch)
+    and the tensors pinned at ``plan_list`` (the offline plan's offsets)."""
+    buffers, _, index = view
+    offline = [ONLINE if i < 0 else plan_list[i] for i in index]
+    return greedy_tflm(buffers.blocks, offline_offsets=offline).arena_bytes
 
 
 def _measure(bare, planned) -> tuple[MeasuredArena | None, str, PlanReason]:

@@ -79,6 +79,11 @@ def parser() -> argparse.ArgumentParser:
                    help="bits of a pointer on the device TFLite Micro runs on: 32 for microcontrollers (the "
                         "default), 64 for a 64-bit host. Sets the bytes TFLite Micro keeps per operator and "
                         "tensor, which row strips and concat splits are charged")
+    p.add_argument("--core", choices=("cortex-m4", "cortex-m55"), default="",
+                   help="the one Cortex-M the output is for: the arena plan then needs to suit only its "
+                        "CMSIS-NN kernels (cortex-m4: DSP, cortex-m55: MVE) besides the reference kernels. By "
+                        "default it suits both, leaving room for the larger scratch buffers of either (with "
+                        "--pointer-width 32)")
     p.add_argument("--no-arena-plan", action="store_true",
                    help="do not write TFLite Micro's offline memory plan (by default, every tensor is placed "
                         "in the arena and the plan is written where it beats TFLite Micro's own)")
@@ -110,7 +115,7 @@ def run(argv: Sequence[str]) -> int:
                       max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
                       arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=args.overlap,
                       warm_start=args.warm_start, engine=args.engine)
-    target = Target(pointer_width=args.pointer_width)
+    target = Target(pointer_width=args.pointer_width, core=args.core)
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")
     from ..progress import progress_for

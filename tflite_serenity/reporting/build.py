@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .. import memory
 from ..graph import Graph
 from ..model_version import graphs_of
-from ..tflm.tail import TFLM_32BIT, TFLM_64BIT, model_persistent_counts
+from ..tflm.tail import TFLM_32BIT, model_persistent_counts
 from ..model import read_model
 
 
@@ -58,6 +58,12 @@ class TflmArena:
     tail_32bit_bytes: int | None = None
     # what the 32-bit tail holds, estimated: (part, bytes, how many), largest first
     tail_32bit_parts: tuple[tuple[str, int, int], ...] = ()
+    # a 32-bit Cortex-M with CMSIS-NN (tflm.target_arena.device_need), estimated: the arena
+    # to give it (its need plus the margin: the cortex-m kTensorArenaSize), the head with
+    # its kernels' scratch buffers, and which kernels decide
+    device_bytes: int | None = None
+    device_head_bytes: int | None = None
+    device_kernels: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True, tree=Non
     if tflm:
         measured, error = _measure_tflm(data)
     if measured is not None:
-        measured = _with_32bit_tail(graphs, measured)
+        measured = _with_32bit_tail(graphs, measured, model)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
     return Report(len(data), description, subgraphs, measured, error, plan)
@@ -148,7 +154,10 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
     from ..tflm.offline import METADATA_NAME
     from ..model import metadata, without_metadata, write_model
 
-    planned, figures = plan_arena(model, inplace=True)  # as the main command plans: the same figures
+    from ..options import Target
+
+    # as the main command plans by default: the same figures
+    planned, figures = plan_arena(model, inplace=True, kernels=Target().kernels)
     if figures is None:
         return None
     has_plan = metadata(model, METADATA_NAME) is not None
@@ -164,17 +173,25 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
                        figures.tflm_with_plan, has_plan, greedy, with_plan)
 
 
-def _with_32bit_tail(graphs: list[Graph], measured: TflmArena) -> TflmArena:
+def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmArena:
     """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
-    tail less what 4-byte pointers save (``tflm.tail.PersistentCosts``), and
-    what holds it."""
+    tail less what 4-byte pointers save (``tflm.target_arena.tail_32bit``), and
+    what holds it; and what a Cortex-M with CMSIS-NN needs in all (the
+    ``cortex-m`` figure of ``tflm.target_arena``, before its margin)."""
+    from ..tflm.arena_size import aligned
+    from ..tflm.target_arena import TARGET_KERNELS, device_need, margin_for, tail_32bit
+
     counts = model_persistent_counts(graphs)
-    tail = measured.tail_bytes - (TFLM_64BIT.bytes(counts) - TFLM_32BIT.bytes(counts))
+    tail = tail_32bit(measured.tail_bytes, counts)
     how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
                 "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
     parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),
                    key=lambda part: -part[1])
-    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts))
+    need = max((device_need(model, graphs, measured.head_bytes, tail, library)
+                for library in TARGET_KERNELS["cortex-m"]), key=lambda found: found[0])
+    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts),
+                               device_bytes=aligned(need[0] + margin_for(need[2])), device_head_bytes=need[1],
+                               device_kernels=need[4])
 
 
 def _head(data: bytes) -> int | None:

@@ -71,8 +71,9 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
         )
         if report.tflm.tail_32bit_bytes is not None:
             lines.append(
-                f"  on a 32-bit device (estimated): {format_bytes(report.tflm.head_bytes + report.tflm.tail_32bit_bytes)}"
-                f" in all; tail {format_bytes(report.tflm.tail_32bit_bytes)}"
+                f"  on a 32-bit Cortex-M with CMSIS-NN (estimated, with margin): {format_bytes(report.tflm.device_bytes)}; "
+                f"head {format_bytes(report.tflm.device_head_bytes)} with {report.tflm.device_kernels}'s scratch "
+                f"buffers, tail {format_bytes(report.tflm.tail_32bit_bytes)}"
             )
             if report.tflm.tail_32bit_parts:
                 lines.append("  what its tail holds (estimated):")

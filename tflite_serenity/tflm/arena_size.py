@@ -22,11 +22,11 @@ Two ways to the figure, and the result says which one it took:
   the measured need (median 1.1x), never below it; kernels with large
   persistent buffers that the figures below do not know can still exceed it.
 
-Both describe TFLite Micro's reference kernels on a 64-bit host. A 32-bit
-microcontroller needs a little less (pointers and the structs holding them
-are smaller); optimized kernel libraries (CMSIS-NN, ESP-NN, Xtensa) ask for
-other scratch buffers, so check ``MicroInterpreter::arena_used_bytes()`` on
-the target once.
+Both describe TFLite Micro's reference kernels on a 64-bit host. For a
+32-bit Cortex-M with CMSIS-NN's kernels (other scratch buffers, a smaller
+tail) :mod:`.target_arena` derives the figure from this one; other kernel
+libraries (ESP-NN, Xtensa) ask for other scratch buffers, so check
+``MicroInterpreter::arena_used_bytes()`` on such a target once.
 """
 
 from __future__ import annotations

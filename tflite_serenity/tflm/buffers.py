@@ -43,7 +43,7 @@ from typing import Sequence
 from tflite_serenity import memory
 from tflite_serenity.model.types import TYPES
 from tflite_serenity.arena.blocks import Block
-from tflite_serenity.tflm.scratch import scratch_requests
+from tflite_serenity.tflm.scratch import reserved_scratch
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import Graph, Tensor
 
@@ -231,7 +231,8 @@ def _tensor_span(graph: Graph, life: memory.Lifetime, visit: _Visit) -> tuple[in
     return first, last
 
 
-def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True) -> ModelBuffers:
+def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True,
+                  kernels: tuple[str, ...] = ("reference",)) -> ModelBuffers:
     """The buffers TFLite Micro plans for a model whose subgraphs are ``graphs``.
 
     Parameters
@@ -241,6 +242,11 @@ def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True) -> ModelBuff
         will be stored in.
     scratch : bool, default True
         Include the scratch buffers of :mod:`.scratch`.
+    kernels : tuple of str, default ``("reference",)``
+        The kernel libraries (:data:`.scratch.KERNEL_LIBRARIES`) the scratch
+        buffers are for: one library gives its requests; several give, per
+        operator, the requests of the one that takes the most room
+        (:func:`.scratch.reserved_scratch`), room a plan keeps for any of them.
 
     Returns
     -------
@@ -281,7 +287,7 @@ def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True) -> ModelBuff
     if scratch:
         for graph in graphs:
             for op in range(graph.num_operators):
-                requests = scratch_requests(graph, op)
+                requests = reserved_scratch(graph, op, kernels)
                 if not requests:
                     continue
                 runs = visits[graph.subgraph]

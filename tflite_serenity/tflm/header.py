@@ -180,47 +180,49 @@ def _host_figures(size: TflmArenaSize, *, stated: bool) -> list[str]:
         f"//   margin            {_n(size.margin)} (TFLite Micro aligns an arena's start to 16 bytes),",
         "//                     then rounded up to a multiple of 16",
         "//",
-        "// A 32-bit target needs a little less (smaller pointers): --target cortex-m.",
-        "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request other scratch buffers: on",
-        "// an emulated Cortex-M4 and M55 with CMSIS-NN the smallest working arena was up",
-        "// to 1.8x the reference kernels' (docs/device.md). Check on the device that",
-        "// AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out what",
-        "// TFLite Micro takes while preparing).",
+        "// For a Cortex-M with CMSIS-NN's kernels, which ask for other scratch buffers and",
+        "// keep a smaller tail: --target cortex-m (docs/device.md). Check on the device",
+        "// that AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out",
+        "// what TFLite Micro takes while preparing).",
     ]
     return lines
+
+
+_CORES = {
+    "cortex-m": "a 32-bit Cortex-M with CMSIS-NN's kernels, DSP (Cortex-M4 class) or MVE (Cortex-M55 class): "
+                "the larger need of the two",
+    "cortex-m4": "a 32-bit Cortex-M with CMSIS-NN's DSP kernels (Cortex-M4 class)",
+    "cortex-m55": "a 32-bit Cortex-M with CMSIS-NN's MVE (Helium) kernels (Cortex-M55 class)",
+}
 
 
 def _cortex_m_figures(target: "TargetArena") -> list[str]:
     from .target_arena import TAIL_MARGIN
 
     host = target.host
-    measured = (f"measured ({'TFLite Micro ' + host.tflm_version if host.tflm_version else 'TFLite Micro'}, "
-                "reference kernels, 64-bit host)" if host.measured else "estimated on the 64-bit host")
-    lines = [
-        "//   target            cortex-m: a 32-bit microcontroller (4-byte pointers), TFLite Micro's",
-        "//                     reference kernels",
-        f"//   head              {_n(target.head)} (planned tensors, {'measured' if host.measured else 'simulated'}"
-        " on the host;",
-        "//                     the same on any pointer width)",
-        f"//   tail              {_n(target.tail)} (persistent interpreter and kernel data on 32 bits,",
-        f"//                     estimated: the host's {_n(host.tail)} less {_n(target.tail_saved)} that",
-        "//                     4-byte pointers save, fitted per tensor, operator and channel)",
-    ]
-    lines += _labelled("needed", f"{_n(target.needed)}: the host's need less the same {_n(target.tail_saved)}. "
-                       f"The host's need is {_n(host.needed)} (head, tail and the temporary memory kernels take "
-                       f"while preparing), {measured}")
+    measured = "measured" if host.measured else "estimated"
+    lines = _labelled("target", f"{target.target}: {_CORES[target.target]}; figures for {target.kernels}")
+    lines += _labelled("head", f"{_n(target.head)}: planned tensors and {target.kernels}'s scratch buffers, "
+                       "simulated (TFLite Micro's planner, the model's offline plan where it has one)")
+    lines += _labelled("tail", f"{_n(target.tail)}: persistent interpreter and kernel data on 32 bits, "
+                       f"estimated: the host's {_n(host.tail)} ({measured}) less {_n(target.tail_saved)} "
+                       "that 4-byte pointers save (fitted per tensor, operator and channel, and the "
+                       "interpreter's own objects)"
+                       + (", plus CMSIS-NN's kernel sums" if target.tail + target.tail_saved > host.tail else ""))
+    lines += _labelled("preparing", f"{_n(target.preparing)}: the tail and the planner's arrays while "
+                       "allocating, estimated")
+    lines += _labelled("needed", f"{_n(target.needed)}: the larger of head + tail and preparing")
     lines += _labelled("margin", f"{_n(target.margin)}: {round(TAIL_MARGIN * 100)}% of the 32-bit tail for the "
                        "error of its estimate, plus 16 for an arena not declared alignas(16); then rounded up "
                        "to a multiple of 16")
     lines += _labelled("host figure", f"{_n(host.arena_size)}, for TFLite Micro on the 64-bit host (--target host)")
     lines += [
         "//",
-        "// Optimized kernels (CMSIS-NN, ESP-NN, ...) request scratch buffers of their own,",
-        "// which this figure does not count, and preparing takes more on some devices: on",
-        "// an emulated Cortex-M4 and M55 with CMSIS-NN the smallest working arena was up",
-        "// to 1.8x this estimate (docs/device.md). Check on the device that",
-        "// AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves out what",
-        "// TFLite Micro takes while preparing).",
+        "// On an emulated Cortex-M4 and M55 (TFLite Micro 90b983c2, CMSIS-NN 4ab83cc3) this",
+        "// figure was never below the smallest working arena (docs/device.md). Other",
+        "// kernel libraries (ESP-NN, Xtensa) or versions may ask for more: check on the",
+        "// device that AllocateTensors() and Invoke() succeed (arena_used_bytes() leaves",
+        "// out what TFLite Micro takes while preparing).",
     ]
     return lines
 

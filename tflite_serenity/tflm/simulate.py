@@ -15,13 +15,14 @@ from tflite_serenity.errors import SerenityError
 from tflite_serenity.graph import Graph
 
 
-def stored_head(model, graphs: list[Graph]) -> int | None:
+def stored_head(model, graphs: list[Graph], kernels: str = "reference") -> int | None:
     """TFLite Micro's head for ``model`` (a ``ModelT`` whose subgraphs are
-    ``graphs``) in its stored orders, or None where it cannot be simulated
-    (a type or subgraph TFLite Micro cannot plan, an offline plan that does
-    not fit the model)."""
+    ``graphs``) in its stored orders, with the scratch buffers of the kernel
+    library ``kernels`` (:data:`tflite_serenity.tflm.scratch.KERNEL_LIBRARIES`),
+    or None where it cannot be simulated (a type or subgraph TFLite Micro
+    cannot plan, an offline plan that does not fit the model)."""
     try:
-        buffers = model_buffers(graphs)
+        buffers = model_buffers(graphs, kernels=(kernels,))
         stored = read_offline_plan(model)
         if stored is None:
             return greedy_tflm(buffers.blocks).arena_bytes
