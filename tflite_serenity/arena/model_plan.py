@@ -329,7 +329,14 @@ def plan_arena(
                 if id(view) not in heads:
                     heads[id(view)] = (_pinned_head(view, offsets), view[1])
                 others.append(heads[id(view)])
+                if len(others) == 1 and (others[0][0] >= own.arena_bytes
+                                         or best_key is not None and others[0][0] > best_key[0]):
+                    break  # it cannot qualify, or cannot win: the other libraries need not be simulated
             head, others = others[0][0], others[1:]
+            if len(others) < len(kernels) - 1:
+                if k == 0:
+                    first_head = head
+                continue
         if head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
             key = (head, max((ours for ours, _ in others), default=0), k)
             if best_key is None or key < best_key:
