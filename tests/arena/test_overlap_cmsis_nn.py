@@ -23,7 +23,7 @@ from tflite_serenity.options import Target
 from tflite_serenity.tflm.buffers import model_buffers
 from tests.models import load
 
-#: (model, --kernels, overlapping operators as (kind, filter height, width),
+#: (model, which overlaps, overlapping operators as (kind, filter height, width),
 #:  bit-identical on the Cortex-M4, on the Cortex-M55).
 #: "reference": the whole rule (a 64-bit target); "cmsis-nn": the rule for a
 #: Cortex-M. "isolated 1x1" / "without 1x1": the reference plan re-placed with only

@@ -149,7 +149,6 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
     start : sequence of int, optional
         Offsets per buffer of a placement without overlaps (the arena
         pass's own), to improve on.
-
     kernels : sequence of str, default ``("reference",)``
         The kernel libraries the model may run with: only overlaps verified
         with each (:func:`.library_verified`).
