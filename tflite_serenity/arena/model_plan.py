@@ -248,8 +248,10 @@ def plan_arena(
         ``MicroArenaBufferAlignment()``; :class:`tflite_serenity.options.Target`).
     overlap : bool, default False
         Also try :func:`.plan_overlapped`, which lets an operator's output
-        overlap an input dying there by the rule of :mod:`.overlap`
-        (verified by running TFLite Micro's reference kernels only), and
+        overlap an input dying there by the rule of :mod:`.overlap`, as far
+        as it was verified by running with every library of ``kernels``
+        (:func:`.library_verified`: CMSIS-NN's int8 1x1 convolutions
+        corrupt), and
         keep it where its simulated head is smaller. Single subgraph, every
         kernel modelled; ADD, SUB and MUL only with ``inplace``.
         ``lower_bound`` stays the bound without overlaps, so the head may go
@@ -359,7 +361,7 @@ def plan_arena(
         kinds = KINDS if inplace else tuple(k for k in KINDS if k not in ELEMENTWISE)
         unit_of = _units(graphs, buffers, alias_reshapes, inplace)[1]
         found = plan_overlapped(bare, graphs, buffers, alignment, kinds,
-                                start=[placement.offsets[u] for u in unit_of])
+                                start=[placement.offsets[u] for u in unit_of], kernels=kernels)
         if found is not None and found[1].tflm_head < min(head, own.arena_bytes):
             without_overlap = min(head, own.arena_bytes)
             planned, head = found[0], found[1].tflm_head

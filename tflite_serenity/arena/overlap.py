@@ -63,9 +63,29 @@ kernels (float activations, int8 weights) and packed int4 weights run
 other code and get no rule. Windows read only points inside the image
 (padding is skipped, never read), with TFLite Micro's padding: ``SAME``
 puts the smaller half of the total padding at the top and left. A kernel
-library with another loop order (CMSIS-NN, vendor kernels, im2col paths)
-needs its own rule: these shifts were verified by running TFLite Micro's
-reference kernels only.
+library with another loop order needs its own rule: these shifts were
+verified by running TFLite Micro's reference kernels.
+
+CMSIS-NN
+--------
+Arm's CMSIS-NN kernels (TFLite Micro's ``cmsis_nn`` build, int8) were run
+on emulated Cortex-M4 (DSP) and Cortex-M55 (MVE) cores with overlapped
+plans, whole models and one-operator models at exactly the rule's shift
+(docs/device.md). A 1x1 convolution there is a matrix product read
+straight from the input (``arm_convolve_1x1_s8_fast``): the DSP path walks
+the output channels two at a time over every pixel, so it reads the whole
+input until its last channels; the MVE path takes four pixels at a time
+and writes them channel by channel. The reference rule's overlaps corrupt
+both, stride 1 or 2. Every other overlap the rule allowed there ran
+bit-identical: kxk convolutions, dilated too (``arm_convolve_s8`` copies
+the windows of two or four pixels to an im2col buffer before writing
+them), depthwise convolutions (multiplier 1 and 2), pools, PAD, ADD, SUB,
+MUL and FULLY_CONNECTED. For ``cmsis-nn-dsp`` and ``cmsis-nn-mve``
+(:data:`.scratch.KERNEL_LIBRARIES`) the rule therefore leaves out int8
+``CONV_2D`` with a filter of height or width 1 (1x1; 1xN and Nx1, which
+CMSIS-NN sends to kernels of their own, were not run); float32 operators
+run TFLite Micro's reference kernels in that build and keep the whole
+rule.
 """
 
 from __future__ import annotations
@@ -85,6 +105,11 @@ from tflite_serenity.model.editor import constant_array, operator_options
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
 KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
          "FULLY_CONNECTED")
+
+#: The kernel libraries whose overlaps were verified by running
+#: (:data:`.scratch.KERNEL_LIBRARIES`): an overlap is allowed only where it
+#: holds for every library the model may run with (``Target.kernels``).
+VERIFIED_LIBRARIES = ("reference", "cmsis-nn-dsp", "cmsis-nn-mve")
 
 _ITEMSIZE = {"FLOAT32": 4, "INT8": 1}
 #: Kinds whose second input is the weights; the rule holds where they are of the activations' type.
@@ -274,11 +299,14 @@ class InputOverlap:
     shifts: Shifts
 
 
-def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ...]:
+def operator_overlaps(model, graph: Graph, index: int,
+                      kernels: Sequence[str] = ("reference",)) -> tuple[InputOverlap, ...]:
     """The safe shifts of operator ``index``'s output over each activation input.
 
     Empty when the operator has no rule (another kind, another type, a
-    dynamic or odd shape): callers then keep input and output apart.
+    dynamic or odd shape, a kernel library of ``kernels`` whose kernel for
+    it was not verified with overlaps): callers then keep input and output
+    apart.
 
     Parameters
     ----------
@@ -288,6 +316,9 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
         Its subgraph ``graph.subgraph``.
     index : int
         The operator's position in the stored order.
+    kernels : sequence of str, default ``("reference",)``
+        The kernel libraries the model may run with (``Target.kernels``);
+        the overlap must hold for each.
     """
     op = graph.operators[index]
     if op.kind not in KINDS or len(op.outputs) != 1 or op.outputs[0] < 0:
@@ -301,6 +332,8 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
     if op.kind in _WEIGHTED and (len(op.inputs) < 2 or op.inputs[1] < 0
                                  or graph.tensors[op.inputs[1]].dtype != out.dtype):
         return ()  # hybrid or packed weights: other kernels, not verified
+    if not all(library_verified(library, graph, op) for library in kernels):
+        return ()
     options = operator_options(model, graph.subgraph, index)
     result = []
     for t in dict.fromkeys(acts):
@@ -315,6 +348,38 @@ def operator_overlaps(model, graph: Graph, index: int) -> tuple[InputOverlap, ..
     return tuple(result)
 
 
+def cmsis_nn_verified(kind: str, dtype: str, filter_size: tuple[int, int] | None = None) -> bool:
+    """Whether CMSIS-NN runs an operator's overlaps as the rule assumes
+    (see the module text): all but int8 ``CONV_2D`` with a filter of height
+    or width 1 (1x1: a matrix product straight from the input, several
+    pixels or every pixel per output channel; 1xN, Nx1: not run). float32
+    runs the reference kernels.
+
+    Examples
+    --------
+    >>> cmsis_nn_verified("CONV_2D", "INT8", (3, 3)), cmsis_nn_verified("CONV_2D", "INT8", (1, 1))
+    (True, False)
+    >>> cmsis_nn_verified("CONV_2D", "FLOAT32", (1, 1))
+    True
+    """
+    if dtype != "INT8" or kind != "CONV_2D":
+        return True
+    return filter_size is not None and min(filter_size) > 1
+
+
+def library_verified(library: str, graph: Graph, op) -> bool:
+    """Whether ``library``'s kernel for ``op`` was verified with the rule's
+    overlaps: the reference kernels for every kind; CMSIS-NN's
+    (:func:`cmsis_nn_verified`); no other library."""
+    if library == "reference":
+        return True
+    if library not in VERIFIED_LIBRARIES:
+        return False
+    filt = graph.tensors[op.inputs[1]].shape if op.kind == "CONV_2D" else ()
+    return cmsis_nn_verified(op.kind, graph.tensors[op.outputs[0]].dtype,
+                             tuple(filt[1:3]) if len(filt) == 4 else None)
+
+
 @dataclass(frozen=True)
 class OverlapPair:
     """Buffer ``output`` may share bytes with buffer ``input`` when
@@ -327,7 +392,8 @@ class OverlapPair:
 
 
 def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Sequence[str] = KINDS,
-                  graphs: Sequence[Graph] | None = None) -> list[OverlapPair]:
+                  graphs: Sequence[Graph] | None = None,
+                  kernels: Sequence[str] = ("reference",)) -> list[OverlapPair]:
     """Every (dying input, output) buffer pair the rule lets overlap.
 
     Single-subgraph models only (empty otherwise): a pair needs the input to
@@ -346,6 +412,8 @@ def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Seq
         The operator kinds that may overlap.
     graphs : list of Graph, optional
         The model's graphs, if already built.
+    kernels : sequence of str, default ``("reference",)``
+        The kernel libraries the model may run with; a pair must hold for each.
     """
     if graphs is None:
         graphs = build_graphs(model)
@@ -357,7 +425,7 @@ def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Seq
     for op in range(graph.num_operators):
         if graph.operators[op].kind not in kinds:
             continue
-        for ov in operator_overlaps(model, graph, op):
+        for ov in operator_overlaps(model, graph, op, kernels):
             a, b = index.get(ov.tensor), index.get(graph.operators[op].outputs[0])
             if a is None or b is None or ov.tensor in graph.outputs:
                 continue
@@ -428,6 +496,7 @@ def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarr
 
 
 __all__ = [
-    "KINDS", "InputOverlap", "OverlapPair", "Shifts", "Window", "broadcast_last_reads", "fully_connected_last_reads",
-    "operator_overlaps", "overlap_pairs", "pad_last_reads", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
+    "KINDS", "VERIFIED_LIBRARIES", "InputOverlap", "OverlapPair", "Shifts", "Window", "broadcast_last_reads",
+    "cmsis_nn_verified", "fully_connected_last_reads", "library_verified", "operator_overlaps", "overlap_pairs",
+    "pad_last_reads", "same_padding", "shift_bounds", "window_last_use", "windowed_last_reads",
 ]

@@ -121,7 +121,8 @@ def sharing(blocks: Sequence[Block], offsets: Sequence[int], pairs: Sequence[Ove
 
 def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAULT_ALIGNMENT,
                     kinds: Sequence[str] = KINDS,
-                    start: Sequence[int] | None = None) -> tuple[object, OverlappedPlan] | None:
+                    start: Sequence[int] | None = None,
+                    kernels: Sequence[str] = ("reference",)) -> tuple[object, OverlappedPlan] | None:
     """The model with an offline plan that overlaps outputs with dying inputs.
 
     Tries several placement orders (by first step, by size then first step,
@@ -148,13 +149,16 @@ def plan_overlapped(model, graphs, buffers: ModelBuffers, alignment: int = DEFAU
     start : sequence of int, optional
         Offsets per buffer of a placement without overlaps (the arena
         pass's own), to improve on.
+    kernels : sequence of str, default ``("reference",)``
+        The kernel libraries the model may run with: only overlaps verified
+        with each (:func:`.library_verified`).
 
     Returns
     -------
     None when no pair may overlap (several subgraphs, no operator with a
     rule, every input living on), else the planned model and the plan.
     """
-    pairs = overlap_pairs(model, buffers, alignment, kinds, graphs=graphs)
+    pairs = overlap_pairs(model, buffers, alignment, kinds, graphs=graphs, kernels=kernels)
     if not pairs:
         return None
     blocks = buffers.blocks

@@ -98,9 +98,10 @@ def parser() -> argparse.ArgumentParser:
                         "FULLY_CONNECTED (and with shared outputs ADD, SUB, MUL) write its output over the part "
                         "of an input that dies there which it has finished reading, where that lowers the arena. "
                         "Safe only for kernels that walk their output in order: verified by running with TFLite "
-                        "Micro's reference kernels only; not verified with CMSIS-NN or other optimized kernel "
-                        "libraries, which may read in another order and silently give wrong outputs "
-                        "(docs/arena.md). Off by default")
+                        "Micro's reference kernels and with CMSIS-NN on Cortex-M4 and Cortex-M55, whose int8 1x1 "
+                        "convolutions it leaves out with --pointer-width 32 (they corrupt there); not verified "
+                        "with other optimized kernel libraries, which may read in another order and silently "
+                        "give wrong outputs (docs/arena.md, docs/device.md). Off by default")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
@@ -136,7 +137,7 @@ def run(argv: Sequence[str]) -> int:
         sys.stdout.write("unchanged: no order or rewrite found lowers the peak or TFLite Micro's arena; "
                          "the output is a copy of the input\n")
     elif not args.no_arena_plan:
-        sys.stdout.write(arena_line(result.arena) + "\n")
+        sys.stdout.write(arena_line(result.arena, target.kernels) + "\n")
     sys.stdout.write("figures: peak = live activation bytes, each tensor in bytes of its own (LiteRT, and TFLite "
                      "Micro without a plan); arena = TFLite Micro's planned tensors (its head)\n")
     if result.added_operators:
@@ -195,8 +196,9 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def arena_line(figures: "ArenaFigures | None") -> str:
-    """One line for the command's summary: the arena TFLite Micro will use."""
+def arena_line(figures: "ArenaFigures | None", kernels: Sequence[str] = ("reference",)) -> str:
+    """One line for the command's summary: the arena TFLite Micro will use
+    (``kernels``: the libraries the plan is for, :attr:`.Target.kernels`)."""
     if figures is None:
         return "arena: not planned (a subgraph or type TFLite Micro cannot plan, or over 2 GiB)"
 
@@ -208,9 +210,12 @@ def arena_line(figures: "ArenaFigures | None") -> str:
     reason, measured = figures.reason, figures.measured
     if reason is PlanReason.MODELLED_SMALLER and figures.overlapping:
         n = figures.overlapping
+        verified = ("verified with TFLite Micro's reference kernels and CMSIS-NN, int8 1x1 convolutions left out"
+                    if any(k.startswith("cmsis-nn") for k in kernels)
+                    else "verified with TFLite Micro's reference kernels only")
         line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan, where {n} output"
-                f"{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'} a dying input (--overlap: verified with "
-                f"TFLite Micro's reference kernels only); without overlaps at least "
+                f"{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'} a dying input (--overlap: {verified}); "
+                f"without overlaps at least "
                 f"{format_bytes(figures.lower_bound)}; TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; "
                 "plan written")
     elif reason is PlanReason.MODELLED_SMALLER:
