@@ -323,28 +323,20 @@ def plan_arena(
                                   [-1 if b.is_scratch else mine.plan_index(b) for b in mine.buffers])
     best, best_key = 0, None
     for k, (_, _, offsets, _, head, _) in enumerate(candidates):
-        others = []
+        others: list | None = []
         if len(kernels) > 1:
-            heads = {}
-            for library in kernels:
-                view = views[library]
-                if id(view) not in heads:
-                    heads[id(view)] = (_pinned_head(view, offsets), view[1])
-                others.append(heads[id(view)])
-                if len(others) == 1 and (others[0][0] >= own.arena_bytes
-                                         or best_key is not None and others[0][0] > best_key[0]):
-                    break  # it cannot qualify, or cannot win: the other libraries need not be simulated
-            head, others = others[0][0], others[1:]
-            if len(others) < len(kernels) - 1:
-                if k == 0:
-                    first_head = head
-                continue
-        if head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
+            heads: dict = {}  # per distinct library view: its head and TFLite Micro's own
+            head = _library_head(views[kernels[0]], offsets, heads)[0]
+            if head < own.arena_bytes and (best_key is None or head <= best_key[0]):
+                others = [_library_head(views[library], offsets, heads) for library in kernels[1:]]
+            else:
+                others = None  # it cannot qualify, or cannot win: the other libraries need not be simulated
+        if k == 0:
+            first_head = head
+        if others is not None and head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
             key = (head, max((ours for ours, _ in others), default=0), k)
             if best_key is None or key < best_key:
                 best, best_key = k, key
-        if k == 0:
-            first_head = head
     buffers, placement, offsets, pinned, head, scratch_count = candidates[best]
     head = best_key[0] if best_key is not None else first_head
     smaller = best_key is not None
@@ -525,6 +517,14 @@ def _rooms(graphs, library: str, scratch: bool, alignment: int) -> tuple[int, li
             size = aligned(b.block.size, alignment) + (per_op[key].size if key in per_op else 0)
             per_op[key] = Block(size, b.block.start, b.block.end)
     return greedy_tflm(buffers.blocks).arena_bytes, list(per_op.values())
+
+
+def _library_head(view, plan_list: Sequence[int], heads: dict) -> tuple[int, int]:
+    """:func:`_pinned_head` of ``view`` and TFLite Micro's own head with it,
+    remembered in ``heads`` (libraries with the same buffers share a view)."""
+    if id(view) not in heads:
+        heads[id(view)] = (_pinned_head(view, plan_list), view[1])
+    return heads[id(view)]
 
 
 def _pinned_head(view, plan_list: Sequence[int]) -> int:
