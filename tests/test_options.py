@@ -76,3 +76,8 @@ def test_core_on_the_command_line_is_the_targets_core(tmp_path):
     from tflite_serenity.model_version import graphs_of
 
     assert "STRIDED_SLICE" in {op.kind for g in graphs_of(read_model(out.read_bytes())) for op in g.operators}
+
+
+def test_a_negative_number_of_jobs_is_refused():
+    with pytest.raises(SerenityError, match="--jobs"):
+        Options(jobs=-1)

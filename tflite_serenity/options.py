@@ -41,6 +41,7 @@ class Options:
     overlap: bool = False  # under the plan, outputs may overlap a dying input (verified: TFLite Micro's reference kernels)
     warm_start: Literal["none", "learned"] = "none"  # seed the exact search with the learned policy's order
     engine: Literal["auto", "compiled", "python"] = "auto"  # the search implementation (tests and benchmarks)
+    jobs: int = 0  # processes that score row-strip candidates; 0: one per core, at most 4 (same output either way)
 
     def __post_init__(self) -> None:
         if not self.time_limit >= 0:  # also refuses nan
@@ -49,6 +50,8 @@ class Options:
             raise SerenityError("--max-recompute must be 0 or more percent")
         if self.warm_start not in WARM_STARTS:
             raise SerenityError(f"--warm-start must be one of {', '.join(WARM_STARTS)}")
+        if not isinstance(self.jobs, int) or self.jobs < 0:
+            raise SerenityError("--jobs must be 0 (one per core) or more processes")
         if self.engine not in ENGINES:
             raise SerenityError(f"--engine must be one of {', '.join(ENGINES)}")
 

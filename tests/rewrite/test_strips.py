@@ -198,3 +198,11 @@ def test_float_convolutions_go_into_strips_only_when_approximation_is_allowed():
     assert approximate.strips and not any(r.exact for r in approximate.strips)
     comparison = compare_models(load("swiftnet_tiny_float.tflite"), result.model, runtime="litert", trials=2)
     assert comparison.max_rel_diff < 1e-6, comparison.describe()
+
+
+@pytest.mark.parametrize("name", ["irregular_int8.tflite", "swiftnet_tiny_int8.tflite"])
+def test_strip_candidates_scored_in_several_processes_give_the_same_output(name):
+    # the candidates are pure functions of the model: which process scores them changes nothing
+    one = optimize(load(name), jobs=1)
+    assert one.subgraphs[0].strips
+    assert optimize(load(name), jobs=3).model == one.model

@@ -102,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
                         "convolutions it leaves out with --pointer-width 32 (they corrupt there); not verified "
                         "with other optimized kernel libraries, which may read in another order and silently "
                         "give wrong outputs (docs/arena.md, docs/device.md). Off by default")
+    p.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="processes that score row-strip candidates (default 0: one per core, at most 4); "
+                        "the output is the same whatever the number")
     p.add_argument("--quiet", action="store_true", help="show no progress while scheduling")
     p.add_argument("--engine", choices=("auto", "compiled", "python"), default="auto", help=argparse.SUPPRESS)
     return p
@@ -115,7 +118,7 @@ def run(argv: Sequence[str]) -> int:
                       rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
                       max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
                       arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=args.overlap,
-                      warm_start=args.warm_start, engine=args.engine)
+                      warm_start=args.warm_start, engine=args.engine, jobs=args.jobs)
     target = Target(pointer_width=args.pointer_width, core=args.core)
     if _same_file(args.input, args.output) and not args.in_place:
         raise SerenityError(f"refusing to overwrite the input {args.input}; pass --in-place to allow it")

@@ -71,12 +71,14 @@ def write_model(model: "fb.ModelT", *, external_over: int = EXTERNAL_DATA_BYTES)
     """
     total = sum(len(b.data) for b in model.buffers or [] if b.data is not None)
     if total <= external_over:
-        return _pack(model)
+        return _pack(model, total)
     return _pack_external(model)
 
 
-def _pack(model: "fb.ModelT") -> bytes:
-    builder = flatbuffers.Builder(1 << 16)
+def _pack(model: "fb.ModelT", data_bytes: int = 0) -> bytes:
+    # Room for the constant data and a megabyte of tables from the start: the
+    # builder doubles its buffer as it fills, copying everything each time.
+    builder = flatbuffers.Builder(data_bytes + (1 << 20))
     builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
     return bytes(builder.Output())
 

@@ -34,6 +34,7 @@ from ..model import with_operator_orders
 from ..model_version import ModelVersion
 from ..options import Options, Target
 from ..schedule.search import Engine, GraphSchedule, PieceMemo, schedule_graph
+from ..forked import available_jobs, in_processes
 from .strips import bit_exact, splittable, tile
 
 #: Candidate starts, and stops, of a run: those the fewest bytes cross.
@@ -99,7 +100,8 @@ def tile_subgraph(model, subgraph: int, schedule: GraphSchedule, *, deadline: fl
     allowed = int(macs(graph) * (1 + options.max_recompute / 100))
     while not (cut := time.monotonic() >= deadline):
         best = _best_candidate(model, graph, schedule, made, deadline, max_states, engine, approximate, allowed,
-                               groups, None if options.strips_peak_only else persistent, version, memo, scheduled)
+                               groups, None if options.strips_peak_only else persistent, version, memo, scheduled,
+                               options.jobs)
         if best is None:
             cut = time.monotonic() >= deadline  # it may have stopped early for that
             break
@@ -125,16 +127,29 @@ class _Candidate:
     macs: int
     exact: bool
     cost: int  # scheduled peak plus the persistent bytes the strips add
+    peak: int  # the schedule's peak
+    attempt: tuple  # how it was made: run order, start, stop, strips, trim
 
     @property
     def key(self) -> tuple[int, int]:
         return self.cost, self.macs  # the fewest bytes in all; of those, the least recomputation
 
 
+def _summary(candidate: "_Candidate | None") -> "_Candidate | None":
+    """What a process that scored ``candidate`` sends back: its figures and schedule, without model and graph."""
+    if candidate is None or candidate is _SKIPPED:
+        return candidate
+    return dataclasses.replace(candidate, model=None, graph=None)
+
+
+#: A candidate the deadline (a safety net) left unscored.
+_SKIPPED = "skipped"
+
+
 def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str], deadline: float, max_states: int,
                     engine, approximate: bool, allowed_macs: int, groups,
                     persistent: PersistentCosts | None, version: ModelVersion, memo: PieceMemo,
-                    scheduled: dict) -> _Candidate | None:
+                    scheduled: dict, jobs: int = 0) -> _Candidate | None:
     order = schedule.order
     n = len(order)
     if not n:
@@ -166,20 +181,14 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         return None
     models = {}  # per order a run is tried in: the model stored so, its graph, and each operator's position
     evaluated: dict[tuple, _Candidate | None] = {}  # per run and strips tried: the candidate (runs recur)
+    jobs = available_jobs(jobs)
     base = persistent_bytes(graph, persistent) if persistent else 0
 
-    def attempt(run_order, start: int, stop: int, strips: int, trim: bool = True,
-                above: int | None = None) -> _Candidate | None:
-        key = tuple(run_order)
-        tried_as = (key, start, stop, strips, trim)
-        if tried_as not in evaluated:
-            evaluated[tried_as] = evaluate(key, start, stop, strips, trim, above)
-        return evaluated[tried_as]
-
     def evaluate(key: tuple, start: int, stop: int, strips: int, trim: bool,
-                 above: int | None = None) -> _Candidate | None:
+                 above: int | None = None, reported: "_Candidate | None" = None) -> _Candidate | None:
         """The candidate, or None if it cannot be made or (with ``above``)
-        costs more than ``above`` whatever its order."""
+        costs more than ``above`` whatever its order. ``reported``: its figures
+        from another process (:func:`_summary`), whose schedule is taken as it is."""
         run_order = list(key)
         if key not in models:  # the model with the run in one piece, and where each operator went
             stored = with_operator_orders(model, {graph.subgraph: run_order})
@@ -202,8 +211,8 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         extra = persistent_bytes(tgraph, persistent) - base if persistent else 0
         # Other runs, strip counts or trims can give the same graph (names
         # aside): its bound and schedule are those found the first time.
-        structure = _structure(sequenced, schedule.inplace)
-        known = scheduled.get(structure)
+        structure = _structure(sequenced, schedule.inplace) if reported is None else None
+        known = scheduled.get(structure) if reported is None else [None, reported.schedule, reported.cost - extra]
         if known is None:
             known = scheduled[structure] = [memory.lower_bound(sequenced, inplace=schedule.inplace), None, 0]
         bound = known[0]
@@ -224,22 +233,46 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
         inside = run_order[start:stop]
         return _Candidate(tiled.model, tgraph, tschedule, (*moved, tiled.strips), strips, stop - start,
                           tuple(graph.tensors[t].name for t in _exits(graph, inside)), macs(tgraph),
-                          all(bit_exact(graph, op) for op in inside), peak + extra)
+                          all(bit_exact(graph, op) for op in inside), peak + extra, tschedule.peak,
+                          (key, start, stop, strips, trim))
 
-    # every run in two strips, then more strips for the runs that went lowest
+    # every run in two strips, then more strips for the runs that went lowest.
+    # Candidates are scored in forked processes (forked.in_processes): each is
+    # a function of the model alone, so which process scores it changes nothing.
     tried: list[_Candidate] = []
     tried_runs: list[tuple[int, int, tuple, int, int]] = []
 
-    def first(run_order, start: int, stop: int) -> None:
-        found = attempt(run_order, start, stop, STRIPS[0])
-        if found is not None:
-            tried.append(found)
-            tried_runs.append((found.schedule.peak, stop - start, tuple(run_order), start, stop))
+    def scored(attempts: list[tuple], above: int | None = None) -> list[_Candidate | None]:
+        """The candidates of ``attempts`` (run order, start, stop, strips, trim),
+        each scored once; with ``above``, one whose lower bound costs more
+        than the best qualifying candidate its process has seen may be None."""
+        todo = list(dict.fromkeys(a for a in attempts if a not in evaluated))
 
-    for run_order, start, stop in runs:
-        if time.monotonic() >= deadline:
-            break
-        first(run_order, start, stop)
+        def work(share):
+            found, best = [], above
+            for a in share:
+                if time.monotonic() >= deadline:
+                    found.append(_SKIPPED)
+                    continue
+                c = evaluate(*a, above=best)
+                found.append(c)
+                if best is not None and c is not None and c.cost < current and c.macs <= allowed_macs:
+                    best = min(best, c.cost)
+            return found
+
+        for a, c in zip(todo, in_processes(work, todo, jobs, pack=_summary)):
+            if c is not _SKIPPED:
+                evaluated[a] = c
+        return [evaluated.get(a) for a in attempts if a in evaluated]
+
+    def first(attempts) -> None:
+        for found in scored([(tuple(o), p, q, STRIPS[0], True) for o, p, q in attempts]):
+            if found is not None:
+                tried.append(found)
+                tried_runs.append((found.peak, found.operators, *found.attempt[:3]))
+
+    current = _with_scratch(graph, schedule)
+    first(runs)
     # The best stretches may hold operators of lower resolution that need most
     # rows of the large maps in every strip: try them without those too.
     # Parts are taken out of the order and stored in one piece: that must keep
@@ -247,28 +280,24 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     widest = (tuple(order), left, right)
     sequenced = _in_sequence(graph, groups)
     reach = _reach(sequenced, order)
-    for _, _, run_order, start, stop in [*sorted(tried_runs)[:MAX_RUNS], (0, 0, *widest)]:
-        for narrower in _tall_parts(sequenced, run_order, start, stop, usable, reach):
-            if time.monotonic() >= deadline:
-                break
-            first(*narrower)
+    first([narrower for _, _, run_order, start, stop in [*sorted(tried_runs)[:MAX_RUNS], (0, 0, *widest)]
+           for narrower in _tall_parts(sequenced, run_order, start, stop, usable, reach)])
     # and untrimmed (fewer operators, larger tensors: :func:`.strips.tile`).
     # These only compete for the best: one whose lower bound already costs
     # more than the best so far (or than the current schedule) cannot be it,
     # and is not scheduled.
-    current = _with_scratch(graph, schedule)
     best = min((c.cost for c in tried if c.cost < current and c.macs <= allowed_macs), default=current - 1)
-    for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]:
-        for strips, trim in [*((n, True) for n in STRIPS[1:]), *((n, False) for n in STRIPS)]:
-            if time.monotonic() >= deadline:
-                break
-            found = attempt(list(run_order), start, stop, strips, trim, above=best)
-            if found is not None:
-                tried.append(found)
-                if found.cost < current and found.macs <= allowed_macs:
-                    best = min(best, found.cost)
+    tried.extend(c for c in scored([(run_order, start, stop, strips, trim)
+                                    for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]
+                                    for strips, trim in [*((n, True) for n in STRIPS[1:]),
+                                                         *((n, False) for n in STRIPS)]], above=best)
+                 if c is not None)
     better = [c for c in tried if c.cost < current and c.macs <= allowed_macs]
-    return min(better, key=lambda c: c.key) if better else None
+    if not better:
+        return None
+    chosen = min(better, key=lambda c: c.key)
+    # scored in another process: only its figures and schedule came back
+    return chosen if chosen.model is not None else evaluate(*chosen.attempt, reported=chosen)
 
 
 def _tall_parts(graph: Graph, order, start: int, stop: int, usable, reach):
