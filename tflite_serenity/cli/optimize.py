@@ -174,8 +174,8 @@ def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
                       f"about {kept:+,} B of TFLite Micro bookkeeping on a {pointer_width}-bit device{approximate})")
         if s.splits:
             n = len(s.splits)
-            sites += (f", {n} TRANSPOSE_CONV{'s' if n > 1 else ''} in pieces of its output channels "
-                      f"({'/'.join(str(r.parts) for r in s.splits)} pieces: less scratch)")
+            sites += (f", {n} TRANSPOSE_CONV{'s' if n > 1 else ''} split by output channels "
+                      f"({'/'.join(str(r.parts) for r in s.splits)} pieces, less scratch)")
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:
