@@ -39,7 +39,9 @@ def rewrite_model(
     engine: Engine | None = None,
     memo: PieceMemo | None = None,
 ):
-    """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled peak.
+    """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled
+    peak, then split TRANSPOSE_CONVs whose scratch sets TFLite Micro's arena
+    (:mod:`.tconv`).
 
     Parameters
     ----------
