@@ -144,3 +144,14 @@ def test_summary_names_the_split(tmp_path, capsys):
     assert main([str(DATA / "tconv_int8.tflite"), str(tmp_path / "o.tflite"), "--pointer-width", "64"]) == 0
     assert "split by output channels" in capsys.readouterr().out.splitlines()[0]
 
+
+
+def test_pieces_that_would_overfill_the_concat_get_their_own():
+    # TFLite Micro's CONCATENATION takes at most 10 inputs: the skip and 10 pieces do not fit
+    assert not _split("tconv_int8.tflite", 1, (2,) * 8)[2]
+    data, model, joined = _split("tconv_int8.tflite", 1, (1,) * 9 + (7,))
+    assert joined
+    (graph,) = graphs_of(model)
+    assert [len(op.inputs) for op in graph.operators if op.kind == "CONCATENATION"] == [10, 2]
+    comparison = compare_models(data, write_model(model), runtime="tflm", trials=2)  # pieces off LiteRT's groups
+    assert comparison.bit_identical, comparison.describe()
