@@ -27,6 +27,7 @@ from .options import Options, Target
 from .tflm.tail import persistent_bytes
 from .rewrite import SiteRewrite, rewrite_model
 from .rewrite.strip_search import StripRewrite
+from .rewrite.tconv import ChannelSplit
 from .rewrite.slices import SliceCounts, simplify_slices
 from .schedule.search import GraphSchedule, PieceMemo, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
 
@@ -50,6 +51,7 @@ class SubgraphResult:
     rewrites: tuple[SiteRewrite, ...] = ()  # concat sites rewritten (docs/rewriting.md)
     slices: SliceCounts = SliceCounts()  # exact rewrites of pads, slices and 1x1 pools (rewrite.slices)
     strips: tuple[StripRewrite, ...] = ()  # runs computed in row strips (rewrite.strips)
+    splits: tuple[ChannelSplit, ...] = ()  # TRANSPOSE_CONVs in pieces of their output channels (rewrite.tconv)
     inplace: bool = False  # the written arena plan lets element-wise operators write over a dying input
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
     operators_after: int = -1  # in the written model (row strips and splits add some)
@@ -230,6 +232,7 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
               and not last.arena.overlapping)
     rewrites = tuple(r for k in kept for r in (k.rewritten[index].sites if index in k.rewritten else ()))
     strips = tuple(r for k in kept for r in (k.rewritten[index].strips if index in k.rewritten else ()))
+    splits = tuple(r for k in kept for r in (k.rewritten[index].splits if index in k.rewritten else ()))
     counts = [k.slices[index] for k in kept]
     slices = SliceCounts(*(sum(getattr(c, f) for c in counts) for f in ("moved", "pools", "fused", "dropped")))
     peak_before, peak_after = memory.peak_bytes(graph), memory.peak_bytes(written)
@@ -241,7 +244,7 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
         index, graph.num_operators, peak_before, peak_after, final.lower_bound if kept else plain.lower_bound,
         final.optimal if kept else plain.optimal and plain.peak >= peak_before,
         sum(k.seconds[index] for k in (kept or [first])), ", ".join(dict.fromkeys([*own, *notes])),
-        peak_scheduled=plain.peak, rewrites=rewrites, slices=slices, strips=strips,
+        peak_scheduled=plain.peak, rewrites=rewrites, slices=slices, strips=strips, splits=splits,
         inplace=shared,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if shared else 0,
         peak_shared=memory.peak_bytes(written, inplace=True) if shared else peak_after,

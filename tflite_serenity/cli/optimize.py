@@ -175,6 +175,10 @@ def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
             sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
                       f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates, "
                       f"about {kept:+,} B of TFLite Micro bookkeeping on a {pointer_width}-bit device{approximate})")
+        if s.splits:
+            n = len(s.splits)
+            sites += (f", {n} TRANSPOSE_CONV{'s' if n > 1 else ''} split by output channels "
+                      f"({'/'.join(str(r.parts) for r in s.splits)} pieces, less scratch)")
         peaks += (f"{format_bytes(s.peak_scheduled)} scheduled -> {format_bytes(s.peak_after)} "
                   f"rewritten ({sites})")
     else:

@@ -7,7 +7,9 @@ operators that consume them, where the scheduled peak says it pays.
 * :mod:`.search` schedules candidates and keeps what lowers the peak;
 * :mod:`.slices` makes pads, crops and 1x1 pools one small slice (always pays);
 * :mod:`.strips` computes a run of the graph in row strips, and
-  :mod:`.strip_search` picks the runs around the peak where that pays.
+  :mod:`.strip_search` picks the runs around the peak where that pays;
+* :mod:`.tconv` splits a TRANSPOSE_CONV by output channels where its
+  scratch buffer sets TFLite Micro's arena.
 
 docs/rewriting.md says what each rewrite does, when it is exact, and the error
 of the approximate ones.
@@ -15,11 +17,13 @@ of the approximate ones.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Sequence
 
 from ..schedule.search import Engine, GraphSchedule, PieceMemo
 from .search import SiteRewrite, SubgraphRewrite, rewrite_subgraph
+from .tconv import split_for_scratch
 from ..options import Options, Target
 
 __all__ = ["SiteRewrite", "SubgraphRewrite", "rewrite_model", "rewrite_subgraph"]
@@ -35,7 +39,9 @@ def rewrite_model(
     engine: Engine | None = None,
     memo: PieceMemo | None = None,
 ):
-    """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled peak.
+    """Rewrite every subgraph of a ``ModelT`` where that lowers its scheduled
+    peak, then split TRANSPOSE_CONVs whose scratch sets TFLite Micro's arena
+    (:mod:`.tconv`).
 
     Parameters
     ----------
@@ -65,6 +71,10 @@ def rewrite_model(
         left = max(0.0, deadline - time.monotonic())
         model, report = rewrite_subgraph(model, schedule.subgraph, options=options, target=target, baseline=schedule,
                                          time_limit=left, engine=engine, memo=memo)
+        # last: the scratch buffers of the order found decide (the orders and rewrites above ignore them)
+        model, order, splits = split_for_scratch(model, report.schedule, options=options, target=target)
+        if splits:
+            report = dataclasses.replace(report, schedule=order, splits=splits)
         if report.changed or report.note:
             kept[schedule.subgraph] = report
     return model, kept

@@ -27,6 +27,7 @@ from ..options import Options, Target
 from ..tflm.offline import METADATA_NAME
 from .sites import Site, concat_site, find_sites
 from .strip_search import TIME_LIMIT_IN_STRIPS, StripRewrite, tile_subgraph
+from .tconv import ChannelSplit
 
 #: How many levels below the concat a candidate may move it.
 MAX_DEPTH = 6
@@ -78,10 +79,11 @@ class SubgraphRewrite:
     candidates: int  # rewritten graphs scheduled
     note: str = ""
     strips: tuple[StripRewrite, ...] = ()  # runs computed in row strips, after the concat rewrites
+    splits: tuple[ChannelSplit, ...] = ()  # TRANSPOSE_CONVs in pieces of their output channels, last (.tconv)
 
     @property
     def changed(self) -> bool:
-        return bool(self.sites or self.strips)
+        return bool(self.sites or self.strips or self.splits)
 
     @property
     def peak(self) -> int:
