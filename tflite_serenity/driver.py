@@ -325,6 +325,21 @@ class _Stages:
     safety: float  # for all but the searches for orders, which count their work: reached only on pathological models
     progress: object
     memo: PieceMemo = field(default_factory=PieceMemo)  # schedule pieces solved so far, in every round
+    plans: dict = field(default_factory=dict)  # (tree's id, inplace) -> (tree, plan_arena's answer): see _plan
+
+    def _plan(self, tree, inplace: bool):
+        """``plan_arena`` of ``tree`` (which holds no plan) without measuring.
+        A round that changes nothing hands on the very tree the round before
+        planned (edits copy, never modify, a tree): its plan is not made twice."""
+        from .arena.model_plan import plan_arena
+
+        key = (id(tree), inplace)
+        found = self.plans.get(key)
+        if found is None or found[0] is not tree:
+            found = self.plans[key] = (tree, plan_arena(tree, inplace=inplace, measure=False,
+                                                        alignment=self.target.alignment,
+                                                        overlap=self.options.overlap, kernels=self.target.kernels))
+        return found[1]
 
     def cost(self, graphs, head: int | None, tree=None) -> _Cost:
         """The cost of ``graphs`` whose reference head is ``head``; with
@@ -440,12 +455,8 @@ class _Stages:
         graphs = graphs_of(bare)
         arena, head, overlapped = None, None, None
         if self.options.arena_plan and not frozen:
-            from .arena.model_plan import plan_arena
-
             # rounds compare simulated arenas; TFLite Micro measures only the last one (measured)
-            planned, arena = plan_arena(bare, inplace=any(s.inplace for s in schedules), measure=False,
-                                        alignment=self.target.alignment, overlap=self.options.overlap,
-                                        kernels=self.target.kernels)
+            planned, arena = self._plan(bare, any(s.inplace for s in schedules))
             head = arena.head if arena is not None else None
             if arena is not None and arena.head_without_overlap is not None:
                 overlapped, head = self.cost(graphs, head, planned), arena.head_without_overlap
