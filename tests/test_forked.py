@@ -39,3 +39,18 @@ def test_the_parent_does_the_share_of_a_child_that_fails():
 def test_one_process_per_core_is_the_default_and_a_number_is_kept():
     assert 1 <= available_jobs(0) <= 4
     assert available_jobs(6) == 6
+
+
+def test_a_caller_with_other_threads_gets_the_work_done_in_its_own_process():
+    import threading
+
+    pids = []
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        in_processes(lambda share: [pids.append(os.getpid()) or x for x in share], list(range(8)), 4)
+    finally:
+        stop.set()
+        other.join()
+    assert pids == [os.getpid()] * 8

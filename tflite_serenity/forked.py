@@ -8,14 +8,17 @@ changes how long the search takes, never what it finds.
 Children are forked (they see the parent's data without copying it) and
 send back only what :func:`in_processes`' ``pack`` keeps of each result,
 pickled through a pipe. Where ``fork`` is not available (Windows), where
-only one process is asked for, or where a child fails, the parent does the
-work itself.
+only one process is asked for, where the caller runs other Python threads
+(a forked child gets only the calling thread, and a lock another one held
+would stay held in it), or where a child fails, the parent does the work
+itself.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import threading
 from typing import Callable, Sequence, TypeVar
 
 Item = TypeVar("Item")
@@ -49,7 +52,7 @@ def in_processes(work: Callable[[Sequence[Item]], list[Result]], items: Sequence
     about as much as one candidate's scoring.
     """
     jobs = min(jobs, len(items) // 2)
-    if jobs <= 1 or not hasattr(os, "fork"):
+    if jobs <= 1 or not hasattr(os, "fork") or threading.active_count() > 1:
         return list(work(items))
     shares = [list(range(j, len(items), jobs)) for j in range(jobs)]
     children = []
