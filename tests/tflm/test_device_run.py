@@ -107,6 +107,31 @@ def test_cortex_m_arena_size_from_the_estimate_is_never_below_the_devices_smalle
     assert checked >= _inputs() >= 34
 
 
+def test_cortex_m_arena_size_is_within_2_percent_of_the_devices_smallest_arena():
+    """Issue 19: never below the device's smallest working arena, and within
+    2% of it. Worst case on the device run (132 runs, docs/device.md):
+    while_int8 on the M4, 2,256 B for 2,216 B (1.018; the margin is 32 of
+    the 40 B); median 1.004 on the M4, 1.003 on the M55."""
+    checked = 0
+    for row, data in _rows():
+        arena = target_arena(estimate_tflm_arena(data), data, row["core"]).arena_size
+        assert row["smallest_arena"] <= arena <= 1.02 * row["smallest_arena"], (row, arena)
+        checked += 1
+    assert checked >= _inputs() >= 34
+
+
+def test_replayed_need_is_the_devices_smallest_arena_up_to_alignment():
+    # the replay of TFLite Micro's allocations before the margin: the smallest
+    # multiple of 16 that works, where the device's bisection went byte by byte
+    # (M55 darts_int8's output: 36 B above, the most)
+    checked = 0
+    for row, data in _rows():
+        needed = target_arena(estimate_tflm_arena(data), data, row["core"]).needed
+        assert 0 <= needed - row["smallest_arena"] <= 48, (row, needed)
+        checked += 1
+    assert checked >= _inputs() >= 34
+
+
 def test_no_default_output_needed_more_than_its_input_on_the_device():
     smallest = {(r["model"], r["variant"], r["core"]): r["smallest_arena"] for r in RUN["runs"]}
     pairs = [(m, c) for m, v, c in smallest if v == "in" and (m, "out", c) in smallest]
