@@ -88,7 +88,7 @@ def test_simulated_head_with_cmsis_nn_scratch_is_the_devices_head():
 
 
 def test_cortex_m_arena_size_is_never_below_the_devices_smallest_arena():
-    # the figure --emit-header writes, from the host's measured need (or its estimate without tflite-micro)
+    # the figure --emit-header writes, with the host measured (or estimated without tflite-micro)
     checked = 0
     for row, data in _rows(small_only=True):
         size = tflm_arena_size(data, fallback=True)

@@ -104,8 +104,10 @@ ADD_N_OP_DATA = 40
 WRITABLE_OUTPUT_DIMS = frozenset({"BATCH_MATMUL", "GATHER", "GATHER_ND", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
                                   "EMBEDDING_LOOKUP", "L2_POOL_2D"})
 UNKNOWN_OP_DATA = 128
-#: Kinds that keep an int32 multiplier and an int32 shift per output channel
-#: for int8 and int16 inputs, and where the channels are in the filter.
+#: Kinds that keep an int32 multiplier and an int32 shift per output channel,
+#: and where the channels are in the filter: CONV_2D and DEPTHWISE_CONV_2D
+#: for int8 and int16 inputs, TRANSPOSE_CONV for any, FULLY_CONNECTED for a
+#: filter quantized per channel (one per scale).
 PER_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0, "FULLY_CONNECTED": 0}
 #: sizeof of BATCH_MATMUL's quantization struct (for non-float inputs).
 BATCH_MATMUL_QUANTIZATION = 28
@@ -133,22 +135,38 @@ class DeviceArena:
     preparing : int
         The most the arena held at once before the head was planned: the tail
         at that step plus the scratch requests and temporary data.
+    library : str
+        The kernel library replayed.
+    parts : tuple of (str, int, int)
+        What the tail holds, alignment included: ``("tensors", bytes,
+        tensors)``, ``("nodes", bytes, operators)``, ``("kernel data", bytes,
+        operators)`` (parsed options, OpData and what kernels keep beside it)
+        and ``("channels", bytes, output channels)`` (per-channel
+        multipliers and shifts); the rest is the interpreter's own objects,
+        the scratch buffer handles, variable tensors and the input and output
+        tensor structs.
     """
 
     arena_size: int
     head: int
     tail: int
     preparing: int
+    library: str = ""
+    parts: tuple[tuple[str, int, int], ...] = ()
 
 
 class _Tail:
-    """The arena's top end: bytes used from the top, each allocation aligned down."""
+    """The arena's top end: bytes used from the top, each allocation aligned
+    down, and how many of them went to each part (alignment included)."""
 
     def __init__(self) -> None:
         self.used = 0
+        self.parts: dict[str, int] = {}
 
-    def take(self, size: int, alignment: int = WORD) -> int:
+    def take(self, size: int, alignment: int = WORD, part: str = "interpreter") -> int:
+        before = self.used
         self.used = _up(self.used + size, alignment)
+        self.parts[part] = self.parts.get(part, 0) + self.used - before
         return self.used
 
 
@@ -175,20 +193,26 @@ def _elements(shape) -> int:
     return n
 
 
-def _persistent_requests(graph: Graph, op_t, op, library: str) -> list[int]:
+def _persistent_requests(graph: Graph, sub_t, op_t, op, library: str) -> list[tuple[int, str]]:
     """Bytes of each ``AllocatePersistentBuffer`` the kernel of ``op`` makes
-    while preparing, in order (its ``Init`` OpData excluded)."""
+    while preparing, in order (its ``Init`` OpData excluded), each with the
+    part of the tail it belongs to (``channels`` or ``kernel data``)."""
     from .target_arena import kernel_sums_of
 
     tensors = graph.tensors
+    channels: list[int] = []
     sizes: list[int] = []
     if op.kind in PER_CHANNEL_AXIS and len(op.inputs) > 1 and min(op.inputs[:2]) >= 0:
-        data, weights = tensors[op.inputs[0]], tensors[op.inputs[1]]
+        data = tensors[op.inputs[2 if op.kind == "TRANSPOSE_CONV" else 0]]
+        weights = tensors[op.inputs[1]]
         axis = PER_CHANNEL_AXIS[op.kind]
-        if op.kind == "TRANSPOSE_CONV" and len(op.inputs) > 2 and op.inputs[2] >= 0:
-            data, weights = tensors[op.inputs[2]], tensors[op.inputs[1]]
-        if data.dtype in ("INT8", "INT16") and len(weights.shape) > axis:
-            sizes += [WORD * weights.shape[axis]] * 2
+        if op.kind == "FULLY_CONNECTED":  # only a filter quantized per channel, one entry per scale
+            q = sub_t.tensors[op.inputs[1]].quantization
+            scales = 0 if q is None or q.scale is None else len(q.scale)
+            if data.dtype in ("INT8", "INT16") and scales > 1:
+                channels += [WORD * scales] * 2
+        elif (op.kind == "TRANSPOSE_CONV" or data.dtype in ("INT8", "INT16")) and len(weights.shape) > axis:
+            channels += [WORD * weights.shape[axis]] * 2
     if op.kind == "BATCH_MATMUL" and len(op.inputs) >= 2:
         options = getattr(op_t, "builtinOptions", None)
         adj_x, adj_y = bool(getattr(options, "adjX", False)), bool(getattr(options, "adjY", False))
@@ -206,7 +230,7 @@ def _persistent_requests(graph: Graph, op_t, op, library: str) -> list[int]:
     if op.kind == "BATCH_MATMUL" and len(op.inputs) >= 2 and tensors[op.inputs[0]].dtype != "FLOAT32":
         sizes.append(BATCH_MATMUL_QUANTIZATION)
     sizes += kernel_sums_of(graph, op, library)
-    return sizes
+    return [(size, "channels") for size in channels] + [(size, "kernel data") for size in sizes]
 
 
 def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
@@ -248,22 +272,22 @@ def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
     fits(requests_area)
     tail.take(SUBGRAPH_ALLOCATIONS * len(graphs))
     for graph in graphs:
-        tail.take(EVAL_TENSOR * len(graph.tensors))
+        tail.take(EVAL_TENSOR * len(graph.tensors), part="tensors")
     for graph in graphs:
-        tail.take(NODE_AND_REGISTRATION * graph.num_operators)
+        tail.take(NODE_AND_REGISTRATION * graph.num_operators, part="nodes")
     for graph in graphs:  # parsed options, operator by operator
         for op in graph.operators:
             if op.kind in BUILTIN_DATA:
-                tail.take(*BUILTIN_DATA[op.kind])
+                tail.take(*BUILTIN_DATA[op.kind], part="kernel data")
             elif op.kind not in NO_BUILTIN_DATA:
-                tail.take(*UNKNOWN_BUILTIN_DATA)
+                tail.take(*UNKNOWN_BUILTIN_DATA, part="kernel data")
     fits(requests_area)
     for graph in graphs:  # each kernel's Init
         for op in graph.operators:
             if op.kind in OP_DATA:
-                tail.take(OP_DATA[op.kind], ALIGNMENT)
+                tail.take(OP_DATA[op.kind], ALIGNMENT, "kernel data")
             elif op.kind not in NO_OP_DATA:
-                tail.take(UNKNOWN_OP_DATA, ALIGNMENT)
+                tail.take(UNKNOWN_OP_DATA, ALIGNMENT, "kernel data")
     fits(requests_area)
     requested = 0
     counts = iter(scratch_counts)
@@ -273,8 +297,8 @@ def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
             # top of the request area, then what the kernel keeps
             temporary = sum(_tensor_struct_bytes(sub_t.tensors[t]) for t in (*op.inputs, *op.outputs) if t >= 0)
             fits(SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP) + temporary)
-            for size in _persistent_requests(graph, op_t, op, library):
-                tail.take(size, ALIGNMENT)
+            for size, part in _persistent_requests(graph, sub_t, op_t, op, library):
+                tail.take(size, ALIGNMENT, part)
             requested += next(counts, 0)
             fits(SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP))
     if requested:
@@ -300,7 +324,13 @@ def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
                 tail.take(AFFINE_QUANTIZATION)
                 tail.take(_quantization_bytes(main.tensors[t]) - AFFINE_QUANTIZATION)
             fits(head)
-    return DeviceArena(_up(need, ALIGNMENT), head, tail.used, preparing)
+    operators = sum(g.num_operators for g in graphs)
+    channels = sum(size for graph, sub_t in zip(graphs, tree.subgraphs) for op, op_t in zip(graph.operators, sub_t.operators)
+                   for size, part in _persistent_requests(graph, sub_t, op_t, op, library) if part == "channels") // (2 * WORD)
+    counts = {"tensors": sum(len(g.tensors) for g in graphs), "nodes": operators, "kernel data": operators,
+              "channels": channels}
+    parts = tuple((name, tail.parts.get(name, 0), n) for name, n in counts.items())
+    return DeviceArena(_up(need, ALIGNMENT), head, tail.used, preparing, library, parts)
 
 
 def _per_channel_dense(tree, graph: Graph, op) -> bool:

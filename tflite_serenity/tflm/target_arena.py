@@ -118,13 +118,12 @@ def margin_for(tail: int) -> int:
     return aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)) + ALIGNMENT
 
 
-def device_need(tree, graphs, host_head: int, tail32: int, library: str) -> tuple[int, int, int, int, str]:
-    """What a 32-bit device running ``library``'s kernels needs for the model
-    ``tree`` (subgraphs ``graphs``): ``(needed, head, tail, preparing,
-    library)``, replayed allocation by allocation (:func:`.device_arena.device_arena`).
-    ``host_head`` (the host's head) plus every scratch request stands for the
-    head where it cannot be simulated; ``tail32`` is not used (kept for callers
-    that pass the reference kernels' 32-bit tail)."""
+def replayed_arena(tree, graphs, host_head: int, library: str):
+    """:class:`.device_arena.DeviceArena` for the model ``tree`` (subgraphs
+    ``graphs``) on a 32-bit device running ``library``'s kernels: TFLite
+    Micro's allocations replayed (:func:`.device_arena.device_arena`) with
+    the head simulated; ``host_head`` (the host's head) plus every scratch
+    request stands for the head where it cannot be simulated."""
     from .device_arena import device_arena, scratch_counts
     from .scratch import scratch_requests
     from .simulate import stored_head
@@ -134,8 +133,15 @@ def device_need(tree, graphs, host_head: int, tail32: int, library: str) -> tupl
         head = host_head + sum(aligned(b) for g in graphs for op in range(g.num_operators)
                                for b in scratch_requests(g, op, library))
     counts, planned = scratch_counts(tree, graphs, library)
-    arena = device_arena(tree, graphs, head, library, counts, planned)
-    return arena.arena_size, head, arena.tail, arena.preparing, library
+    return device_arena(tree, graphs, head, library, counts, planned)
+
+
+def device_need(tree, graphs, host_head: int, library: str) -> tuple[int, int, int, int, str]:
+    """What a 32-bit device running ``library``'s kernels needs for the model
+    ``tree`` (subgraphs ``graphs``): ``(needed, head, tail, preparing,
+    library)`` of :func:`replayed_arena`."""
+    arena = replayed_arena(tree, graphs, host_head, library)
+    return arena.arena_size, arena.head, arena.tail, arena.preparing, library
 
 
 @dataclass(frozen=True)
@@ -226,7 +232,7 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     tree = read_model(model) if tree is None else tree
     graphs = graphs_of(tree)
     needed, head, tail, preparing, library = max(
-        (device_need(tree, graphs, size.head, 0, library) for library in TARGET_KERNELS[target]),
+        (device_need(tree, graphs, size.head, library) for library in TARGET_KERNELS[target]),
         key=lambda need: need[0])  # ties: the first library
     margin = margin_for(tail)
     return TargetArena(target, aligned(needed + margin), needed, head, tail, size.tail - tail, margin, False, size,
