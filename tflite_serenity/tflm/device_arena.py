@@ -33,7 +33,11 @@ build of docs/device.md), read from TFLite Micro's and CMSIS-NN's sources:
 The head itself comes from :func:`.simulate.stored_head` (TFLite Micro's
 planner with the library's scratch buffers). Kinds missing from the tables
 are charged :data:`UNKNOWN_OP_DATA` and :data:`UNKNOWN_BUILTIN_DATA`, more
-than any kind listed, so the figure errs high for them.
+than any listed kind but the LSTM, so the figure errs high for them.
+Struct sizes are those of GCC for bare-metal Arm, whose enums are one byte
+(``TfLiteMulParams`` holds one); on the device runs of docs/device.md (int8,
+float32 and int16 models) the replay's need was the device's smallest
+arena up to rounding to 16 bytes.
 """
 
 from __future__ import annotations
@@ -155,19 +159,25 @@ class DeviceArena:
     parts: tuple[tuple[str, int, int], ...] = ()
 
 
-class _Tail:
-    """The arena's top end: bytes used from the top, each allocation aligned
-    down, and how many of them went to each part (alignment included)."""
+class _Arena:
+    """The two ends of the arena while ``AllocateTensors`` runs: the tail,
+    bytes used from the top, each allocation aligned down, and what each part
+    of it took (alignment included); and the most the two ends held at once."""
 
     def __init__(self) -> None:
-        self.used = 0
+        self.tail = 0
         self.parts: dict[str, int] = {}
+        self.need = 0
 
-    def take(self, size: int, alignment: int = WORD, part: str = "interpreter") -> int:
-        before = self.used
-        self.used = _up(self.used + size, alignment)
-        self.parts[part] = self.parts.get(part, 0) + self.used - before
-        return self.used
+    def take(self, size: int, alignment: int = WORD, part: str = "interpreter") -> None:
+        """A persistent allocation of ``size`` bytes."""
+        before = self.tail
+        self.tail = _up(self.tail + size, alignment)
+        self.parts[part] = self.parts.get(part, 0) + self.tail - before
+
+    def fits(self, bottom: int) -> None:
+        """The bottom end holds ``bottom`` bytes now: the arena must hold both ends."""
+        self.need = max(self.need, self.tail + bottom)
 
 
 def _quantization_bytes(tensor_t) -> int:
@@ -233,6 +243,90 @@ def _persistent_requests(graph: Graph, sub_t, op_t, op, library: str) -> list[tu
     return [(size, "channels") for size in channels] + [(size, "kernel data") for size in sizes]
 
 
+def _requests_area(requested: int) -> int:
+    """Bytes at the bottom of the arena for the scratch requests so far and
+    room for ``kMaxScratchBuffersPerOp`` more (``FinishPrepareNodeAllocations``)."""
+    return SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP)
+
+
+def _start(arena: _Arena, graphs: Sequence[Graph]) -> None:
+    """``MicroAllocator::Create``, ``StartModelAllocation``, the parser and each kernel's ``Init``."""
+    for size in (*INTERPRETER_OBJECTS, BUILTIN_DATA_ALLOCATOR):
+        arena.take(size)
+    arena.fits(_requests_area(0))
+    arena.take(SUBGRAPH_ALLOCATIONS * len(graphs))
+    for graph in graphs:
+        arena.take(EVAL_TENSOR * len(graph.tensors), part="tensors")
+    for graph in graphs:
+        arena.take(NODE_AND_REGISTRATION * graph.num_operators, part="nodes")
+    for graph in graphs:  # parsed options, operator by operator
+        for op in graph.operators:
+            if op.kind in BUILTIN_DATA:
+                arena.take(*BUILTIN_DATA[op.kind], part="kernel data")
+            elif op.kind not in NO_BUILTIN_DATA:
+                arena.take(*UNKNOWN_BUILTIN_DATA, part="kernel data")
+    for graph in graphs:  # each kernel's Init
+        for op in graph.operators:
+            if op.kind in OP_DATA:
+                arena.take(OP_DATA[op.kind], ALIGNMENT, "kernel data")
+            elif op.kind not in NO_OP_DATA:
+                arena.take(UNKNOWN_OP_DATA, ALIGNMENT, "kernel data")
+    arena.fits(_requests_area(0))
+
+
+def _prepare(arena: _Arena, tree, graphs: Sequence[Graph], library: str,
+             scratch_counts: Sequence[int]) -> tuple[int, int]:
+    """Each kernel's ``Prepare``: temporary ``TfLiteTensor`` structs of the
+    operator's tensors on top of the request area, then what the kernel
+    keeps. Returns the scratch requests and the output channels counted."""
+    requested = channels = 0
+    counts = iter(scratch_counts)
+    for graph, sub_t in zip(graphs, tree.subgraphs):
+        for op, op_t in zip(graph.operators, sub_t.operators):
+            temporary = sum(_tensor_struct_bytes(sub_t.tensors[t]) for t in (*op.inputs, *op.outputs) if t >= 0)
+            arena.fits(_requests_area(requested) + temporary)
+            for size, part in _persistent_requests(graph, sub_t, op_t, op, library):
+                arena.take(size, ALIGNMENT, part)
+                channels += size // WORD if part == "channels" else 0
+            requested += next(counts, 0)
+            arena.fits(_requests_area(requested))
+    return requested, channels // 2
+
+
+def _plan(arena: _Arena, graphs: Sequence[Graph], requested: int, planned: int) -> None:
+    """``FinishModelAllocation`` up to the plan: the scratch buffer handles,
+    then, above the request area, the subgraph offsets and an
+    ``AllocationInfo`` per tensor and scratch buffer; the variable tensors
+    (all placed online: an offline plan that pins one makes the figure err
+    high); the planner's arrays in the 16-aligned room left."""
+    if requested:
+        arena.take(SCRATCH_HANDLE * requested)
+    tensors = sum(len(g.tensors) for g in graphs)
+    info = _requests_area(requested) + WORD * len(graphs) + ALLOCATION_INFO * (tensors + requested)
+    arena.fits(info)
+    for graph in graphs:
+        for tensor in graph.tensors:
+            if tensor.is_variable:
+                arena.take(_elements(tensor.shape) * _TYPE_BYTES.get(tensor.dtype, 4), ALIGNMENT)
+    arena.need = max(arena.need, _up(arena.tail, ALIGNMENT) + _up(info, ALIGNMENT) + PLANNER_PER_BUFFER * planned)
+
+
+def _finish(arena: _Arena, tree, head: int) -> None:
+    """The planned head, then the interpreter's input and output tensors: a
+    pointer array and a ``TfLiteTensor`` with its quantization for each."""
+    arena.fits(head)
+    main = tree.subgraphs[0]
+    for ends in (main.inputs, main.outputs):
+        arena.take(WORD * len(ends), ALIGNMENT)
+        for t in ends:
+            arena.take(TFLITE_TENSOR)
+            quantization = _quantization_bytes(main.tensors[t])
+            if quantization:
+                arena.take(AFFINE_QUANTIZATION)
+                arena.take(quantization - AFFINE_QUANTIZATION)
+            arena.fits(head)
+
+
 def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
                  scratch_counts: Sequence[int], planned: int) -> DeviceArena:
     """Replay ``AllocateTensors`` for the model ``tree`` (subgraphs ``graphs``)
@@ -249,8 +343,8 @@ def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
     library : str
         ``cmsis-nn-dsp`` or ``cmsis-nn-mve``.
     scratch_counts : sequence of int
-        Per subgraph, per operator in stored order flattened subgraph by
-        subgraph: how many scratch buffers the kernel requests.
+        For each operator, subgraph by subgraph in stored order: how many
+        scratch buffers its kernel requests (:func:`scratch_counts`).
     planned : int
         Buffers TFLite Micro's planner places (tensors and scratch buffers).
 
@@ -258,79 +352,17 @@ def device_arena(tree, graphs: Sequence[Graph], head: int, library: str,
     -------
     DeviceArena
     """
-    tail = _Tail()
-    need = 0  # the largest (tail + bottom end) over the steps
-
-    def fits(bottom: int) -> None:
-        nonlocal need
-        need = max(need, tail.used + bottom)
-
-    for size in INTERPRETER_OBJECTS:
-        tail.take(size)
-    tail.take(BUILTIN_DATA_ALLOCATOR)
-    requests_area = SCRATCH_REQUEST * MAX_SCRATCH_PER_OP
-    fits(requests_area)
-    tail.take(SUBGRAPH_ALLOCATIONS * len(graphs))
-    for graph in graphs:
-        tail.take(EVAL_TENSOR * len(graph.tensors), part="tensors")
-    for graph in graphs:
-        tail.take(NODE_AND_REGISTRATION * graph.num_operators, part="nodes")
-    for graph in graphs:  # parsed options, operator by operator
-        for op in graph.operators:
-            if op.kind in BUILTIN_DATA:
-                tail.take(*BUILTIN_DATA[op.kind], part="kernel data")
-            elif op.kind not in NO_BUILTIN_DATA:
-                tail.take(*UNKNOWN_BUILTIN_DATA, part="kernel data")
-    fits(requests_area)
-    for graph in graphs:  # each kernel's Init
-        for op in graph.operators:
-            if op.kind in OP_DATA:
-                tail.take(OP_DATA[op.kind], ALIGNMENT, "kernel data")
-            elif op.kind not in NO_OP_DATA:
-                tail.take(UNKNOWN_OP_DATA, ALIGNMENT, "kernel data")
-    fits(requests_area)
-    requested = 0
-    counts = iter(scratch_counts)
-    for graph, sub_t in zip(graphs, tree.subgraphs):
-        for op, op_t in zip(graph.operators, sub_t.operators):
-            # Prepare: temporary TfLiteTensors for the operator's tensors on
-            # top of the request area, then what the kernel keeps
-            temporary = sum(_tensor_struct_bytes(sub_t.tensors[t]) for t in (*op.inputs, *op.outputs) if t >= 0)
-            fits(SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP) + temporary)
-            for size, part in _persistent_requests(graph, sub_t, op_t, op, library):
-                tail.take(size, ALIGNMENT, part)
-            requested += next(counts, 0)
-            fits(SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP))
-    if requested:
-        tail.take(SCRATCH_HANDLE * requested)
-    tensors = sum(len(g.tensors) for g in graphs)
-    # planning: the subgraph offsets and allocation info above the request area
-    info = SCRATCH_REQUEST * (requested + MAX_SCRATCH_PER_OP) + WORD * len(graphs) + ALLOCATION_INFO * (tensors + requested)
-    fits(info)
-    for graph in graphs:
-        for tensor in graph.tensors:
-            if tensor.is_variable:
-                tail.take(_elements(tensor.shape) * _TYPE_BYTES.get(tensor.dtype, 4), ALIGNMENT)
-    # the planner's arrays take the 16-aligned room left between the two
-    need = max(need, _up(tail.used, ALIGNMENT) + _up(info, ALIGNMENT) + PLANNER_PER_BUFFER * planned)
-    preparing = need
-    fits(head)
-    main = tree.subgraphs[0]
-    for ends in (main.inputs, main.outputs):
-        tail.take(WORD * len(ends), ALIGNMENT)
-        for t in ends:
-            tail.take(TFLITE_TENSOR)
-            if _quantization_bytes(main.tensors[t]):
-                tail.take(AFFINE_QUANTIZATION)
-                tail.take(_quantization_bytes(main.tensors[t]) - AFFINE_QUANTIZATION)
-            fits(head)
+    arena = _Arena()
+    _start(arena, graphs)
+    requested, channels = _prepare(arena, tree, graphs, library, scratch_counts)
+    _plan(arena, graphs, requested, planned)
+    preparing = arena.need
+    _finish(arena, tree, head)
     operators = sum(g.num_operators for g in graphs)
-    channels = sum(size for graph, sub_t in zip(graphs, tree.subgraphs) for op, op_t in zip(graph.operators, sub_t.operators)
-                   for size, part in _persistent_requests(graph, sub_t, op_t, op, library) if part == "channels") // (2 * WORD)
-    counts = {"tensors": sum(len(g.tensors) for g in graphs), "nodes": operators, "kernel data": operators,
-              "channels": channels}
-    parts = tuple((name, tail.parts.get(name, 0), n) for name, n in counts.items())
-    return DeviceArena(_up(need, ALIGNMENT), head, tail.used, preparing, library, parts)
+    counted = {"tensors": sum(len(g.tensors) for g in graphs), "nodes": operators, "kernel data": operators,
+               "channels": channels}
+    parts = tuple((name, arena.parts.get(name, 0), n) for name, n in counted.items())
+    return DeviceArena(_up(arena.need, ALIGNMENT), head, arena.tail, preparing, library, parts)
 
 
 def _per_channel_dense(tree, graph: Graph, op) -> bool:

@@ -210,9 +210,9 @@ def _cortex_m_figures(target: "TargetArena") -> list[str]:
                        "planned (the tail so far, scratch requests, temporary tensors, the planner's arrays), "
                        "estimated")
     lines += _labelled("needed", f"{_n(target.needed)}: the larger of head + tail and preparing, rounded up to 16")
-    lines += _labelled("margin", f"{_n(target.margin)}: {TAIL_MARGIN:.1%} of the 32-bit tail for kernel data "
-                       "not listed to the byte, plus 16 for an arena not declared alignas(16); then rounded up "
-                       "to a multiple of 16")
+    lines += _labelled("margin", f"{_n(target.margin)}: 16 for an arena not declared alignas(16), or "
+                       f"{TAIL_MARGIN:.1%} of the 32-bit tail (for kernel data not listed to the byte) rounded up "
+                       "to 16 where that is more")
     lines += _labelled("host figure", f"{_n(host.arena_size)}, for TFLite Micro on the 64-bit host (--target host)")
     lines += [
         "//",

@@ -23,9 +23,10 @@ The figure does not depend on the host's measurement, except for the head
 of a model the planner simulation cannot take (then the host's head plus
 every scratch request). ``cortex-m`` is the largest need of the Cortex-M4
 (DSP) and Cortex-M55 (MVE) kernels, so one figure suits both; ``cortex-m4``
-and ``cortex-m55`` give each. A margin goes on top: :data:`TAIL_MARGIN` of
-the tail, for kernels the replay does not list to the byte, plus 16 bytes
-for an arena not declared ``alignas(16)``. TFLite Micro built without
+and ``cortex-m55`` give each. A margin goes on top (:func:`margin_for`): 16
+bytes for an arena not declared ``alignas(16)``, or :data:`TAIL_MARGIN` of
+the tail, for kernels the replay does not list to the byte, where that is
+more. TFLite Micro built without
 CMSIS-NN uses the reference kernels, whose scratch (an int32 copy of a
 TRANSPOSE_CONV's output, for one) and kernel data the figure leaves out.
 """
@@ -63,9 +64,10 @@ def pointer_width(name: str) -> int:
 DEFAULT_TARGET = "cortex-m"
 
 TAIL_MARGIN = 0.005
-"""Fraction of the 32-bit tail added as safety margin, for kernels whose
-persistent data :mod:`.device_arena` does not list to the byte. On the
-device run (docs/device.md) the replay was never below the device's tail."""
+"""Fraction of the 32-bit tail kept as safety margin (where it is more than
+16 bytes: :func:`margin_for`), for kernels whose persistent data
+:mod:`.device_arena` does not list to the byte. On the device runs of
+docs/device.md the replay was never below the device's need."""
 
 FIXED_SAVED = 256
 """Bytes the interpreter's fixed objects (allocator, planner, graph) take
@@ -113,9 +115,10 @@ def tail_32bit(host_tail: int, counts) -> int:
 
 
 def margin_for(tail: int) -> int:
-    """The margin added to a 32-bit need: :data:`TAIL_MARGIN` of ``tail``, up
-    to a multiple of 16, plus 16 bytes for an arena not declared ``alignas(16)``."""
-    return aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)) + ALIGNMENT
+    """The margin added to a 32-bit need: 16 bytes, what an arena not
+    declared ``alignas(16)`` can lose to alignment, or :data:`TAIL_MARGIN` of
+    ``tail`` up to a multiple of 16 where that is more."""
+    return max(ALIGNMENT, aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)))
 
 
 def replayed_arena(tree, graphs, host_head: int, library: str):
