@@ -14,8 +14,8 @@ of the tail. On a Cortex-M all three differ from the 64-bit host's:
 * **tail** and **preparing**: :mod:`.device_arena` replays
   ``AllocateTensors`` allocation by allocation with the sizes of the
   interpreter's and the kernels' structs on 32-bit Arm (CMSIS-NN's kernel
-  sums included: :func:`kernel_sums_of`), and finds the smallest arena in
-  which no step fails. Preparing decides the size of models whose head is
+  sums included: :func:`.device_arena.kernel_sums_of`), and finds the
+  smallest arena in which no step fails. Preparing decides the size of models whose head is
   small (a WHILE, an LSTM, a transformer of a few hundred bytes of
   activations): the planner's arrays then take more than the head.
 
@@ -74,34 +74,6 @@ FIXED_SAVED = 256
 less on 32 bits than in the host's measured tail, beyond what the per-tensor
 and per-operator fit saves (:func:`tail_32bit`: the report's 32-bit tail
 with the reference kernels)."""
-
-
-def kernel_sums_of(graph, op, library: str) -> list[int]:
-    """Bytes of each buffer CMSIS-NN's kernel for ``op`` keeps beyond the
-    reference kernel's: on MVE, an int32 per output channel of an int8
-    FULLY_CONNECTED with constant weights that does not run as a 1x1
-    convolution (``fully_connected.cc``, ``KERNELS_OPTIMIZED_FOR_SPEED``);
-    with either library, eight bias sums of the state size for an
-    UNIDIRECTIONAL_SEQUENCE_LSTM with an int16 cell state, int32 for int8
-    activations and int64 for int16 ones (``unidirectional_sequence_lstm.cc``)."""
-    if library == "reference":
-        return []
-    if op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) > 19 and min(op.inputs[18:20]) >= 0:
-        data, state, cell = (graph.tensors[t] for t in (op.inputs[0], op.inputs[18], op.inputs[19]))
-        width = {"INT8": 4, "INT16": 8}.get(data.dtype)
-        if width and cell.dtype == "INT16" and state.shape:
-            return [width * state.shape[-1]] * 8
-        return []
-    if library != "cmsis-nn-mve" or op.kind != "FULLY_CONNECTED":
-        return []
-    if len(op.inputs) < 2 or min(op.inputs[:2]) < 0 or not op.outputs:
-        return []
-    data, weights, out = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    if data.dtype != "INT8" or weights.dtype != "INT8" or not weights.has_data or not weights.shape:
-        return []
-    if len(out.shape) > 2 and weights.shape[-1] % 4 == 0:
-        return []  # a 1x1 convolution: no kernel sums
-    return [4 * out.shape[-1]]
 
 
 def tail_32bit(host_tail: int, counts) -> int:
