@@ -65,8 +65,8 @@ PLANNER_PER_BUFFER = 40  # GreedyMemoryPlanner::per_buffer_size()
 WORD = 4  # alignof of the interpreter's structs, and sizeof(int) and of a pointer
 
 #: ``(sizeof, alignof)`` of the options struct TFLite Micro's parser
-#: allocates for each kind (``flatbuffer_conversions.cc``); kinds it parses
-#: without allocating are absent and cost nothing.
+#: allocates for each kind (``flatbuffer_conversions.cc``); kinds in neither
+#: this nor :data:`NO_BUILTIN_DATA` are charged :data:`UNKNOWN_BUILTIN_DATA`.
 BUILTIN_DATA = {
     "ADD": (2, 1), "SUB": (2, 1), "MUL": (1, 1), "DIV": (1, 1),
     "AVERAGE_POOL_2D": (40, 4), "MAX_POOL_2D": (40, 4), "L2_POOL_2D": (40, 4),
@@ -87,7 +87,8 @@ UNKNOWN_BUILTIN_DATA = (48, 4)
 
 #: sizeof the ``OpData`` each kernel allocates in ``Init`` on 32-bit Arm, in
 #: the build of docs/device.md (TFLite Micro's CMSIS-NN kernels where it has
-#: them, its reference kernels for the rest); kinds absent allocate none.
+#: them, its reference kernels for the rest); kinds in neither this nor
+#: :data:`NO_OP_DATA` are charged :data:`UNKNOWN_OP_DATA`.
 OP_DATA = {
     "ADD": 60, "AVERAGE_POOL_2D": 36, "MAX_POOL_2D": 36, "BATCH_MATMUL": 36,
     "CONCATENATION": 24, "CONV_2D": 60, "DEPTHWISE_CONV_2D": 60, "TRANSPOSE_CONV": 76,
