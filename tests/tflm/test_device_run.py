@@ -28,6 +28,8 @@ from tflite_serenity.tflm.target_arena import TARGET_KERNELS
 DATA = Path(__file__).resolve().parents[1] / "data"
 ZOO = Path(__file__).resolve().parents[2] / ".zoo"
 RUN = json.loads((DATA / "device_run.json").read_text())
+# float32 and int16 models, measured the same way after tflm/device_arena.py was written
+FLOAT_INT16 = json.loads((DATA / "device_run_float_int16.json").read_text())
 LIBRARY = {core: TARGET_KERNELS[core][0] for core in ("cortex-m4", "cortex-m55")}
 # The simulation errs high where a kernel's request depends on what we do not
 # read: transformer_tiny's fully connected layers are quantized per channel and
@@ -40,7 +42,7 @@ def _models() -> dict[str, bytes]:
     """The models the table names that are here, by sha256: the committed
     inputs, the zoo's if present, and the default outputs of the committed ones."""
     found = {}
-    for row in RUN["runs"]:
+    for row in (*RUN["runs"], *FLOAT_INT16["runs"]):
         if row["variant"] != "in":
             continue
         for folder in (DATA, ZOO):
@@ -55,9 +57,9 @@ def _models() -> dict[str, bytes]:
     return found
 
 
-def _rows(small_only: bool = False):
+def _rows(small_only: bool = False, table=RUN):
     models = _models()
-    for row in RUN["runs"]:
+    for row in table["runs"]:
         data = models.get(row["sha256"])
         if data is not None and (not small_only or len(data) < 200_000):
             yield row, data
@@ -88,7 +90,7 @@ def test_simulated_head_with_cmsis_nn_scratch_is_the_devices_head():
 
 
 def test_cortex_m_arena_size_is_never_below_the_devices_smallest_arena():
-    # the figure --emit-header writes, from the host's measured need (or its estimate without tflite-micro)
+    # the figure --emit-header writes, with the host measured (or estimated without tflite-micro)
     checked = 0
     for row, data in _rows(small_only=True):
         size = tflm_arena_size(data, fallback=True)
@@ -105,6 +107,47 @@ def test_cortex_m_arena_size_from_the_estimate_is_never_below_the_devices_smalle
         assert target_arena(size, data, row["core"]).arena_size >= row["smallest_arena"], row
         checked += 1
     assert checked >= _inputs() >= 34
+
+
+def test_cortex_m_arena_size_is_within_2_percent_of_the_devices_smallest_arena():
+    """Issue 19: never below the device's smallest working arena, and within
+    2% of it. Worst case on the device run (132 runs, docs/device.md):
+    rewrite_dense_int8 on the M4, 2,544 B for 2,516 B (1.011; the margin is
+    16 of the 28 B); median 1.003 on both cores."""
+    checked = 0
+    for row, data in _rows():
+        arena = target_arena(estimate_tflm_arena(data), data, row["core"]).arena_size
+        assert row["smallest_arena"] <= arena <= 1.02 * row["smallest_arena"], (row, arena)
+        checked += 1
+    assert checked >= _inputs() >= 34
+
+
+def test_replayed_need_is_the_devices_smallest_arena_up_to_alignment():
+    # the replay of TFLite Micro's allocations before the margin: the smallest
+    # multiple of 16 that works, where the device's bisection went byte by byte
+    # (M55 darts_int8's output: 36 B above, the most)
+    checked = 0
+    for row, data in _rows():
+        needed = target_arena(estimate_tflm_arena(data), data, row["core"]).needed
+        assert 0 <= needed - row["smallest_arena"] <= 48, (row, needed)
+        checked += 1
+    assert checked >= _inputs() >= 34
+
+
+def test_float_and_int16_models_get_the_same_bounds():
+    """Float32 and int16 models (80 runs, none read to write the replay's
+    int8 tables; the int16 ones showed CMSIS-NN's int16 convolution and
+    average-pool scratch, since modelled in ``tflm/scratch.py``): the device's
+    head simulated to the byte, the replayed need within 12 B above the
+    smallest arena, the figure at most 1.015 times it (rewrite_dense_float)."""
+    rows = list(_rows(table=FLOAT_INT16))
+    assert len(rows) == len(FLOAT_INT16["runs"]) >= 80
+    for row, data in rows:
+        tree = read_model(data)
+        assert stored_head(tree, graphs_of(tree), LIBRARY[row["core"]]) == row["head"], row
+        t = target_arena(estimate_tflm_arena(data), data, row["core"])
+        assert 0 <= t.needed - row["smallest_arena"] <= 48, (row, t.needed)
+        assert row["smallest_arena"] <= t.arena_size <= 1.02 * row["smallest_arena"], (row, t.arena_size)
 
 
 def test_no_default_output_needed_more_than_its_input_on_the_device():

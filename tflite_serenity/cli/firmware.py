@@ -34,10 +34,11 @@ def add_firmware_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=TARGETS, default=None,
                    help=f"the device the arena size is for (default: {DEFAULT_TARGET}): cortex-m, a 32-bit "
                         "microcontroller with CMSIS-NN's kernels, the larger need of cortex-m4 (DSP kernels) "
-                        "and cortex-m55 (MVE kernels): head with their scratch buffers (simulated), the host's "
-                        "tail less what 4-byte pointers save, or what preparing takes, whichever is more "
-                        "(estimated), plus 2%% of the tail and 16 bytes as margin; host: TFLite Micro on this "
-                        "64-bit machine with its reference kernels, as measured")
+                        "and cortex-m55 (MVE kernels): head with their scratch buffers (simulated) plus the "
+                        "tail, or what preparing takes, whichever is more, both from TFLite Micro's allocations "
+                        "replayed on 32 bits (estimated), plus a margin of 16 bytes or 0.5%% of the tail, "
+                        "whichever is more; host: TFLite Micro on this 64-bit machine with its reference "
+                        "kernels, as measured")
     p.add_argument("--emit-model-array", metavar="PATH.cc",
                    help=f"also write the model as a C++ source file defining alignas(16) const unsigned char "
                         f"{MODEL_SYMBOL}[] and {MODEL_SYMBOL}_len, which the header declares (needs --emit-header)")
@@ -110,6 +111,6 @@ def target_text(target: TargetArena) -> str:
         f"  needed       {format_bytes(target.needed)}: {target.method}",
         f"  head         {format_bytes(target.head)} (with {target.kernels}'s scratch buffers), tail "
         f"{format_bytes(target.tail)} on 32 bits, preparing {format_bytes(target.preparing)}",
-        f"  margin       {target.margin:,} B: {round(TAIL_MARGIN * 100)}% of the 32-bit tail and 16 bytes for alignment, "
-        "rounded up to 16",
+        f"  margin       {target.margin:,} B: 16 bytes for alignment, or {TAIL_MARGIN:.1%} of the 32-bit tail "
+        "rounded up to 16 where that is more",
     ]) + "\n"

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from .. import memory
 from ..graph import Graph
 from ..model_version import graphs_of
-from ..tflm.tail import TFLM_32BIT, model_persistent_counts
 from ..model import read_model
 
 
@@ -55,7 +54,7 @@ class TflmArena:
     total_bytes: int
     head_bytes: int
     tail_bytes: int
-    tail_32bit_bytes: int | None = None
+    tail_32bit_bytes: int | None = None  # the tail of the device_bytes figure
     # what the 32-bit tail holds, estimated: (part, bytes, how many), largest first
     tail_32bit_parts: tuple[tuple[str, int, int], ...] = ()
     # a 32-bit Cortex-M with CMSIS-NN (tflm.target_arena.device_need), estimated: the arena
@@ -174,24 +173,18 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
 
 
 def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmArena:
-    """``measured`` with the tail a 32-bit device keeps: the measured 64-bit
-    tail less what 4-byte pointers save (``tflm.target_arena.tail_32bit``), and
-    what holds it; and what a Cortex-M with CMSIS-NN needs in all (the
-    ``cortex-m`` figure of ``tflm.target_arena``, before its margin)."""
+    """``measured`` with what a Cortex-M with CMSIS-NN needs (the ``cortex-m``
+    figure of ``tflm.target_arena``, with its margin): TFLite Micro's
+    allocations replayed on 32 bits, the tail they keep and what holds it."""
     from ..tflm.arena_size import aligned
-    from ..tflm.target_arena import TARGET_KERNELS, device_need, margin_for, tail_32bit
+    from ..tflm.target_arena import TARGET_KERNELS, margin_for, replayed_arena
 
-    counts = model_persistent_counts(graphs)
-    tail = tail_32bit(measured.tail_bytes, counts)
-    how_many = {"tensors": counts.tensors, "nodes": sum(counts.operators.values()),
-                "kernel data": sum(counts.operators.values()), "channels": sum(counts.channels.values())}
-    parts = sorted(((name, n, how_many[name]) for name, n in TFLM_32BIT.parts(counts).items() if n),
-                   key=lambda part: -part[1])
-    need = max((device_need(model, graphs, measured.head_bytes, tail, library)
-                for library in TARGET_KERNELS["cortex-m"]), key=lambda found: found[0])
-    return dataclasses.replace(measured, tail_32bit_bytes=tail, tail_32bit_parts=tuple(parts),
-                               device_bytes=aligned(need[0] + margin_for(need[2])), device_head_bytes=need[1],
-                               device_kernels=need[4])
+    arena = max((replayed_arena(model, graphs, measured.head_bytes, library)
+                 for library in TARGET_KERNELS["cortex-m"]), key=lambda found: found.arena_size)
+    parts = sorted((part for part in arena.parts if part[1]), key=lambda part: -part[1])
+    return dataclasses.replace(measured, tail_32bit_bytes=arena.tail, tail_32bit_parts=tuple(parts),
+                               device_bytes=aligned(arena.arena_size + margin_for(arena.tail)),
+                               device_head_bytes=arena.head, device_kernels=arena.library)
 
 
 def _head(data: bytes) -> int | None:

@@ -6,7 +6,10 @@
   for, and the kernels whose needs are modelled exactly;
 * :mod:`.offline`: its ``OfflineMemoryAllocation`` metadata (the offline plan);
 * :mod:`.simulate`: the head it gives a model as stored;
-* :mod:`.tail`: what it keeps per tensor, operator and channel (the tail);
+* :mod:`.tail`: what it keeps per tensor, operator and channel (the tail),
+  fitted per pointer width, as the optimizer charges it;
+* :mod:`.device_arena`: its allocations replayed, struct by struct, on a
+  32-bit Cortex-M with CMSIS-NN (tail, preparing, the smallest arena);
 * :mod:`.interpreter`: running the real interpreter (a child process);
 * :mod:`.arena_size` and :mod:`.target_arena`: the ``arena_size`` to give
   ``MicroInterpreter`` (on the host, or a 32-bit Cortex-M);

@@ -24,7 +24,8 @@ Two ways to the figure, and the result says which one it took:
 
 Both describe TFLite Micro's reference kernels on a 64-bit host. For a
 32-bit Cortex-M with CMSIS-NN's kernels (other scratch buffers, a smaller
-tail) :mod:`.target_arena` derives the figure from this one; other kernel
+tail) :mod:`.target_arena` replays TFLite Micro's allocations instead
+(:mod:`.device_arena`); other kernel
 libraries (ESP-NN, Xtensa) ask for other scratch buffers, so check
 ``MicroInterpreter::arena_used_bytes()`` on such a target once.
 """

@@ -200,21 +200,19 @@ def _cortex_m_figures(target: "TargetArena") -> list[str]:
     from .target_arena import TAIL_MARGIN
 
     host = target.host
-    measured = "measured" if host.measured else "estimated"
     lines = _labelled("target", f"{target.target}: {_CORES[target.target]}; figures for {target.kernels}")
     lines += _labelled("head", f"{_n(target.head)}: planned tensors and {target.kernels}'s scratch buffers, "
                        "simulated (TFLite Micro's planner, the model's offline plan where it has one)")
     lines += _labelled("tail", f"{_n(target.tail)}: persistent interpreter and kernel data on 32 bits, "
-                       f"estimated: the host's {_n(host.tail)} ({measured}) less {_n(target.tail_saved)} "
-                       "that 4-byte pointers save (fitted per tensor, operator and channel, and the "
-                       "interpreter's own objects)"
-                       + (", plus CMSIS-NN's kernel sums" if target.tail + target.tail_saved > host.tail else ""))
-    lines += _labelled("preparing", f"{_n(target.preparing)}: the tail and the planner's arrays while "
-                       "allocating, estimated")
-    lines += _labelled("needed", f"{_n(target.needed)}: the larger of head + tail and preparing")
-    lines += _labelled("margin", f"{_n(target.margin)}: {round(TAIL_MARGIN * 100)}% of the 32-bit tail for the "
-                       "error of its estimate, plus 16 for an arena not declared alignas(16); then rounded up "
-                       "to a multiple of 16")
+                       "estimated: TFLite Micro's allocations replayed with the sizes of its structs and "
+                       f"of {target.kernels}'s kernel data")
+    lines += _labelled("preparing", f"{_n(target.preparing)}: the most the arena holds before the head is "
+                       "planned (the tail so far, scratch requests, temporary tensors, the planner's arrays), "
+                       "estimated")
+    lines += _labelled("needed", f"{_n(target.needed)}: the larger of head + tail and preparing, rounded up to 16")
+    lines += _labelled("margin", f"{_n(target.margin)}: 16 for an arena not declared alignas(16), or "
+                       f"{TAIL_MARGIN:.1%} of the 32-bit tail (for kernel data not listed to the byte) rounded up "
+                       "to 16 where that is more")
     lines += _labelled("host figure", f"{_n(host.arena_size)}, for TFLite Micro on the 64-bit host (--target host)")
     lines += [
         "//",

@@ -17,9 +17,9 @@ sources TFLite Micro 90b983c2 (2026-08-20) builds:
   ``arm_*_get_buffer_size*`` for a Cortex-M with the DSP extension
   (Cortex-M4, M7, M33) or with Helium/MVE (Cortex-M55, M85), built with GCC
   and ``KERNELS_OPTIMIZED_FOR_SPEED`` (TFLite Micro's default). Operators
-  CMSIS-NN has no kernel for run the reference kernel there. Only int8
-  activations are modelled for CMSIS-NN; other types keep the reference
-  kernel's requests.
+  CMSIS-NN has no kernel for run the reference kernel there. Int8
+  activations are modelled for CMSIS-NN, and for int16 ones its CONV_2D and
+  AVERAGE_POOL_2D; other types keep the reference kernel's requests.
 
 A kernel missing here only makes our prediction of TFLite Micro's head less
 exact, never a plan unsafe, since TFLite Micro places every scratch buffer
@@ -275,6 +275,29 @@ def _cmsis_lstm(graph: Graph, op: Operator, mve: bool) -> list[int]:
     return requests[:3] if requests and _dtype(graph, op.inputs[19]) == "INT16" else requests
 
 
+def _cmsis_conv_int16(graph: Graph, op: Operator, mve: bool) -> list[int] | None:
+    # conv.cc -> arm_convolve_wrapper_s16_get_buffer_size, for an int64 bias
+    # or none (an int32 bias runs the reference kernel: None). No 1x1 path.
+    if len(op.inputs) > 2 and op.inputs[2] >= 0 and _dtype(graph, op.inputs[2]) != "INT64":
+        return None
+    _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
+    if mve:  # arm_convolve_s16_get_buffer_size_mve: four im2col rows of whole 8-lane int16 vectors
+        return [4 * (-(-kh * kw * cin // 8)) * 8 * 2]
+    return [2 * kh * kw * cin * 2]
+
+
+def _cmsis_average_pool_int16(graph: Graph, op: Operator, mve: bool) -> list[int] | None:
+    # pooling.cc -> arm_avgpool_s16_get_buffer_size: an int32 per channel on DSP.
+    return [] if mve else [_INT * graph.tensors[op.inputs[0]].shape[3]]
+
+
+#: CMSIS-NN's kernels for int16 activations that ask for other buffers than
+#: the reference kernels; None from one: the reference kernel runs.
+_CMSIS_NN_INT16: dict[str, Callable[[Graph, Operator, bool], "list[int] | None"]] = {
+    "CONV_2D": _cmsis_conv_int16,
+    "AVERAGE_POOL_2D": _cmsis_average_pool_int16,
+}
+
 _CMSIS_NN: dict[str, Callable[[Graph, Operator, bool], list[int]]] = {
     "CONV_2D": _cmsis_conv,
     "DEPTHWISE_CONV_2D": _cmsis_depthwise,
@@ -310,6 +333,10 @@ def scratch_requests(graph: Graph, op: int, library: str = "reference") -> list[
             data = operator.inputs[2] if operator.kind == "TRANSPOSE_CONV" else operator.inputs[0]
             if operator.kind in _CMSIS_NN and _int8(graph, data):
                 return [int(b) for b in _CMSIS_NN[operator.kind](graph, operator, mve)]
+            if operator.kind in _CMSIS_NN_INT16 and data >= 0 and _dtype(graph, data) == "INT16":
+                requests = _CMSIS_NN_INT16[operator.kind](graph, operator, mve)
+                if requests is not None:
+                    return [int(b) for b in requests]
         make = _REFERENCE.get(operator.kind)
         return [] if make is None else [int(b) for b in make(graph, operator)]
     except (IndexError, ValueError):  # a malformed operator (shapes of another rank); TFLite Micro refuses it

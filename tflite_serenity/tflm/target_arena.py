@@ -1,4 +1,4 @@
-"""The arena size for the device the firmware runs on, from the host's figure.
+"""The arena size for the device the firmware runs on.
 
 TFLite Micro's arena is a head (the planned tensors) and a tail (persistent
 interpreter and kernel data), and, while preparing, temporary memory on top
@@ -11,26 +11,24 @@ of the tail. On a Cortex-M all three differ from the 64-bit host's:
   offline plan where it has one); on the device run of docs/device.md
   (68 runs per core) the simulation matched the device's head to the byte
   but for one model, where it erred high.
-* **tail**: mostly structs of pointers, smaller on 32 bits.
-  :data:`tflite_serenity.TFLM_32BIT` and :data:`~tflite_serenity.TFLM_64BIT`
-  model it per tensor, per operator and per output channel, fitted on 32-bit
-  and 64-bit builds with reference kernels; the 32-bit tail is the host's
-  less what 4-byte pointers save and :data:`FIXED_SAVED` for the
-  interpreter's own objects. CMSIS-NN also keeps kernel sums (an int32 per
-  output channel of a fully connected layer with constant weights on MVE,
-  eight bias sums per LSTM: :func:`kernel_sums`).
-* **preparing**: the planner's arrays while allocating, per buffer it plans
-  (:data:`PREPARING_PER_BUFFER`, :data:`PREPARING_PER_PLANNED`, fitted on
-  the device run), above the tail. It decides the size of models whose head
-  is small (a WHILE, an LSTM, a transformer of a few hundred bytes of
-  activations).
+* **tail** and **preparing**: :mod:`.device_arena` replays
+  ``AllocateTensors`` allocation by allocation with the sizes of the
+  interpreter's and the kernels' structs on 32-bit Arm (CMSIS-NN's kernel
+  sums included: :func:`.device_arena.kernel_sums_of`), and finds the
+  smallest arena in which no step fails. Preparing decides the size of models whose head is
+  small (a WHILE, an LSTM, a transformer of a few hundred bytes of
+  activations): the planner's arrays then take more than the head.
 
-``cortex-m`` is the largest need of the Cortex-M4 (DSP) and Cortex-M55 (MVE)
-kernels, so one figure suits both; ``cortex-m4`` and ``cortex-m55`` give
-each. A margin goes on top: :data:`TAIL_MARGIN` of the tail, for the error
-of the fitted costs, plus 16 bytes for an arena not declared ``alignas(16)``.
-TFLite Micro built without CMSIS-NN uses the reference kernels, whose scratch
-(an int32 copy of a TRANSPOSE_CONV's output, for one) the figure leaves out.
+The figure does not depend on the host's measurement, except for the head
+of a model the planner simulation cannot take (then the host's head plus
+every scratch request). ``cortex-m`` is the largest need of the Cortex-M4
+(DSP) and Cortex-M55 (MVE) kernels, so one figure suits both; ``cortex-m4``
+and ``cortex-m55`` give each. A margin goes on top (:func:`margin_for`): 16
+bytes for an arena not declared ``alignas(16)``, or :data:`TAIL_MARGIN` of
+the tail, for kernels the replay does not list to the byte, where that is
+more. TFLite Micro built without
+CMSIS-NN uses the reference kernels, whose scratch (an int32 copy of a
+TRANSPOSE_CONV's output, for one) and kernel data the figure leaves out.
 """
 
 from __future__ import annotations
@@ -65,60 +63,17 @@ def pointer_width(name: str) -> int:
     return POINTER_WIDTHS[name]
 DEFAULT_TARGET = "cortex-m"
 
-TAIL_MARGIN = 0.02
-"""Fraction of the estimated 32-bit tail added as safety margin. On the device
-run (docs/device.md) the device's tail was up to 0.7% above the estimate on
-the largest models (ResNet50: CMSIS-NN's convolutions keep more), and below
-it on most others."""
+TAIL_MARGIN = 0.005
+"""Fraction of the 32-bit tail kept as safety margin (where it is more than
+16 bytes: :func:`margin_for`), for kernels whose persistent data
+:mod:`.device_arena` does not list to the byte. On the device runs of
+docs/device.md the replay was never below the device's need."""
 
 FIXED_SAVED = 256
 """Bytes the interpreter's fixed objects (allocator, planner, graph) take
 less on 32 bits than in the host's measured tail, beyond what the per-tensor
-and per-operator fit saves. Set on the device run: at 320 bytes no figure
-was below the device's need, at 384 one was; 256 keeps 64 bytes of slack."""
-
-PREPARING_PER_BUFFER = 24
-"""Bytes per tensor and scratch buffer while preparing on 32 bits (the
-allocation info of each)."""
-PREPARING_PER_PLANNED = 40
-"""Bytes per planned buffer while preparing on 32 bits (the greedy planner's
-requirement, order and offset entries)."""
-PREPARING_FIXED = 128
-"""Bytes while preparing beyond the two above, for alignment and the
-interpreter's own temporaries; with it the device run's models that
-preparing decides were met within 16 bytes at worst and 860 at best."""
-
-
-def kernel_sums(graphs, library: str) -> int:
-    """Tail bytes CMSIS-NN's kernels keep beyond the reference kernels', each
-    buffer rounded up to 16 bytes: on MVE, an int32 per output channel of
-    each int8 FULLY_CONNECTED with constant weights that does not run as a
-    1x1 convolution (``fully_connected.cc``, ``KERNELS_OPTIMIZED_FOR_SPEED``);
-    with either library, eight bias sums of the state size for each
-    UNIDIRECTIONAL_SEQUENCE_LSTM with an int16 cell state, int32 for int8
-    activations and int64 for int16 ones (``unidirectional_sequence_lstm.cc``)."""
-    if library == "reference":
-        return 0
-    total = 0
-    for graph in graphs:
-        for op in graph.operators:
-            if op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) > 19 and min(op.inputs[18:20]) >= 0:
-                data, state, cell = (graph.tensors[t] for t in (op.inputs[0], op.inputs[18], op.inputs[19]))
-                width = {"INT8": 4, "INT16": 8}.get(data.dtype)
-                if width and cell.dtype == "INT16" and state.shape:
-                    total += 8 * aligned(width * state.shape[-1])
-                continue
-            if library != "cmsis-nn-mve" or op.kind != "FULLY_CONNECTED":
-                continue
-            if len(op.inputs) < 2 or min(op.inputs[:2]) < 0 or not op.outputs:
-                continue
-            data, weights, out = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
-            if data.dtype != "INT8" or weights.dtype != "INT8" or not weights.has_data or not weights.shape:
-                continue
-            if len(out.shape) > 2 and weights.shape[-1] % 4 == 0:
-                continue  # a 1x1 convolution: no kernel sums
-            total += aligned(4 * out.shape[-1])
-    return total
+and per-operator fit saves (:func:`tail_32bit`: the report's 32-bit tail
+with the reference kernels)."""
 
 
 def tail_32bit(host_tail: int, counts) -> int:
@@ -132,18 +87,19 @@ def tail_32bit(host_tail: int, counts) -> int:
 
 
 def margin_for(tail: int) -> int:
-    """The margin added to a 32-bit need: :data:`TAIL_MARGIN` of ``tail``, up
-    to a multiple of 16, plus 16 bytes for an arena not declared ``alignas(16)``."""
-    return aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)) + ALIGNMENT
+    """The margin added to a 32-bit need: 16 bytes, what an arena not
+    declared ``alignas(16)`` can lose to alignment, or :data:`TAIL_MARGIN` of
+    ``tail`` up to a multiple of 16 where that is more."""
+    return max(ALIGNMENT, aligned(-(-tail * round(TAIL_MARGIN * 1000) // 1000)))
 
 
-def device_need(tree, graphs, host_head: int, tail32: int, library: str) -> tuple[int, int, int, int, str]:
-    """What a 32-bit device running ``library``'s kernels needs for the model
-    ``tree`` (subgraphs ``graphs``), estimated: ``(needed, head, tail,
-    preparing, library)``. ``tail32`` is the 32-bit tail with the reference
-    kernels; ``host_head`` the host's head, used, plus every scratch request,
-    where the head cannot be simulated."""
-    from .buffers import model_buffers
+def replayed_arena(tree, graphs, host_head: int, library: str):
+    """:class:`.device_arena.DeviceArena` for the model ``tree`` (subgraphs
+    ``graphs``) on a 32-bit device running ``library``'s kernels: TFLite
+    Micro's allocations replayed (:func:`.device_arena.device_arena`) with
+    the head simulated; ``host_head`` (the host's head) plus every scratch
+    request stands for the head where it cannot be simulated."""
+    from .device_arena import device_arena, scratch_counts
     from .scratch import scratch_requests
     from .simulate import stored_head
 
@@ -151,14 +107,16 @@ def device_need(tree, graphs, host_head: int, tail32: int, library: str) -> tupl
     if head is None:  # cannot simulate: the host's head plus every request, which errs high
         head = host_head + sum(aligned(b) for g in graphs for op in range(g.num_operators)
                                for b in scratch_requests(g, op, library))
-    tail = tail32 + kernel_sums(graphs, library)
-    try:
-        buffers = model_buffers(graphs, kernels=(library,))
-        counted = buffers.total_tensors + sum(1 for b in buffers.buffers if b.is_scratch), len(buffers.buffers)
-    except SerenityError:
-        counted = sum(len(g.tensors) for g in graphs), sum(len(g.tensors) for g in graphs)
-    preparing = tail + PREPARING_FIXED + PREPARING_PER_BUFFER * counted[0] + PREPARING_PER_PLANNED * counted[1]
-    return max(head + tail, preparing), head, tail, preparing, library
+    counts, planned = scratch_counts(tree, graphs, library)
+    return device_arena(tree, graphs, head, library, counts, planned)
+
+
+def device_need(tree, graphs, host_head: int, library: str) -> tuple[int, int, int, int, str]:
+    """What a 32-bit device running ``library``'s kernels needs for the model
+    ``tree`` (subgraphs ``graphs``): ``(needed, head, tail, preparing,
+    library)`` of :func:`replayed_arena`."""
+    arena = replayed_arena(tree, graphs, host_head, library)
+    return arena.arena_size, arena.head, arena.tail, arena.preparing, library
 
 
 @dataclass(frozen=True)
@@ -174,15 +132,16 @@ class TargetArena:
         up to a multiple of 16.
     needed : int
         The smallest arena that works on the target: measured on the host;
-        on a Cortex-M the larger of ``head + tail`` and ``preparing``.
+        on a Cortex-M the larger of ``head + tail`` and ``preparing``, up to
+        a multiple of 16.
     head : int
         Planned tensors and scratch buffers, bytes: the host's; on a
         Cortex-M simulated with the kernels' scratch buffers.
     tail : int
-        Persistent data on the target, bytes (on a Cortex-M estimated).
+        Persistent data on the target, bytes (on a Cortex-M replayed).
     tail_saved : int
-        Bytes the host's tail is larger than the 32-bit tail with the
-        reference kernels (0 for ``host``).
+        Bytes the host's tail (measured or estimated) is larger than the
+        target's (negative where the target keeps more; 0 for ``host``).
     margin : int
         Bytes added to ``needed``.
     measured : bool
@@ -192,8 +151,9 @@ class TargetArena:
     kernels : str
         The kernel library whose need decided (:data:`TARGET_KERNELS`).
     preparing : int
-        Bytes needed while preparing with that library (0 for ``host``:
-        inside the measured need).
+        The most the arena holds at once before the head is planned with
+        that library: the tail so far, the scratch requests and temporary
+        data (0 for ``host``: inside the measured need).
     """
 
     target: str
@@ -213,9 +173,9 @@ class TargetArena:
         """One sentence on how ``needed`` was found."""
         if self.target == "host":
             return self.host.method
-        return (f"the larger of head plus tail and what preparing takes, with {self.kernels} kernels: the head "
-                "simulated with their scratch buffers, the tail the 64-bit host's "
-                f"({self.host.how}) less {self.tail_saved:,} bytes that 4-byte pointers save, estimated")
+        return (f"TFLite Micro's allocations replayed for a 32-bit Cortex-M with {self.kernels} kernels, estimated: "
+                "the head simulated with their scratch buffers, the tail and what preparing takes from the sizes "
+                "of the interpreter's and the kernels' structs")
 
 
 def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tree=None) -> TargetArena:
@@ -238,7 +198,6 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
     """
     from ..model import read_model
     from ..model_version import graphs_of
-    from .tail import model_persistent_counts
 
     target = target if isinstance(target, str) else target.name
     pointer_width(target)  # a known name
@@ -247,10 +206,9 @@ def target_arena(size: TflmArenaSize, model: bytes, target=DEFAULT_TARGET, *, tr
                            size.measured, size)
     tree = read_model(model) if tree is None else tree
     graphs = graphs_of(tree)
-    tail32 = tail_32bit(size.tail, model_persistent_counts(graphs))
     needed, head, tail, preparing, library = max(
-        (device_need(tree, graphs, size.head, tail32, library) for library in TARGET_KERNELS[target]),
+        (device_need(tree, graphs, size.head, library) for library in TARGET_KERNELS[target]),
         key=lambda need: need[0])  # ties: the first library
     margin = margin_for(tail)
-    return TargetArena(target, aligned(needed + margin), needed, head, tail, size.tail - tail32, margin, False, size,
+    return TargetArena(target, aligned(needed + margin), needed, head, tail, size.tail - tail, margin, False, size,
                        library, preparing)
