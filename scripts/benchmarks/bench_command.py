@@ -85,10 +85,11 @@ def main() -> int:
         for kind in ("int8", "float"):
             chosen = [(r[1][which], r[2][which]) for r in rows if r[0].endswith(kind)]
             if chosen:
+                before = statistics.median(b for b, _ in chosen)
+                after = statistics.median(a for _, a in chosen)
                 print(f"{name}, median over {kind} ({len(chosen)}): "
-                      f"reference {statistics.median(b for b, _ in chosen):.2f} s, "
-                      f"this {statistics.median(a for _, a in chosen):.2f} s, "
-                      f"ratio {statistics.median(b / a for b, a in chosen):.2f}; "
+                      f"reference {before:.2f} s, this {after:.2f} s, {before / after:.2f}x; "
+                      f"median of the per-model ratios {statistics.median(b / a for b, a in chosen):.2f}; "
                       f"slowest {max(a for _, a in chosen):.2f} s")
     return 0 if all(r[3] for r in rows) else 1
 
