@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tflite_serenity.arena.model_plan import drop_stale_plan, plan_arena
 from tflite_serenity.cli.optimize import arena_line as summary
 from tflite_serenity.tflm.offline import METADATA_NAME, encode_offline_plan, read_offline_plan
@@ -93,3 +95,23 @@ def test_a_custom_operator_is_named_where_the_plan_is_no_smaller_and_nothing_is_
     assert figures.reason is PlanReason.NOT_SMALLER and figures.measured is None
     assert figures.unmodelled == ("CUSTOM:BesselI1e",)
     assert summary(figures).endswith("not written (simulated; CUSTOM:BesselI1e's buffers are not modelled)")
+
+
+def test_a_plan_smaller_with_the_reference_kernels_but_not_with_cmsis_nn_says_so():
+    # NASNetMobile int8 (the benchmark zoo): on the default target our plan's
+    # reference head is the bound, but no plan found keeps CMSIS-NN's heads
+    # within TFLite Micro's own; for the Cortex-M4's kernels alone it is written
+    from pathlib import Path
+
+    from tflite_serenity import optimize
+    from tflite_serenity.arena.model_plan import PlanReason
+    from tflite_serenity.options import Target
+
+    path = Path(__file__).resolve().parents[2] / ".zoo" / "nasnetmobile_int8.tflite"
+    if not path.exists():
+        pytest.skip("the benchmark zoo is not here (python -m scripts.models.make_zoo)")
+    result = optimize(path)
+    assert result.arena.reason is PlanReason.LOSES_WITH_LIBRARY and not result.arena.written
+    assert result.arena.tflm_with_plan < result.arena.tflm_greedy
+    assert summary(result.arena).endswith("not written (--core names one Cortex-M to plan for its kernels alone)")
+    assert optimize(path, target=Target.named("cortex-m4")).arena.written

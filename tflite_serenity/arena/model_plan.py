@@ -66,6 +66,10 @@ class PlanReason(str, enum.Enum):
     arena with our plan strictly smaller than with its own."""
     NOT_SMALLER = "not_smaller"
     """Not written: our plan is no smaller than TFLite Micro's own (simulated)."""
+    LOSES_WITH_LIBRARY = "loses_with_library"
+    """Not written: our plan is smaller with the reference kernels, but with
+    an optimized kernel library of the target (CMSIS-NN's scratch buffers)
+    every plan we found needs more than TFLite Micro's own (simulated)."""
     MEASURED_NOT_SMALLER = "measured_not_smaller"
     """Not written: some kernel is not modelled, and TFLite Micro measured
     the arena with our plan no smaller than with its own."""
@@ -321,7 +325,7 @@ def plan_arena(
         same = next((v for v in views.values() if v[0].blocks == mine.blocks), None)
         views[library] = same or (mine, greedy_tflm(mine.blocks).arena_bytes,
                                   [-1 if b.is_scratch else mine.plan_index(b) for b in mine.buffers])
-    best, best_key = 0, None
+    best, best_key, smaller_somewhere = 0, None, False
     for k, (_, _, offsets, _, head, _) in enumerate(candidates):
         others: list | None = []
         if len(kernels) > 1:
@@ -333,6 +337,7 @@ def plan_arena(
                 others = None  # it cannot qualify, or cannot win: the other libraries need not be simulated
         if k == 0:
             first_head = head
+        smaller_somewhere = smaller_somewhere or head < own.arena_bytes
         if others is not None and head < own.arena_bytes and all(ours <= theirs for ours, theirs in others):
             key = (head, max((ours for ours, _ in others), default=0), k)
             if best_key is None or key < best_key:
@@ -361,7 +366,7 @@ def plan_arena(
             overlapping = found[1].overlapping
     measured, measure_error = None, ""
     if planned is None:
-        reason = PlanReason.NOT_SMALLER
+        reason = PlanReason.LOSES_WITH_LIBRARY if smaller_somewhere else PlanReason.NOT_SMALLER
     elif not unmodelled:
         reason = PlanReason.MODELLED_SMALLER
     elif not measure:

@@ -233,6 +233,11 @@ def arena_line(figures: "ArenaFigures | None", kernels: Sequence[str] = ("refere
                 f"({against_bound(figures.tflm_greedy)}); ours is no smaller, not written")
         if figures.unmodelled:
             line += f" (simulated; {_unmodelled_phrase(figures.unmodelled)} not modelled)"
+    elif reason is PlanReason.LOSES_WITH_LIBRARY:
+        line = (f"arena: {format_bytes(figures.tflm_greedy)} with TFLite Micro's own plan "
+                f"({against_bound(figures.tflm_greedy)}); ours, {format_bytes(figures.tflm_with_plan)} with the "
+                "reference kernels, would need more with CMSIS-NN's scratch buffers, not written "
+                "(--core names one Cortex-M to plan for its kernels alone)")
     elif reason is PlanReason.MEASURED_SMALLER:
         line = (f"arena: {format_bytes(measured.plan_head)} with our plan, measured in TFLite Micro; its own plan "
                 f"{format_bytes(measured.own_head)}; plan written ({_unmodelled_phrase(figures.unmodelled)} "
