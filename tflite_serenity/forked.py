@@ -59,10 +59,12 @@ def in_processes(work: Callable[[Sequence[Item]], list[Result]], items: Sequence
     for share in shares[1:]:
         children.append((share, *_fork(work, [items[i] for i in share], pack)))
     results: list = [None] * len(items)
-    for i, result in zip(shares[0], work([items[i] for i in shares[0]])):
-        results[i] = result
-    for share, pid, reader in children:
-        packed = _collect(pid, reader)
+    try:
+        for i, result in zip(shares[0], work([items[i] for i in shares[0]])):
+            results[i] = result
+    finally:  # every child is waited for, also when the parent's own share raised
+        sent = [(share, _collect(pid, reader)) for share, pid, reader in children]
+    for share, packed in sent:
         if packed is None or len(packed) != len(share):  # the child failed: do its share here
             packed = work([items[i] for i in share])
         for i, result in zip(share, packed):
