@@ -12,6 +12,7 @@ from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, with_operator_orders, write_model
 from tflite_serenity.options import Target
 from tflite_serenity.rewrite.strips import splittable, strip_window, tile, transposed_window, window_rows
+from tflite_serenity.rewrite.strip_search import macs
 from tflite_serenity.schedule.search import schedule_graph
 from tflite_serenity.verify import compare_models, measure_tflm_arena
 from tests.models import load
@@ -266,3 +267,11 @@ def test_a_decoder_with_transposed_convolutions_in_strips_gives_bit_identical_ou
     for runtime in ("litert", "tflm"):
         comparison = compare_models(load(name), write_model(tiled.model), runtime=runtime, trials=2)
         assert comparison.bit_identical, (runtime, comparison.describe())
+
+
+def test_multiply_accumulates_count_a_transposed_convolutions_taps():
+    # tconv_int8: a 16x16x16 map through a [16, 2, 2, 16] filter, and an
+    # 16x16x8 one through [20, 3, 3, 8], beside four CONV_2D
+    graph = build_graph(read_model(load("tconv_int8.tflite")), 0)
+    convolutions = macs(graph) - 16 * 16 * 16 * 16 * 2 * 2 - 16 * 16 * 8 * 20 * 3 * 3
+    assert convolutions == (16 * 16 + 32 * 32) * 16 * 3 * 3 * 4 + 16 * 16 * 8 * 32 + 33 * 33 * 4 * 20
