@@ -23,7 +23,11 @@ whole map had padding too (at its top and bottom rows); the rows a strip
 computes beyond that are sliced off. So average pools still count only real
 elements, and integer kernels, and TFLite Micro's float ones, give the same
 bits (LiteRT's optimized float convolutions may sum in another order: see
-:func:`bit_exact`). Rows overlap
+:func:`bit_exact`). A TRANSPOSE_CONV whose kernel is as tall as its stride
+writes each output row from one input row, with no padding: its strips
+read disjoint input rows and each gets an output-shape constant of its own
+height (:func:`transposed_window`); other transposed convolutions are not
+split. Rows overlap
 between strips (recomputed: more arithmetic for less memory), which is why
 the rewrite is kept only where the scheduled peak is lower.
 """
@@ -380,7 +384,7 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
                 shape[1] = held[1] - held[0]
                 strip = ed.activation_like(out, shape=shape, name=name)
                 inputs = [made[t] if t in spatial else t for t in op.inputs]
-                place(ed.copy_operator(plan.op, _with_shape(ed, plan, tensors, inputs, shape, name), [strip]), j)
+                place(ed.copy_operator(plan.op, _with_shape(ed, plan, inputs, shape, name), [strip]), j)
                 have[out], valid[out], made[out] = held, right, strip
                 continue
             w = windows[j].get(plan.op)
@@ -392,7 +396,7 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
             else:
                 inputs = [rows_of(t, (w.start, w.stop) if w is not None else (a, b)) if t in spatial else t
                           for t in op.inputs]  # constants, and maps broadcast along rows, as they are
-                place(ed.copy_operator(plan.op, _with_shape(ed, plan, tensors, inputs, shape, name), [strip]), j)
+                place(ed.copy_operator(plan.op, _with_shape(ed, plan, inputs, shape, name), [strip]), j)
             if w is not None:
                 lo = a - w.first
                 if trim or not (lo <= a and b <= lo + w.rows):
@@ -420,7 +424,7 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
                                        for j in range(len(need))))
 
 
-def _with_shape(ed: SubgraphEditor, plan: _OpPlan, tensors, inputs: list[int], shape, name: str) -> list[int]:
+def _with_shape(ed: SubgraphEditor, plan: _OpPlan, inputs: list[int], shape, name: str) -> list[int]:
     """``inputs`` of the operator of ``plan`` writing a strip of ``shape``: a
     TRANSPOSE_CONV's output-shape constant (input 0) says the strip's."""
     if plan.transposed is None:
