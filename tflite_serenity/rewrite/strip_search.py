@@ -21,6 +21,7 @@ saves exceed what its extra operators add there
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 import time
 from dataclasses import dataclass
@@ -494,6 +495,10 @@ def macs(graph: Graph) -> int:
     """Multiply-accumulates of the convolutions (and window reads of the pools) of a graph."""
     total = 0
     for op in graph.operators:
+        if op.kind == "TRANSPOSE_CONV":  # each input element times each tap of each output channel
+            out_c, kh, kw, _ = graph.tensors[op.inputs[1]].shape
+            total += math.prod(graph.tensors[op.inputs[2]].shape) * out_c * kh * kw
+            continue
         if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
             continue
         out = graph.tensors[op.outputs[0]].shape

@@ -23,7 +23,11 @@ whole map had padding too (at its top and bottom rows); the rows a strip
 computes beyond that are sliced off. So average pools still count only real
 elements, and integer kernels, and TFLite Micro's float ones, give the same
 bits (LiteRT's optimized float convolutions may sum in another order: see
-:func:`bit_exact`). Rows overlap
+:func:`bit_exact`). A TRANSPOSE_CONV whose kernel is as tall as its stride
+writes each output row from one input row, with no padding: its strips
+read disjoint input rows and each gets an output-shape constant of its own
+height (:func:`transposed_window`); other transposed convolutions are not
+split. Rows overlap
 between strips (recomputed: more arithmetic for less memory), which is why
 the rewrite is kept only where the scheduled peak is lower.
 """
@@ -140,6 +144,21 @@ class _OpPlan:
     moves: tuple[int, int] | None = None  # PAD, STRIDED_SLICE: output row r is input row a + r * b
     axes: tuple[Axis, ...] = ()  # STRIDED_SLICE: what it keeps
     paddings: tuple[tuple[int, int], ...] = ()  # PAD
+    transposed: int | None = None  # TRANSPOSE_CONV with kernel height = stride: the stride
+
+
+def transposed_window(stride: int, a: int, b: int) -> Window:
+    """The input rows a TRANSPOSE_CONV whose kernel is ``stride`` rows tall
+    needs for output rows ``[a, b)``, and the rows its strip writes.
+
+    Input row ``i`` writes output rows ``i * stride .. i * stride + stride - 1``
+    and no others (its padding is 0, SAME or VALID, when the output is
+    ``stride`` times taller): the strip reads rows ``a // stride`` up to
+    ``ceil(b / stride)`` and writes ``stride`` rows for each, every one
+    right; those outside ``[a, b)`` are cut off like a window's.
+    """
+    start, stop = a // stride, -(-b // stride)
+    return Window(start, stop, (stop - start) * stride, a - start * stride)
 
 
 @dataclass(frozen=True)
@@ -198,7 +217,11 @@ def tile(model, subgraph: int, start: int, stop: int, strips: int, *, trim: bool
             if out not in rows:
                 continue
             a, b = rows[out]
-            if plan.window is not None:
+            if plan.transposed is not None:
+                w = transposed_window(plan.transposed, a, b)
+                found[plan.op] = w
+                wanted = [(op.inputs[2], (w.start, w.stop))]
+            elif plan.window is not None:
                 kernel, stride, pad_top, same = plan.window
                 w = strip_window(height[op.inputs[0]], kernel, stride, pad_top, same, a, b)
                 if w is None:
@@ -249,6 +272,8 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
         same = options.get("padding", 0) == 0  # Padding.SAME
         pad_top = max((out.shape[1] - 1) * stride + span - x.shape[1], 0) // 2 if same else 0
         return _OpPlan(index, op.kind, (span, stride, pad_top, same))
+    if op.kind == "TRANSPOSE_CONV":
+        return _transposed_plan(model, graph, index)
     if op.kind in _ELEMENTWISE:
         # maps of the output's shape (cut into rows), the rest broadcast along rows (a channel scale, say)
         if all(t in acts and tensors[t].shape == out.shape or _same_for_every_row(tensors[t].shape)
@@ -268,6 +293,26 @@ def _plan(model, graph: Graph, index: int) -> _OpPlan | None:
         if cut is not None and len(cut.axes) == 4:
             return _OpPlan(index, op.kind, None, (cut.axes[1].start, cut.axes[1].stride), axes=cut.axes)
     return None
+
+
+def _transposed_plan(model, graph: Graph, index: int) -> _OpPlan | None:
+    """A TRANSPOSE_CONV (inputs: output shape, filter ``[out_c, kh, kw, in_c]``,
+    data, optional bias) whose kernel height equals its stride, its output
+    that many times taller than its data: each output row then comes from
+    one input row, with no padding. Other kernels (an output row summed
+    from several input rows, padding that depends on the strip's height)
+    are not split."""
+    op = graph.operators[index]
+    tensors = graph.tensors
+    if len(op.inputs) < 3 or any(t >= 0 and memory.is_activation(tensors[t]) for t in (*op.inputs[:2], *op.inputs[3:])):
+        return None
+    x, out, w = tensors[op.inputs[2]], tensors[op.outputs[0]], tensors[op.inputs[1]]
+    if len(x.shape) != 4 or x.dynamic or len(w.shape) != 4 or not tensors[op.inputs[0]].has_data:
+        return None
+    stride = int(operator_options(model, graph.subgraph, index).get("strideH", 1) or 1)
+    if w.shape[1] != stride or out.shape[1] != stride * x.shape[1]:
+        return None
+    return _OpPlan(index, op.kind, None, transposed=stride)
 
 
 def _same_for_every_row(shape: Sequence[int]) -> bool:
@@ -338,7 +383,8 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
                 shape = list(tensors[out].shape)
                 shape[1] = held[1] - held[0]
                 strip = ed.activation_like(out, shape=shape, name=name)
-                place(ed.copy_operator(plan.op, [made[t] if t in spatial else t for t in op.inputs], [strip]), j)
+                inputs = [made[t] if t in spatial else t for t in op.inputs]
+                place(ed.copy_operator(plan.op, _with_shape(ed, plan, inputs, shape, name), [strip]), j)
                 have[out], valid[out], made[out] = held, right, strip
                 continue
             w = windows[j].get(plan.op)
@@ -350,7 +396,7 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
             else:
                 inputs = [rows_of(t, (w.start, w.stop) if w is not None else (a, b)) if t in spatial else t
                           for t in op.inputs]  # constants, and maps broadcast along rows, as they are
-                place(ed.copy_operator(plan.op, inputs, [strip]), j)
+                place(ed.copy_operator(plan.op, _with_shape(ed, plan, inputs, shape, name), [strip]), j)
             if w is not None:
                 lo = a - w.first
                 if trim or not (lo <= a and b <= lo + w.rows):
@@ -376,6 +422,15 @@ def _emit(model, graph: Graph, plans: Sequence[_OpPlan], exits, spatial, need, w
     first_position = sum(1 for i in range(last) if i not in inside)  # the run's operators before `last` are gone
     return Tiled(ed.finish()[0], tuple(tuple(first_position + k for k, s in enumerate(owner) if s == j)
                                        for j in range(len(need))))
+
+
+def _with_shape(ed: SubgraphEditor, plan: _OpPlan, inputs: list[int], shape, name: str) -> list[int]:
+    """``inputs`` of the operator of ``plan`` writing a strip of ``shape``: a
+    TRANSPOSE_CONV's output-shape constant (input 0) says the strip's."""
+    if plan.transposed is None:
+        return inputs
+    constant = ed.constant_like(inputs[0], np.asarray(shape, dtype=np.int32), name=f"{name}/output_shape")
+    return [constant, *inputs[1:]]
 
 
 def _moved_rows(ed: SubgraphEditor, graph: Graph, plan: _OpPlan, a: int, b: int, rows_of, strip: int):
@@ -407,7 +462,11 @@ def _direct(plan: _OpPlan, tensors, op, wanted: tuple[int, int], have, valid):
     spatial_in = [t for t in op.inputs if t in have]
     if plan.moves is not None or not spatial_in:
         return None
-    if plan.window is None:  # element-wise, concat: the rows of its inputs, right where all are
+    if plan.transposed is not None:  # every row it writes is right where its input row is
+        (x,) = spatial_in
+        s = plan.transposed
+        held, right = (have[x][0] * s, have[x][1] * s), (valid[x][0] * s, valid[x][1] * s)
+    elif plan.window is None:  # element-wise, concat: the rows of its inputs, right where all are
         held = have[spatial_in[0]]
         if any(have[t] != held for t in spatial_in):
             return None
