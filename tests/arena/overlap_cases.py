@@ -31,7 +31,7 @@ ONLINE = -1
 @dataclass(frozen=True)
 class Case:
     """A one-operator model: ``kind`` in conv, depthwise, avgpool, maxpool,
-    add, sub, mul, fc, pad; ``shape`` the main input; ``other`` the second
+    add, sub, mul, fc, pad, slice; ``shape`` the main input; ``other`` the second
     input of add/sub/mul (broadcast allowed)."""
 
     kind: str
@@ -80,6 +80,12 @@ def _function(case: Case, rng: np.random.Generator):
     if case.kind == "pad":  # kernel = rows above, stride = rows below, channels = columns left
         pads = [[0, 0], [case.kernel, case.stride], [case.channels, case.dilation], [0, 0]]
         return lambda x: tf.pad(x, pads)
+    # kernel = rows cut above, stride = below, channels = columns left, dilation = the row step
+    # (at least 2: the converter makes a SLICE of a slice with unit steps)
+    if case.kind == "slice":
+        h, w = case.shape[1], case.shape[2]
+        return lambda x: tf.strided_slice(x, [0, case.kernel, case.channels, 0], [case.shape[0], h - case.stride, w, c],
+                                          [1, case.dilation, 1, 1])
     if case.kind == "sub":
         return lambda x, y: x - y
     raise ValueError(case.kind)

@@ -54,6 +54,13 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
 * ``PAD`` (``reference_ops::Pad``): output elements in order, each the
   padding value or the next input element, so input element ``i`` is read
   by the output element at its coordinates plus the leading padding.
+* ``STRIDED_SLICE`` (``reference_ops::StridedSlice``; CMSIS-NN has no
+  kernel of its own, so every library runs this one): output
+  elements in order, each a copy of the input element at ``begin + stride
+  * index`` per axis, so input element ``i`` is read by the output element
+  whose coordinates it has, less ``begin``, over the stride, and by none if
+  it is sliced away. A slice that drops the top rows may therefore sit
+  exactly where its rows are in the input: a copy in place, no new bytes.
 * ``FULLY_CONNECTED``: batch, output unit, then every input of the batch
   row; an input row is read by every unit, so the output may overlap at
   most its last element (listed so a caller learns it gains nothing).
@@ -104,7 +111,7 @@ from tflite_serenity.model.editor import constant_array, operator_options
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
 KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-         "FULLY_CONNECTED")
+         "FULLY_CONNECTED", "STRIDED_SLICE")
 
 #: The kernel libraries whose overlaps were verified by running
 #: (:data:`.scratch.KERNEL_LIBRARIES`): an overlap is allowed only where it
@@ -217,6 +224,32 @@ def pad_last_reads(in_shape: Sequence[int], out_shape: Sequence[int], before: Se
     coords = np.indices(tuple(int(d) for d in in_shape), dtype=np.int64)
     shifted = [c + int(p) for c, p in zip(coords, before)]
     return np.ravel_multi_index(shifted, tuple(int(d) for d in out_shape)).reshape(-1).astype(np.int64)
+
+
+def slice_last_reads(in_shape: Sequence[int], axes: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """The output element of a ``STRIDED_SLICE`` that copies each input
+    element, -1 for those it leaves out; ``axes`` holds per axis the first
+    index, the (positive) stride and the count kept.
+
+    Examples
+    --------
+    >>> slice_last_reads((4, 2), [(1, 1, 2), (0, 1, 2)]).tolist()
+    [-1, -1, 0, 1, 2, 3, -1, -1]
+    """
+    index = np.zeros(tuple(int(d) for d in in_shape), dtype=np.int64)
+    kept = np.ones(index.shape, dtype=bool)
+    scale = 1
+    for axis in range(len(in_shape) - 1, -1, -1):
+        first, stride, count = axes[axis]
+        coord = np.arange(int(in_shape[axis]), dtype=np.int64) - first
+        position = coord // stride
+        inside = (coord >= 0) & (coord % stride == 0) & (position < count)
+        view = [1] * len(in_shape)
+        view[axis] = -1
+        index += (position * scale).reshape(view)
+        kept &= inside.reshape(view)
+        scale *= count
+    return np.where(kept, index, -1).reshape(-1)
 
 
 def fully_connected_last_reads(in_count: int, depth: int, units: int) -> np.ndarray:
@@ -337,7 +370,7 @@ def operator_overlaps(model, graph: Graph, index: int,
     options = operator_options(model, graph.subgraph, index)
     result = []
     for t in dict.fromkeys(acts):
-        last = _last_reads(model, graph, op, options, t)
+        last = _last_reads(model, graph, index, options, t)
         if last is None:
             continue
         size = _ITEMSIZE[out.dtype]
@@ -436,7 +469,8 @@ def overlap_pairs(model, buffers, alignment: int = DEFAULT_ALIGNMENT, kinds: Seq
     return pairs
 
 
-def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarray | None:
+def _last_reads(model, graph: Graph, index: int, options: dict, tensor: int) -> np.ndarray | None:
+    op = graph.operators[index]
     x = graph.tensors[tensor].shape
     y = graph.tensors[op.outputs[0]].shape
     if op.kind == "PAD":
@@ -449,6 +483,13 @@ def _last_reads(model, graph: Graph, op, options: dict, tensor: int) -> np.ndarr
         if len(pads) != len(x) or any(int(a) + d + int(b) != o for (a, b), d, o in zip(pads, x, y)):
             return None
         return pad_last_reads(x, y, [int(a) for a, _ in pads])
+    if op.kind == "STRIDED_SLICE":
+        from ..rewrite.slices import read_slice
+
+        found = read_slice(model, graph, index) if tensor == op.inputs[0] else None
+        if found is None:
+            return None
+        return slice_last_reads(x, [(a.start, a.stride, a.count) for a in found.axes])
     if op.kind in ("ADD", "SUB", "MUL"):
         if len(x) > len(y) or any(d not in (1, o) for d, o in zip(x[::-1], y[::-1])):
             return None
