@@ -107,6 +107,7 @@ from tflite_serenity.graph import Graph, build_graphs
 from tflite_serenity.memory import is_activation, tensor_bytes
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.model.editor import constant_array, operator_options
+from tflite_serenity.slice_ops import read_slice
 
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
@@ -484,8 +485,6 @@ def _last_reads(model, graph: Graph, index: int, options: dict, tensor: int) -> 
             return None
         return pad_last_reads(x, y, [int(a) for a, _ in pads])
     if op.kind == "STRIDED_SLICE":
-        from ..rewrite.slices import read_slice
-
         found = read_slice(model, graph, index) if tensor == op.inputs[0] else None
         if found is None:
             return None

@@ -35,30 +35,16 @@ nothing else and is no graph output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from .. import memory
 from ..graph import Graph
 from ..model_version import ModelVersion
 from ..model import opcode_name
 from ..model.editor import SubgraphEditor, constant_array, operator_options, tensor_quantization
-
-
-@dataclass(frozen=True)
-class Axis:
-    """The elements a slice keeps on one axis: ``start, start + stride, ...``, ``count`` of them."""
-
-    start: int
-    stride: int
-    count: int
-
-    @property
-    def end(self) -> int:
-        """An exclusive end that keeps exactly ``count`` elements."""
-        return self.start + self.stride * (self.count - 1) + 1
+from ..slice_ops import Axis, plain_activations, read_slice
 
 
 @dataclass(frozen=True)
@@ -139,16 +125,6 @@ def simplify_slices(model) -> tuple[object, tuple[SliceCounts, ...]]:
 # -- finding sites ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Slice:
-    """A STRIDED_SLICE the rules understand: its input, output and kept elements."""
-
-    op: int
-    source: int
-    output: int
-    axes: tuple[Axis, ...] = field(repr=False)
-
-
 def _next_rewrite(model, graph: Graph):
     for op in graph.operators:
         for rule, find in _RULES:
@@ -166,55 +142,13 @@ def _sole_reader(graph: Graph, tensor: int) -> int | None:
     return readers[0]
 
 
-def _plain(graph: Graph, tensors: Sequence[int]) -> bool:
-    return all(t >= 0 and not graph.tensors[t].dynamic and memory.is_activation(graph.tensors[t]) for t in tensors)
-
-
-def read_slice(model, graph: Graph, index: int) -> Slice | None:
-    """Operator ``index`` as a :class:`Slice`, if it is a STRIDED_SLICE the rules understand."""
-    op = graph.operators[index]
-    if op.kind != "STRIDED_SLICE" or len(op.inputs) != 4 or len(op.outputs) != 1:
-        return None
-    x, *constants = op.inputs
-    out = op.outputs[0]
-    if not _plain(graph, (x, out)) or not all(t >= 0 and graph.tensors[t].has_data for t in constants):
-        return None
-    options = operator_options(model, graph.subgraph, index)
-    if any(options.get(k, 0) for k in ("ellipsisMask", "newAxisMask", "shrinkAxisMask", "offset")):
-        return None
-    shape, out_shape = graph.tensors[x].shape, graph.tensors[out].shape
-    begin, end, strides = (constant_array(model, graph.subgraph, t).reshape(-1).tolist() for t in constants)
-    rank = len(shape)
-    if not (len(begin) == len(end) == len(strides) == len(out_shape) == rank) or any(s <= 0 for s in strides):
-        return None
-    axes = []
-    for i in range(rank):
-        first = _resolve(begin[i], shape[i], options.get("beginMask", 0) >> i & 1, 0)
-        last = _resolve(end[i], shape[i], options.get("endMask", 0) >> i & 1, shape[i])
-        count = max(0, -(-(last - first) // strides[i]))
-        if count != out_shape[i] or count == 0:
-            return None
-        axes.append(Axis(first, strides[i], count))
-    return Slice(index, x, out, tuple(axes))
-
-
-def _resolve(index: int, size: int, masked: int, default: int) -> int:
-    """A begin or end as TFLite resolves it for a positive stride: the mask's
-    default, negatives from the end, clamped to ``0..size``."""
-    if masked:
-        return default
-    if index < 0:
-        index += size
-    return min(max(index, 0), size)
-
-
 def read_paddings(model, graph: Graph, index: int) -> list[tuple[int, int]] | None:
     """Operator ``index``'s paddings if it is a PAD with constant, non-negative paddings, or None."""
     op = graph.operators[index]
     if op.kind != "PAD" or len(op.inputs) != 2 or len(op.outputs) != 1:
         return None
     x, paddings = op.inputs
-    if not _plain(graph, (x, op.outputs[0])) or paddings < 0 or not graph.tensors[paddings].has_data:
+    if not plain_activations(graph, (x, op.outputs[0])) or paddings < 0 or not graph.tensors[paddings].has_data:
         return None
     pads = constant_array(model, graph.subgraph, paddings).reshape(-1, 2).tolist()
     if len(pads) != len(graph.tensors[x].shape) or any(a < 0 or b < 0 for a, b in pads):
@@ -254,7 +188,7 @@ def _pool_of_one(model, graph: Graph, index: int):
     if op.kind not in ("AVERAGE_POOL_2D", "MAX_POOL_2D") or len(op.inputs) != 1 or len(op.outputs) != 1:
         return None
     x, out = op.inputs[0], op.outputs[0]
-    if not _plain(graph, (x, out)) or graph.producer[x] < 0 or _sole_reader(graph, x) != index:
+    if not plain_activations(graph, (x, out)) or graph.producer[x] < 0 or _sole_reader(graph, x) != index:
         return None
     if graph.operators[graph.producer[x]].kind not in ("PAD", "STRIDED_SLICE"):
         return None  # nothing for the other rules to go on with: leave the pool as it is
