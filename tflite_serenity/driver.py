@@ -333,9 +333,9 @@ class _Stages:
         planned (edits copy, never modify, a tree): its plan is not made twice."""
         from .arena.model_plan import plan_arena
 
-        key = (id(tree), inplace)
+        key = (id(tree), inplace)  # the tree is kept beside its plan, so its id is not reused meanwhile
         found = self.plans.get(key)
-        if found is None or found[0] is not tree:
+        if found is None:
             found = self.plans[key] = (tree, plan_arena(tree, inplace=inplace, measure=False,
                                                         alignment=self.target.alignment,
                                                         overlap=self.options.overlap, kernels=self.target.kernels))

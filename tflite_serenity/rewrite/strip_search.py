@@ -257,7 +257,7 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
                     continue
                 c = evaluate(*a, above=best)
                 found.append(c)
-                if best is not None and c is not None and c.cost < current and c.macs <= allowed_macs:
+                if best is not None and qualifies(c):
                     best = min(best, c.cost)
             return found
 
@@ -273,6 +273,11 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
                 tried_runs.append((found.peak, found.operators, *found.attempt[:3]))
 
     current = _with_scratch(graph, schedule)
+
+    def qualifies(c: "_Candidate | None") -> bool:
+        """Whether ``c`` costs less than the current schedule within the recompute allowed."""
+        return c is not None and c.cost < current and c.macs <= allowed_macs
+
     first(runs)
     # The best stretches may hold operators of lower resolution that need most
     # rows of the large maps in every strip: try them without those too.
@@ -287,13 +292,13 @@ def _best_candidate(model, graph: Graph, schedule: GraphSchedule, made: set[str]
     # These only compete for the best: one whose lower bound already costs
     # more than the best so far (or than the current schedule) cannot be it,
     # and is not scheduled.
-    best = min((c.cost for c in tried if c.cost < current and c.macs <= allowed_macs), default=current - 1)
+    best = min((c.cost for c in tried if qualifies(c)), default=current - 1)
     tried.extend(c for c in scored([(run_order, start, stop, strips, trim)
                                     for _, _, run_order, start, stop in sorted(tried_runs)[:2 * MAX_RUNS]
                                     for strips, trim in [*((n, True) for n in STRIPS[1:]),
                                                          *((n, False) for n in STRIPS)]], above=best)
                  if c is not None)
-    better = [c for c in tried if c.cost < current and c.macs <= allowed_macs]
+    better = [c for c in tried if qualifies(c)]
     if not better:
         return None
     chosen = min(better, key=lambda c: c.key)
