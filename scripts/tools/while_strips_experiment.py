@@ -220,12 +220,18 @@ def loopify(model, start: int, stop: int, strips: int, read: str = "slice"):
     lo, hi = best
     if hi - lo < 2:
         raise ValueError("fewer than two strips share a geometry")
-    reads = [next(i for i in tiled.strips[j] if ops[i].inputs[0] == entry) for j in range(lo, hi)]
-    begins = [entry_begin(m, sg, ops[i]) for i in reads]
-    steps = {tuple(b - a) for a, b in zip(begins, begins[1:])}
+    # per middle strip, the slices reading the entry map (a residual ADD reads it through a second one)
+    reads = [[i for i in tiled.strips[j] if entry in ops[i].inputs] for j in range(lo, hi)]
+    if any(kind(m, ops[i]) != "STRIDED_SLICE" or ops[i].inputs[0] != entry for r in reads for i in r):
+        raise ValueError("a middle strip reads the entry map other than through a STRIDED_SLICE")
+    begins = [[entry_begin(m, sg, ops[i]) for i in r] for r in reads]
+    steps = {tuple(b - a) for j in range(len(begins) - 1) for a, b in zip(begins[j], begins[j + 1])}
     if len(steps) != 1:
         raise ValueError(f"entry rows do not advance by one step: {steps}")
     (in_step,) = steps
+    in_step = np.asarray(in_step, np.int32)
+    if read != "slice" and len(reads[0]) > 1:
+        raise ValueError(f"--read {read} is written for one read of the entry map per strip")
     height = int(sg.tensors[exit_t].shape[1])
     band = height // strips
     if height % strips:
@@ -249,13 +255,24 @@ def loopify(model, start: int, stop: int, strips: int, read: str = "slice"):
     bout_b = body.tensor("begin_out_b", [4], INT32)
     i_b = body.tensor("i_b", [], INT32)
     remap = {entry: x_b}
-    read_op = sg.operators[reads[0]]
+    read_op = sg.operators[reads[0][0]]
     window = sg.tensors[read_op.outputs[0]]
     rows = int(window.shape[1])
     idx_b = None
     for i in tiled.strips[lo]:
         op = ops[i]
-        if i == reads[0]:
+        if i in reads[0][1:]:  # another window of the entry: its begin is a fixed offset from the first's
+            k = reads[0].index(i)
+            other = sg.tensors[op.outputs[0]]
+            w = body.tensor(f"window_b{k}", other.shape, other.type, like=other)
+            remap[int(op.outputs[0])] = w
+            begin_k = body.tensor(f"begin_in_b{k}", [4], INT32)
+            body_sg.operators.append(body.op("ADD", [bin_b, body.const(f"begin_offset{k}", begins[0][k] - begins[0][0])],
+                                             [begin_k], fb.BuiltinOptions.AddOptions, _options(fb.AddOptionsT)))
+            body_sg.operators.append(body.op("SLICE", [x_b, begin_k, body.const(f"window_size{k}", other.shape)], [w],
+                                             fb.BuiltinOptions.SliceOptions, fb.SliceOptionsT()))
+            continue
+        if i == reads[0][0]:
             w = body.tensor("window_b", window.shape, window.type, like=window)
             remap[int(op.outputs[0])] = w
             if read == "slice":
@@ -364,10 +381,10 @@ def loopify(model, start: int, stop: int, strips: int, read: str = "slice"):
     for j in range(lo):
         new_ops.extend(ops[i] for i in tiled.strips[j])
         acc = write_band(j, acc)
-    init = [entry, acc, outer.const("serenity_begin_in0", begins[0]), outer.const("serenity_begin_out0", out_begin0),
+    init = [entry, acc, outer.const("serenity_begin_in0", begins[0][0]), outer.const("serenity_begin_out0", out_begin0),
             outer.const("serenity_i0", np.int32(0))]
     if read == "gather":
-        init.append(outer.const("serenity_rows0", np.arange(begins[0][1], begins[0][1] + rows)))
+        init.append(outer.const("serenity_rows0", np.arange(begins[0][0][1], begins[0][0][1] + rows)))
     x_out = outer.tensor("serenity_x_loop", xt.shape, xt.type, like=xt)
     acc_out = outer.tensor("serenity_acc_loop", acc_shape, et.type, like=et)
     small = [outer.tensor(f"serenity_loop_out{k}", sg.tensors[t].shape, INT32) for k, t in enumerate(init[2:])]
@@ -459,14 +476,30 @@ def with_alias_plan(model):
     counts = [len(sg.tensors) for sg in model.subgraphs]
     base = np.cumsum([0] + counts[:-1])
     offsets = [-1] * sum(counts)
-    at = 0
+    sg = model.subgraphs[0]
+    first, last = {int(t): -1 for t in sg.inputs}, {int(t): len(sg.operators) for t in sg.outputs}
+    for i, op in enumerate(sg.operators):
+        for t in op.outputs:
+            first.setdefault(int(t), i)
+        for t in op.inputs:
+            last[int(t)] = max(last.get(int(t), i), i)
     placed = []
-    for g in sorted(groups):
-        size = max(nbytes(model.subgraphs[s].tensors[t]) for s, t in g)
+    # first fit, largest group first, over each group's span in the outer graph's stored order
+    for g in sorted(groups, key=lambda g: (-max(nbytes(model.subgraphs[s].tensors[t]) for s, t in g), g)):
+        size = -(-max(nbytes(model.subgraphs[s].tensors[t]) for s, t in g) // 16) * 16
+        outer = [t for s, t in g if s == 0]
+        span = (min(first.get(t, 0) for t in outer), max(last.get(t, first.get(t, 0)) for t in outer))
+        at = 0
+        for other in sorted(placed, key=lambda p: p["offset"]):
+            if other["span"][0] <= span[1] and span[0] <= other["span"][1] and at < other["offset"] + other["size"] \
+                    and other["offset"] < at + size:
+                at = other["offset"] + other["size"]
         for s, t in g:
             offsets[base[s] + t] = at
-        placed.append({"tensors": [[int(s), int(t)] for s, t in g], "offset": at, "bytes": size})
-        at += -(-size // 16) * 16
+        placed.append({"tensors": [[int(s), int(t)] for s, t in g], "offset": at, "bytes": size, "size": size,
+                       "span": span})
+    for p in placed:
+        del p["size"]
     return with_metadata(model, METADATA_NAME, encode_offline_plan(offsets)), placed
 
 
