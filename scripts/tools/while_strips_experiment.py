@@ -429,6 +429,15 @@ def _drop_unused(model, s: int) -> None:
                 tm.tensorIndex = new[tm.tensorIndex]
 
 
+def with_outputs(model, names):
+    """The model with the tensors of subgraph 0 named ``names`` added to its outputs."""
+    sg = model.subgraphs[0]
+    index = {_text(t.name): k for k, t in enumerate(sg.tensors)}
+    sg.outputs = np.asarray(list(sg.outputs) + [index[_text(n)] for n in names], np.int32)
+    model.signatureDefs = []  # the signature would list the old outputs only
+    return model
+
+
 # ---------------------------------------------------------------- the plan
 
 def alias_groups(model):
@@ -550,23 +559,30 @@ def run_litert(data: bytes, x: np.ndarray):
     return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
 
 
-def evaluate(name: str, data: bytes, x: np.ndarray, reference: dict | None) -> dict:
-    from tflite_serenity.tflm.interpreter import run_tflm
-    r = run_tflm(data, [x])
+def evaluate(name: str, data: bytes, xs: list, reference: dict | None) -> dict:
+    """TFLite Micro's arena for ``data`` and its outputs on each input of
+    ``xs`` (one child process), LiteRT's outputs, and whether both equal
+    ``reference`` (the input model's, each runtime against itself)."""
+    from tflite_serenity.tflm.interpreter import run_tflm_trials
+    r, tflm = run_tflm_trials(data, [[x] for x in xs])
     row = {"model": name, "bytes": len(data), "head": r.head_bytes, "tail": r.tail_bytes, "total": r.total_bytes,
            "tflm_error": r.error}
     row.update(live_peak(read_model(data)))
     try:
-        lite = run_litert(data, x)
+        lite = [run_litert(data, x) for x in xs]
         row["litert_error"] = None
     except Exception as err:  # report the runtime's refusal, keep going
         lite, row["litert_error"] = None, f"{type(err).__name__}: {err}"[:400]
+
+    def same(mine, theirs):
+        if mine is None or theirs is None:
+            return None
+        return all(np.array_equal(a, b) for run_a, run_b in zip(mine, theirs) for a, b in zip(run_a, run_b))
+
     if reference is not None:
-        row["tflm_identical"] = None if r.outputs is None or reference["tflm"] is None else all(
-            np.array_equal(a, b) for a, b in zip(r.outputs, reference["tflm"]))
-        row["litert_identical"] = None if lite is None or reference["litert"] is None else all(
-            np.array_equal(a, b) for a, b in zip(lite, reference["litert"]))
-    row["_outputs"] = {"tflm": r.outputs, "litert": lite}
+        row["tflm_identical"] = same(tflm, reference["tflm"])
+        row["litert_identical"] = same(lite, reference["litert"])
+    row["_outputs"] = {"tflm": tflm, "litert": lite}
     return row
 
 
@@ -578,6 +594,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-alias", action="store_true", help="write no offline plan (TFLite Micro plans all)")
     p.add_argument("--compare", nargs="*", default=[], help="other .tflite files to measure alongside")
     p.add_argument("--out", default="/tmp/while_strips")
+    p.add_argument("--probe", action="store_true",
+                   help="also make each region's exit map a model output (in both models) and compare it: the "
+                        "final logits of a random input take few values")
+    p.add_argument("--seeds", type=int, default=1, help="random int8 inputs to compare on (seeds 0..N-1)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -585,6 +605,11 @@ def main(argv=None) -> int:
     src = Path(args.model).read_bytes()
     model = read_model(src)
     regions = sorted((tuple(int(v) for v in r.split(":")) for r in args.region), reverse=True)
+    if args.probe:
+        probes = [model.subgraphs[0].tensors[int(model.subgraphs[0].operators[b - 1].outputs[0])].name
+                  for _, b, _ in regions]
+        src = write_model(with_outputs(model, probes))
+        model = read_model(src)
     facts = []
     for start, stop, strips in regions:
         model, f = loopify(model, start, stop, strips, read=args.read)
@@ -597,7 +622,8 @@ def main(argv=None) -> int:
     path = out / f"while_{tag}.tflite"
     path.write_bytes(data)
     sg0 = read_model(src).subgraphs[0]
-    x = np.random.default_rng(0).integers(-128, 128, size=tuple(sg0.tensors[sg0.inputs[0]].shape), dtype=np.int8)
+    shape = tuple(int(d) for d in sg0.tensors[sg0.inputs[0]].shape)
+    x = [np.random.default_rng(seed).integers(-128, 128, size=shape, dtype=np.int8) for seed in range(args.seeds)]
     ref = evaluate("input", src, x, None)
     rows = [ref]
     reference = ref["_outputs"]
