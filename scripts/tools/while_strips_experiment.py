@@ -21,10 +21,11 @@ the strip's operators in a WHILE body:
   at a loop-carried start index; int32 ADDs advance the indices and a
   counter, LESS on the counter is the loop condition.
 
-The unrolled first strips write their bands into the accumulator (initially
-a zero constant in flash) with DYNAMIC_UPDATE_SLICE, the last ones after the
-loop; the last write produces the run's exit tensor, read by the rest of the
-model unchanged.
+The first unrolled strip PADs its band to the whole map to start the
+accumulator (``--zero-acc``: DYNAMIC_UPDATE_SLICE into a zero constant in
+flash instead); the other unrolled strips write their bands into it with
+DYNAMIC_UPDATE_SLICE, the last ones after the loop; the last write produces
+the run's exit tensor, read by the rest of the model unchanged.
 
 TFLite Micro's WHILE copies op inputs to op outputs, op outputs to the body's
 and condition's inputs and the body's outputs back, each iteration, skipping
@@ -75,7 +76,7 @@ from tflite_serenity.tflm.offline import METADATA_NAME, encode_offline_plan
 INT8, INT32, BOOL = fb.TensorType.INT8, fb.TensorType.INT32, fb.TensorType.BOOL
 _NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
 _VERSIONS = {"WHILE": 1, "SLICE": 2, "GATHER": 2, "DYNAMIC_UPDATE_SLICE": 2, "ADD": 1, "LESS": 1,
-             "STRIDED_SLICE": 2}
+             "STRIDED_SLICE": 2, "PAD": 2}
 
 
 def kind(model, op) -> str:
@@ -183,7 +184,7 @@ def entry_begin(model, sg, op) -> np.ndarray:
     return model.buffers[sg.tensors[op.inputs[1]].buffer].data.view(np.int32).copy()
 
 
-def loopify(model, start: int, stop: int, strips: int, read: str = "slice"):
+def loopify(model, start: int, stop: int, strips: int, read: str = "slice", zero_acc: bool = False):
     """Operators ``[start, stop)`` of subgraph 0 in ``strips`` row strips, the
     middle ones in a WHILE loop. Returns (model, facts) or raises."""
     tiled = tile(model, 0, start, stop, strips)
@@ -366,12 +367,18 @@ def loopify(model, start: int, stop: int, strips: int, read: str = "slice"):
 
     # --- the outer graph: first strips, loop, last strips, each band written into the accumulator
     new_ops = list(ops[:tiled.strips[0][0]])
-    acc = outer.tensor("serenity_acc_zero", acc_shape, et.type, like=et,
-                       data=np.zeros(acc_shape, np.int8))
+    acc = None
+    if zero_acc:
+        acc = outer.tensor("serenity_acc_zero", acc_shape, et.type, like=et, data=np.zeros(acc_shape, np.int8))
     accs = [acc]
 
     def write_band(j, acc_in, final=False):
         out = exit_t if final else outer.tensor(f"serenity_acc_{j}", acc_shape, et.type, like=et)
+        if acc_in is None:  # the first band: PAD it to the whole map (the other rows are overwritten later)
+            pads = outer.const(f"serenity_band_pads_{j}", [[0, 0], [j * band, height - (j + 1) * band], [0, 0], [0, 0]])
+            new_ops.append(outer.op("PAD", [parts[j], pads], [out], fb.BuiltinOptions.PadOptions, fb.PadOptionsT()))
+            accs.append(out)
+            return out
         begin = outer.const(f"serenity_band_begin_{j}", [0, j * band, 0, 0])
         new_ops.append(outer.op("DYNAMIC_UPDATE_SLICE", [acc_in, parts[j], begin], [out],
                                 fb.BuiltinOptions.DynamicUpdateSliceOptions, fb.DynamicUpdateSliceOptionsT()))
@@ -591,6 +598,8 @@ def main(argv=None) -> int:
     p.add_argument("model")
     p.add_argument("--region", action="append", required=True, help="START:STOP:STRIPS (stored order)")
     p.add_argument("--read", choices=("slice", "gather", "strided_slice"), default="slice")
+    p.add_argument("--zero-acc", action="store_true",
+                   help="start each accumulator from a zero constant (in flash) instead of PADding the first band")
     p.add_argument("--no-alias", action="store_true", help="write no offline plan (TFLite Micro plans all)")
     p.add_argument("--compare", nargs="*", default=[], help="other .tflite files to measure alongside")
     p.add_argument("--out", default="/tmp/while_strips")
@@ -612,13 +621,14 @@ def main(argv=None) -> int:
         model = read_model(src)
     facts = []
     for start, stop, strips in regions:
-        model, f = loopify(model, start, stop, strips, read=args.read)
+        model, f = loopify(model, start, stop, strips, read=args.read, zero_acc=args.zero_acc)
         facts.append(f)
     plan = []
     if not args.no_alias:
         model, plan = with_alias_plan(model)
     data = write_model(model)
-    tag = "_".join(f"{a}-{b}x{n}" for a, b, n in regions) + f"_{args.read}" + ("_noalias" if args.no_alias else "")
+    tag = ("_".join(f"{a}-{b}x{n}" for a, b, n in regions) + f"_{args.read}" + ("_noalias" if args.no_alias else "")
+           + ("_zeroacc" if args.zero_acc else ""))
     path = out / f"while_{tag}.tflite"
     path.write_bytes(data)
     sg0 = read_model(src).subgraphs[0]
