@@ -3,8 +3,8 @@
 Rewrites each ``--region START:STOP:STRIPS`` of subgraph 0 with
 tflite_serenity.rewrite.loop_strips (the last region first, so earlier
 positions stay), writes the offline plan pinning the loops' alias groups
-(with_alias_plan), and prints TFLite Micro's measured head, tail and total
-for the input, the loops without the plan, the loops with it, and the same
+(loop_plan.with_alias_plan), and prints TFLite Micro's measured head, tail
+and total for the input, the loops without the plan, the loops with it, and the same
 regions as unrolled strips (strips.tile), plus whether the planned model's
 outputs are bit-identical to the input's in TFLite Micro and in LiteRT
 (each runtime against itself) on ``--trials`` random input sets.
@@ -25,7 +25,8 @@ from pathlib import Path
 
 from scripts.models import zoo
 from tflite_serenity.model import read_model, write_model
-from tflite_serenity.rewrite.loop_strips import loop_strips, with_alias_plan
+from tflite_serenity.rewrite.loop_plan import with_alias_plan
+from tflite_serenity.rewrite.loop_strips import loop_strips
 from tflite_serenity.rewrite.strips import tile
 from tflite_serenity.verify import compare_models, measure_tflm_arena
 

@@ -6,10 +6,9 @@ import pytest
 
 from tflite_serenity.errors import InfeasibleError, UnsupportedModelError
 from tflite_serenity.model import read_model, write_model
-from tflite_serenity.model.ops import opcode_name
-from tflite_serenity.rewrite.loop_strips import alias_groups, loop_strips, with_alias_plan
+from tflite_serenity.rewrite.loop_plan import with_alias_plan
+from tflite_serenity.rewrite.loop_strips import loop_strips
 from tflite_serenity.rewrite.strips import tile
-from tflite_serenity.tflm.offline import read_offline_plan
 from tflite_serenity.verify import compare_models, measure_tflm_arena
 from tests.models import load
 
@@ -84,27 +83,6 @@ def test_an_exit_written_in_place_keeps_the_head_below_the_unrolled_strips_join(
     in_place = measure_tflm_arena(write_model(with_alias_plan(looped, exit_in_place=True)[0]))
     unrolled = measure_tflm_arena(_unrolled(original, [(0, 4, 8)]))
     assert in_place.head_bytes < unrolled.head_bytes
-
-
-def test_the_plan_pins_the_alias_groups_and_leaves_every_other_tensor_online(original):
-    model, pins = with_alias_plan(_looped(original))
-    offsets = read_offline_plan(model).offsets
-    counts = [len(sub.tensors) for sub in model.subgraphs]
-    base = [sum(counts[:s]) for s in range(len(counts))]
-    pinned = {base[s] + t: pin.offset for pin in pins for s, t in pin.group.tensors}
-    assert len(offsets) == sum(counts)
-    assert all(offsets[k] == pinned.get(k, -1) for k in range(len(offsets)))
-    # per loop: the entry map and the accumulator, each across the outer graph, condition and body
-    assert {s for pin in pins for s, _ in pin.group.tensors} == set(range(len(model.subgraphs)))
-
-
-def test_alias_groups_join_each_loop_carried_map_across_subgraphs(original):
-    model = loop_strips(read_model(original), 0, 3, 10, 8).model
-    groups = alias_groups(model)
-    kinds = {opcode_name(model, op) for op in model.subgraphs[0].operators}
-    assert "WHILE" in kinds and "CONCATENATION" not in kinds
-    assert len(groups) == 2  # the entry map, the accumulator
-    assert all({s for s, _ in g.tensors} == {0, 1, 2} for g in groups)
 
 
 def test_strips_of_unequal_heights_are_refused(original):

@@ -22,15 +22,11 @@ accumulator (its other rows are overwritten later), every other unrolled
 band is written into it with DYNAMIC_UPDATE_SLICE, and the last write
 produces the run's exit tensor, read by the rest of the model unchanged.
 
-TFLite Micro's WHILE copies its inputs to its outputs, those to the
-condition's and body's inputs, and the body's outputs back, on every
-iteration, skipping a copy between equal addresses. :func:`alias_groups`
-says which tensors, across subgraphs, must share one offset so that no map
-is copied and none held twice: per loop-carried map, the WHILE's input and
-output, the condition's and body's inputs, the body's output, and the
-DYNAMIC_UPDATE_SLICE outputs written in place over their operand.
-:func:`with_alias_plan` writes them as an offline plan (every other tensor
-``-1``, left to TFLite Micro's planner).
+The loop-carried maps (the entry and the accumulator) must keep one
+address through the WHILE, or TFLite Micro copies them every iteration and
+holds them twice: :mod:`.loop_plan` says which tensors alias
+(:func:`.loop_plan.alias_groups`) and writes the offline plan that pins
+them (:func:`.loop_plan.with_alias_plan`).
 
 Exact: every output element is computed by the same kernel from the same
 input elements as in :func:`.strips.tile`, so integer models give the same
@@ -41,6 +37,7 @@ does not yet read WHILE alias pins, so nothing calls this by default.
 Examples
 --------
 >>> from tflite_serenity.model import read_model, write_model
+>>> from tflite_serenity.rewrite.loop_plan import with_alias_plan
 >>> done = loop_strips(read_model(data), 0, 0, 3, 8)        # doctest: +SKIP
 >>> planned, pins = with_alias_plan(done.model)                # doctest: +SKIP
 >>> write_model(planned)                                       # doctest: +SKIP
@@ -56,19 +53,12 @@ import numpy as np
 
 from ..errors import InfeasibleError, UnsupportedModelError
 from ..graph import Graph
-from ..model.edit import with_empty_subgraphs, with_metadata, without_metadata
+from ..model.edit import with_empty_subgraphs
 from ..model.editor import SubgraphEditor, constant_array, operator_options
 from ..model.schema import TensorType
-from ..model.types import TYPES
-from ..model_version import ModelVersion, graphs_of
-from ..tflm.offline import METADATA_NAME, encode_offline_plan
+from ..model_version import ModelVersion
+from .loop_plan import PREFIX, AliasGroup, alias_groups
 from .strips import tile
-
-#: Subgraphs this module writes are named ``serenity_strips_...``; only their
-#: WHILEs are read back by :func:`alias_groups`.
-PREFIX = "serenity_strips"
-#: Offsets of pinned groups are multiples of this (TFLite Micro's tensor alignment).
-ALIGNMENT = 16
 
 # operator versions of the operators added (the ones covering int8 data where they read it)
 _SLICE_VERSION, _PAD_VERSION, _UPDATE_VERSION = 2, 2, 2
@@ -98,26 +88,10 @@ class Loop:
 
 
 @dataclass(frozen=True)
-class AliasGroup:
-    """Tensors, as (subgraph, tensor) pairs in ascending order, that must share
-    one arena offset; ``nbytes`` is the largest member's size in TFLite Micro."""
-
-    tensors: tuple[tuple[int, int], ...]
-    nbytes: int
-
-
-@dataclass(frozen=True)
-class Pin:
-    """An alias group placed at ``offset`` bytes from the start of the arena head."""
-
-    group: AliasGroup
-    offset: int
-
-
-@dataclass(frozen=True)
 class LoopStrips:
     """The result of :func:`loop_strips`: the model, where its loop is, and the
-    alias groups of every loop of this module in it."""
+    alias groups (:func:`.loop_plan.alias_groups`) of every loop of this
+    module in it."""
 
     model: object
     loop: Loop
@@ -153,8 +127,8 @@ def loop_strips(model, subgraph: int, start: int, stop: int, strips: int) -> Loo
 
     Preserves the outputs bit for bit (each element computed as by
     :func:`.strips.tile`) and every tensor outside the run; the run's exit
-    tensor keeps its index-free identity (its name) and is written by the
-    last band's DYNAMIC_UPDATE_SLICE. The input model is not modified.
+    tensor stays (its name, its readers) and is written by the last band's
+    DYNAMIC_UPDATE_SLICE. The input model is not modified.
 
     Parameters
     ----------
@@ -430,162 +404,8 @@ def _while(ed: SubgraphEditor, graph: Graph, run: _Run, window: _Window, first: 
                            options={"condSubgraphIndex": cond, "bodySubgraphIndex": body})
 
 
-# ---------------------------------------------------------------- the plan
-
-
-def alias_groups(model, *, exit_in_place: bool = False) -> tuple[AliasGroup, ...]:
-    """The tensors that must share one offset for the loops of this module in
-    ``model`` to copy no map: per WHILE whose body is ours, each loop-carried
-    tensor that enters from the arena (not a constant) with the WHILE's
-    output, the condition's and body's inputs and the body's output at its
-    place; a DYNAMIC_UPDATE_SLICE's output joins its operand's group when
-    the operand dies there and the output goes on accumulating (is read by
-    another DYNAMIC_UPDATE_SLICE or a WHILE): written in place.
-
-    The last band's write, which makes the run's exit, is written in place
-    too only with ``exit_in_place``. That saves one exit-sized map at that
-    write (the unrolled strips' CONCATENATION holds two), but pins the exit
-    for the rest of its life, where TFLite Micro would otherwise place it
-    among the next operators' maps as it likes. It pays where the exit is
-    large beside what follows (a stretch ending in a channel expansion) and
-    costs where a large map comes next. Groups come in ascending order of
-    their first tensor."""
-    graphs = graphs_of(model)
-    parent: dict[tuple[int, int], tuple[int, int]] = {}
-
-    def find(a):
-        root = a
-        while parent.setdefault(root, root) != root:
-            root = parent[root]
-        while parent[a] != root:
-            parent[a], a = root, parent[a]
-        return root
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    looped = set()
-    for g in graphs:
-        for op in g.operators:
-            if op.kind != "WHILE":
-                continue
-            options = operator_options(model, g.subgraph, op.index)
-            cond, body = int(options["condSubgraphIndex"]), int(options["bodySubgraphIndex"])
-            if not _text(model.subgraphs[body].name).startswith(PREFIX):
-                continue
-            for n, (a, b) in enumerate(zip(op.inputs, op.outputs)):
-                if g.tensors[a].has_data:
-                    continue  # a counter starting from a constant: a few bytes, copied
-                members = [(g.subgraph, a), (g.subgraph, b), (cond, graphs[cond].inputs[n]),
-                           (body, graphs[body].inputs[n]), (body, graphs[body].outputs[n])]
-                looped.update(members)
-                for m in members[1:]:
-                    union(members[0], m)
-    for g in graphs:
-        for op in g.operators:
-            operand = op.inputs[0] if op.kind == "DYNAMIC_UPDATE_SLICE" else -1
-            if (operand >= 0 and not g.tensors[operand].has_data and g.consumers[operand] == (op.index,)
-                    and operand not in g.outputs and operand not in g.inputs
-                    and (exit_in_place or _accumulates(g, op.outputs[0]))):
-                union((g.subgraph, operand), (g.subgraph, op.outputs[0]))
-    components: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for member in sorted(parent):
-        components.setdefault(find(member), []).append(member)
-    groups = []
-    for members in components.values():
-        if len(members) > 1 and any(m in looped for m in members):
-            size = max(_nbytes(graphs[s].tensors[t]) for s, t in members)
-            groups.append(AliasGroup(tuple(members), size))
-    return tuple(sorted(groups, key=lambda group: group.tensors))
-
-
-def _accumulates(graph: Graph, tensor: int) -> bool:
-    """Whether ``tensor`` is read by a DYNAMIC_UPDATE_SLICE or a WHILE (an accumulator, not the exit)."""
-    return any(graph.operators[c].kind in ("DYNAMIC_UPDATE_SLICE", "WHILE") for c in graph.consumers[tensor])
-
-
-def place_groups(model, groups: Sequence[AliasGroup]) -> tuple[Pin, ...]:
-    """An offset per group: first fit, no two groups on common bytes while
-    both are alive; the group alive latest is placed first (lowest), then
-    larger groups first, ties by first tensor. TFLite Micro's planner puts
-    the maps it places itself around the pins: a pin low in the arena that
-    outlives the loop leaves them the space above it, as the head's bottom
-    tensor would (measured lower than largest-first and than earliest-first
-    on MobileNetV2 and the loop fixture; TFLite Micro's own planner would
-    be the judge, once the memory model follows it into WHILE bodies).
-
-    A group lives, in the subgraph of its lowest index (the loop's), from
-    the first write of a member to the last read of one (the graph's inputs
-    from the start, its outputs to the end); groups of different such
-    subgraphs are taken as always alive together.
-    """
-    graphs = graphs_of(model)
-    spans = [_span(graphs, group) for group in groups]
-    order = sorted(range(len(groups)), key=lambda k: (-spans[k][2], -groups[k].nbytes, groups[k].tensors))
-    placed: list[tuple[int, int, int]] = []  # (offset, bytes, group)
-    offsets = [0] * len(groups)
-    for k in order:
-        size = -(-groups[k].nbytes // ALIGNMENT) * ALIGNMENT
-        at = 0
-        for offset, nbytes, other in sorted(placed):
-            if _overlap(spans[k], spans[other]) and at < offset + nbytes and offset < at + size:
-                at = offset + nbytes
-        offsets[k] = at
-        placed.append((at, size, k))
-    return tuple(Pin(group, offset) for group, offset in zip(groups, offsets))
-
-
-def with_alias_plan(model, groups: Sequence[AliasGroup] | None = None, *, exit_in_place: bool = False):
-    """The model with an offline plan (``OfflineMemoryAllocation``) pinning
-    each alias group to one offset (:func:`place_groups`) and every other
-    tensor at ``-1`` (placed by TFLite Micro around the pins); the pins.
-
-    ``groups`` defaults to :func:`alias_groups` of the model (with
-    ``exit_in_place``). The plan is not
-    passed through :func:`tflite_serenity.tflm.offline.check_offline_plan`,
-    which does not know WHILE aliases yet; verify the result by running it.
-    Any plan the model had is replaced.
-    """
-    groups = alias_groups(model, exit_in_place=exit_in_place) if groups is None else tuple(groups)
-    pins = place_groups(model, groups)
-    counts = [len(sub.tensors or []) for sub in model.subgraphs]
-    base = np.cumsum([0, *counts[:-1]])
-    offsets = [-1] * sum(counts)
-    for pin in pins:
-        for s, t in pin.group.tensors:
-            offsets[int(base[s]) + t] = pin.offset
-    planned = with_metadata(without_metadata(model, METADATA_NAME), METADATA_NAME, encode_offline_plan(offsets))
-    return planned, pins
-
-
-def _span(graphs: Sequence[Graph], group: AliasGroup) -> tuple[int, int, int]:
-    """(subgraph, first, last) positions over which a group is alive."""
-    s = min(sub for sub, _ in group.tensors)
-    g = graphs[s]
-    first, last = g.num_operators, -1
-    for sub, t in group.tensors:
-        if sub != s:
-            continue
-        born = -1 if t in g.inputs else g.producer[t]
-        first = min(first, born)
-        last = max(last, born, *g.consumers[t], *([g.num_operators] if t in g.outputs else []))
-    return s, first, last
-
-
-def _overlap(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
-    return a[0] != b[0] or (a[1] <= b[2] and b[1] <= a[2])
-
-
-def _nbytes(tensor) -> int:
-    width = TYPES[tensor.dtype].tflm_width or 0
-    return int(np.prod(tensor.shape, dtype=np.int64)) * width
-
-
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
 
 
-__all__ = ["ALIGNMENT", "AliasGroup", "Loop", "LoopStrips", "PREFIX", "Pin", "alias_groups", "loop_strips",
-           "place_groups", "with_alias_plan"]
+__all__ = ["Loop", "LoopStrips", "loop_strips"]
