@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.graph import build_graph
 from tflite_serenity.model import read_model, write_model
+from tflite_serenity.model.edit import with_empty_subgraphs
 from tflite_serenity.model.editor import SubgraphEditor, constant_array, operator_options
+from tflite_serenity.model.schema import TensorType
 from tests.models import load
 
 
@@ -82,3 +86,34 @@ def test_equal_constants_share_one_tensor():
     b = ed.constant(np.ones(4, dtype=np.int32), name="b/strides")
     c = ed.constant(np.array([1, 2, 1, 1], dtype=np.int32), name="c/strides")
     assert a == b != c
+
+
+def test_a_new_subgraph_is_filled_with_tensors_of_another_and_appended_operators():
+    tree = _tree()
+    new, (index,) = with_empty_subgraphs(tree, ["copy"])
+    source = new.subgraphs[0]
+    conv = source.operators[0]
+    ed = SubgraphEditor(new, index)
+    x = ed.tensor_from(source.tensors[conv.inputs[0]], name="x", activation=True)
+    weights = ed.tensor_from(source.tensors[conv.inputs[1]])  # a constant keeps its buffer
+    bias = ed.tensor_from(source.tensors[conv.inputs[2]])
+    y = ed.tensor_from(source.tensors[conv.outputs[0]], name="y", activation=True)
+    op = copy.copy(conv)
+    op.inputs, op.outputs = [x, weights, bias], [y]
+    ed.append([op])
+    ed.set_inputs_outputs([x], [y])
+    done, _ = ed.finish()
+    graph = build_graph(read_model(write_model(done)), index)
+    assert len(tree.subgraphs) == 1 and len(done.subgraphs) == 2
+    assert [o.kind for o in graph.operators] == ["CONV_2D"] and graph.inputs == (0,) and graph.outputs == (3,)
+    assert done.subgraphs[index].tensors[weights].buffer == source.tensors[conv.inputs[1]].buffer
+    assert done.subgraphs[index].tensors[x].buffer == 0
+
+
+def test_a_plain_tensor_has_the_type_and_shape_asked_for():
+    ed = SubgraphEditor(_tree(), 0)
+    t = ed.tensor(TensorType.INT32, [4], name="begin")
+    ed.replace(0, [ed.operators[0], ed.new_operator("ADD", [t, t], [t])])
+    new, index_of = ed.finish()
+    made = new.subgraphs[0].tensors[index_of[t]]
+    assert made.type == TensorType.INT32 and list(made.shape) == [4] and made.buffer == 0

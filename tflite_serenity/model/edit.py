@@ -24,6 +24,22 @@ def with_operator_orders(model: "fb.ModelT", orders: Mapping[int, Sequence[int]]
     return new
 
 
+def with_empty_subgraphs(model: "fb.ModelT", names: Sequence[str]) -> tuple["fb.ModelT", list[int]]:
+    """A model with one new empty subgraph per name after its own (e.g. a
+    WHILE's condition and body, filled with a ``SubgraphEditor``), and
+    their indices."""
+    new = copy.copy(model)
+    new.subgraphs = list(model.subgraphs)
+    indices = []
+    for name in names:
+        sub = fb.SubGraphT()
+        sub.tensors, sub.operators, sub.inputs, sub.outputs = [], [], [], []
+        sub.name = name
+        new.subgraphs.append(sub)
+        indices.append(len(new.subgraphs) - 1)
+    return new, indices
+
+
 def with_metadata(model: "fb.ModelT", name: str, data: bytes) -> "fb.ModelT":
     """A model with metadata entry ``name`` holding ``data`` (replacing any entry of that name)."""
     import numpy as np

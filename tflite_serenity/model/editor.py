@@ -40,6 +40,12 @@ _NEW_OPERATORS = {
                       fb.ConcatenationOptionsT),
     "STRIDED_SLICE": (BuiltinOperator.STRIDED_SLICE, BuiltinOptions.StridedSliceOptions,
                       fb.StridedSliceOptionsT),
+    "SLICE": (BuiltinOperator.SLICE, BuiltinOptions.SliceOptions, fb.SliceOptionsT),
+    "PAD": (BuiltinOperator.PAD, BuiltinOptions.PadOptions, fb.PadOptionsT),
+    "DYNAMIC_UPDATE_SLICE": (BuiltinOperator.DYNAMIC_UPDATE_SLICE, BuiltinOptions.DynamicUpdateSliceOptions,
+                             fb.DynamicUpdateSliceOptionsT),
+    "LESS": (BuiltinOperator.LESS, BuiltinOptions.LessOptions, fb.LessOptionsT),
+    "WHILE": (BuiltinOperator.WHILE, BuiltinOptions.WhileOptions, fb.WhileOptionsT),
 }
 
 
@@ -136,6 +142,7 @@ class SubgraphEditor:
         self._buffers = list(model.buffers or [])
         self._codes = list(model.operatorCodes or [])
         self._placed: dict[int, list] = {}
+        self._appended: list = []
         self._shared: dict[tuple, int] | None = None  # constant() tensors by type, shape and bytes
 
     # -- tensors ----------------------------------------------------------
@@ -171,6 +178,30 @@ class SubgraphEditor:
             t.quantization = None if source.quantization is None else _shallow(source.quantization)
         elif quantization is not None and quantization is not False:
             t.quantization = _quantization_t(quantization)
+        return self._append_tensor(t)
+
+    def tensor(self, dtype: int, shape: Sequence[int], *, name: str) -> int:
+        """A new activation tensor of schema type ``dtype`` (e.g. ``TensorType.INT32``)
+        and static ``shape``, without quantization (a loop counter, say)."""
+        t = fb.TensorT()
+        t.type = dtype
+        t.shape = np.asarray([int(d) for d in shape], dtype=np.int32)
+        t.hasRank = True
+        t.buffer = 0
+        t.name = name
+        return self._append_tensor(t)
+
+    def tensor_from(self, source: "fb.TensorT", *, name: str | None = None, activation: bool = False) -> int:
+        """Tensor ``source`` of another subgraph brought into this one (renamed to
+        ``name`` if given). A constant keeps its buffer, so its data stays once
+        in the file; with ``activation`` (or when it has no data) the copy is
+        an activation of its type, shape and quantization."""
+        t = _shallow(source)
+        if name is not None:
+            t.name = name
+        if activation:
+            t.buffer = 0
+            t.isVariable = False
         return self._append_tensor(t)
 
     def constant_slice(self, tensor: int, axis: int, start: int, stop: int, *, name: str) -> int:
@@ -258,8 +289,9 @@ class SubgraphEditor:
         self, kind: str, inputs: Sequence[int], outputs: Sequence[int], *,
         options: Mapping[str, object] = {}, version: int = 1,
     ) -> "fb.OperatorT":
-        """A new ``ADD``, ``CONCATENATION`` or ``STRIDED_SLICE`` with the given option fields (not placed
-        yet). Its operator code is reused when the model has one, else added
+        """A new operator of a kind in ``_NEW_OPERATORS`` (``ADD``, ``CONCATENATION``,
+        ``STRIDED_SLICE``, ``SLICE``, ``PAD``, ``DYNAMIC_UPDATE_SLICE``, ``LESS``, ``WHILE``)
+        with the given option fields (not placed yet). Its operator code is reused when the model has one, else added
         with ``version``."""
         if kind not in _NEW_OPERATORS:
             raise ValueError(f"cannot create {kind} operators; known: {sorted(_NEW_OPERATORS)}")
@@ -275,6 +307,15 @@ class SubgraphEditor:
                 raise ValueError(f"{kind} options have no field {key!r}")
             setattr(op.builtinOptions, key, value)
         return op
+
+    def append(self, new_ops: Sequence["fb.OperatorT"]) -> None:
+        """Put ``new_ops`` after every operator of the subgraph (building a new subgraph, say)."""
+        self._appended.extend(new_ops)
+
+    def set_inputs_outputs(self, inputs: Sequence[int], outputs: Sequence[int]) -> None:
+        """Make ``inputs`` and ``outputs`` the subgraph's inputs and outputs (tensor indices of the edit)."""
+        self._sub.inputs = [int(x) for x in inputs]
+        self._sub.outputs = [int(x) for x in outputs]
 
     def replace(self, op: int, new_ops: Sequence["fb.OperatorT"]) -> None:
         """Put ``new_ops`` (in this order) where operator ``op`` stands, instead of it.
@@ -301,6 +342,7 @@ class SubgraphEditor:
         operators = []
         for i, op in enumerate(self._operators):
             operators.extend(self._placed.get(i, [op]))
+        operators.extend(self._appended)
         used = set(_index_list(self._sub.inputs))
         used.update(_index_list(self._sub.outputs))
         highest = []  # per operator: the highest tensor index it refers to

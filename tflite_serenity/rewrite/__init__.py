@@ -8,6 +8,9 @@ operators that consume them, where the scheduled peak says it pays.
 * :mod:`.slices` makes pads, crops and 1x1 pools one small slice (always pays);
 * :mod:`.strips` computes a run of the graph in row strips, and
   :mod:`.strip_search` picks the runs around the peak where that pays;
+* :mod:`.loop_strips` runs the middle strips of such a run as one WHILE
+  body, and :mod:`.loop_plan` writes the offline plan that keeps its
+  loop-carried maps in place (neither used by default yet);
 * :mod:`.tconv` splits a TRANSPOSE_CONV by output channels where its
   scratch buffer sets TFLite Micro's arena.
 
