@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from .graph import Graph, Tensor, check_topological
+from .graph import Graph, Operator, Tensor, check_topological
 from .model.types import TYPES
 
 #: Bytes per element; types whose size depends on their contents count 0.
@@ -99,6 +99,135 @@ def inplace_sources(graph: Graph, *, stored_order: bool = False) -> dict[int, in
                 sources[out.index] = t
                 break
     return sources
+
+
+#: TFLite Micro's DYNAMIC_UPDATE_SLICE copies its operand (input 0) to its
+#: output only where the two differ (``dynamic_update_slice.cc``), then writes
+#: the update: its output may sit over an operand that dies there. Only the
+#: pinned copies of a loop (:func:`loop_aliases`) use this.
+UPDATE_KINDS = frozenset({"DYNAMIC_UPDATE_SLICE"})
+
+
+def _updates_in_place(graph: Graph, bodies: frozenset[int]) -> dict[int, int]:
+    """Per DYNAMIC_UPDATE_SLICE output that may sit over its operand, that
+    operand: of the output's type and shape, read last (in the stored order)
+    and once by the operator, no graph output, and written by an operator of
+    the graph or an input of a WHILE body in ``bodies`` (the body's own copy
+    of a carried value, which the loop overwrites with the body's output)."""
+    tensors, outputs, inputs = graph.tensors, set(graph.outputs), set(graph.inputs)
+    found: dict[int, int] = {}
+    for op in graph.operators:
+        if op.kind not in UPDATE_KINDS or not op.inputs or len(op.outputs) != 1:
+            continue
+        src, out = op.inputs[0], op.outputs[0]
+        if src < 0 or out < 0:
+            continue
+        a, b = tensors[src], tensors[out]
+        if not (is_activation(a) and is_activation(b) and not a.dynamic and not b.dynamic
+                and a.shape == b.shape and a.dtype == b.dtype):
+            continue
+        if src in outputs or op.inputs.count(src) != 1 or graph.consumers[src][-1] != op.index:
+            continue
+        if graph.producer[src] < 0 and not (src in inputs and graph.subgraph in bodies):
+            continue
+        found[out] = src
+    return found
+
+
+def loop_aliases(graphs: Sequence[Graph]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Pairs of tensors, each ``(subgraph, tensor)``, that may share bytes
+    because they are copies of one loop-carried value, in TFLite Micro.
+
+    TFLite Micro's WHILE copies its inputs to the condition's inputs and to
+    its outputs, its outputs to the body's inputs, the body's outputs back to
+    its outputs and on to the condition's inputs, skipping every copy whose
+    source and destination are one address (``kernels/while.cc``,
+    ``kernel_util.cc``). For carried value ``i`` of a WHILE whose condition
+    and body no other operator runs, these may share bytes:
+
+    * WHILE output ``i`` with condition input ``i`` and body input ``i``
+      (the condition only reads its inputs);
+    * body output ``i`` with them, where it is body input ``i`` itself, or
+      written from it in place (a chain of :data:`UPDATE_KINDS`), or written
+      after body input ``i``'s last reader;
+    * WHILE input ``i`` with them, where the WHILE reads it last (and it is
+      no graph output), or where the body hands value ``i`` back unchanged
+      (body output ``i`` is body input ``i``) and no operator that may write
+      in place reads the input or the output;
+    * a DYNAMIC_UPDATE_SLICE output with its dying operand, in any subgraph
+      (the operand may be a WHILE body's input).
+
+    Each tensor must hold no data, match the WHILE output's type and shape
+    and appear once among its operator's or subgraph's inputs. Sharing the
+    pairs transitively is safe: whenever one member is written, every other
+    member holds the same value or is no longer read.
+    """
+    callers: dict[int, int] = {}
+    for g in graphs:
+        for op in g.operators:
+            for c in op.calls:
+                callers[c] = callers.get(c, 0) + 1
+
+    def loop(op: Operator, s: int) -> tuple[int, int] | None:
+        if op.kind != "WHILE" or len(op.calls) != 2:
+            return None
+        c, b = op.calls
+        if c == b or s in (c, b) or not (0 <= c < len(graphs) and 0 <= b < len(graphs)):
+            return None
+        return (c, b) if callers.get(c) == 1 and callers.get(b) == 1 else None
+
+    bodies = frozenset(found[1] for g in graphs for op in g.operators
+                       if (found := loop(op, g.subgraph)) is not None)
+    writers = INPLACE_KINDS | UPDATE_KINDS | {"RESHAPE"}
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for g in graphs:
+        s = g.subgraph
+        pairs.extend(((s, src), (s, out)) for out, src in sorted(_updates_in_place(g, bodies).items()))
+        for op in g.operators:
+            called = loop(op, s)
+            if called is None:
+                continue
+            c, b = called
+            cond, body = graphs[c], graphs[b]
+            n = len(op.outputs)
+            if not len(op.inputs) == n == len(cond.inputs) == len(body.inputs) == len(body.outputs):
+                continue
+            chain = {src: out for out, src in _updates_in_place(body, bodies).items()}
+            for i in range(n):
+                out = op.outputs[i]
+                if out < 0 or not is_activation(g.tensors[out]) or g.tensors[out].dynamic:
+                    continue
+                value = g.tensors[out]
+
+                def copy(graph: Graph, t: int, among: Sequence[int]) -> bool:
+                    if t < 0 or among.count(t) != 1:
+                        return False
+                    x = graph.tensors[t]
+                    return is_activation(x) and not x.dynamic and x.shape == value.shape and x.dtype == value.dtype
+
+                ci, bi, bo = cond.inputs[i], body.inputs[i], body.outputs[i]
+                if copy(cond, ci, cond.inputs):
+                    pairs.append(((s, out), (c, ci)))
+                if not copy(body, bi, body.inputs):
+                    continue
+                pairs.append(((s, out), (b, bi)))
+                unchanged = bo == bi
+                if not unchanged and copy(body, bo, body.outputs) and bo not in body.inputs:
+                    t = bi
+                    while t in chain and t != bo:
+                        t = chain[t]
+                    late = body.producer[bo] >= 0 and all(r < body.producer[bo] for r in body.consumers[bi])
+                    if t == bo or late:
+                        pairs.append(((s, out), (b, bo)))
+                inp = op.inputs[i]
+                if not copy(g, inp, op.inputs):
+                    continue
+                dies = g.consumers[inp][-1] == op.index and inp not in g.outputs
+                kept = unchanged and not any(g.operators[r].kind in writers
+                                             for t in (inp, out) for r in g.consumers[t])
+                if dies or kept:
+                    pairs.append(((s, inp), (s, out)))
+    return pairs
 
 
 def buffer_roots(graph: Graph, inplace: bool = False) -> list[int]:
@@ -346,3 +475,4 @@ def activation_flow(graph: Graph, *, inplace: bool = False) -> ActivationFlow:
         graph.num_operators, graph.preds,
         tuple(b.root for b in entries), tuple(b.size for b in entries), tuple(b.producer for b in entries),
         tuple(b.consumers for b in entries), tuple(b.pinned for b in entries))
+
