@@ -476,3 +476,119 @@ def activation_flow(graph: Graph, *, inplace: bool = False) -> ActivationFlow:
         tuple(b.root for b in entries), tuple(b.size for b in entries), tuple(b.producer for b in entries),
         tuple(b.consumers for b in entries), tuple(b.pinned for b in entries))
 
+
+@dataclass(frozen=True)
+class NestedPeak:
+    """The live-bytes peak of a model whose subgraphs call others (WHILE, IF,
+    CALL_ONCE), in stored orders: see :func:`nested_peak`."""
+
+    peak: int
+    step: int  # the step of subgraph 0 where it occurs
+    inner: int  # of the peak, the bytes of the called subgraphs' own tensors (0 if none run there)
+
+
+def nested_peak(graphs: Sequence[Graph], shared: Sequence[tuple[tuple[int, int], tuple[int, int]]] = ()
+                ) -> NestedPeak:
+    """The peak of live activation bytes of subgraph 0 in stored order, with
+    each operator that runs other subgraphs counted as what lives across it
+    plus the largest peak of a subgraph it runs (computed the same way, in
+    turn), as TFLite Micro lays them out: a called subgraph's tensors live
+    only while its operator runs, one called subgraph at a time.
+
+    ``shared`` pairs tensors, each ``(subgraph, tensor)``, that hold one set
+    of bytes (the copies of a loop-carried value an offline plan pins to one
+    offset: :func:`loop_aliases`); each set is counted once, at every step
+    one of its tensors is alive, and a called subgraph's tensors sharing the
+    bytes of its operator's own inputs and outputs are counted there only.
+    Without ``shared`` every tensor counts in bytes of its own.
+
+    Subgraphs are walked with an explicit stack; one that calls itself
+    (which TFLite Micro refuses) is counted without its own calls.
+    """
+    parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def root(a: tuple[int, int]) -> tuple[int, int]:
+        while parent.get(a, a) != a:
+            parent[a] = parent.get(parent[a], parent[a])
+            a = parent[a]
+        return a
+
+    for a, b in shared:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    def calls(key: tuple[int, frozenset]) -> list[tuple[int, int, tuple[int, frozenset]]]:
+        """Per operator of the key's subgraph that runs others: (step, callee, callee's key)."""
+        s = key[0]
+        return [(op.index, c, (c, _across(graphs, s, op, c, root)))
+                for op in graphs[s].operators for c in op.calls if 0 <= c < len(graphs)]
+
+    def profile_of(key: tuple[int, frozenset], inner: dict) -> tuple[list[int], list[int]]:
+        """Live bytes per step of the key's subgraph (byte sets in its
+        ``outside`` left out), and per step the bytes its called subgraphs add."""
+        s, outside = key
+        graph = graphs[s]
+        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        size: dict[tuple[int, int], int] = {}
+        for life in lifetimes(graph):
+            held = root((s, life.tensor))
+            if held not in outside:
+                spans.setdefault(held, []).append((life.start, life.end))
+                size[held] = max(size.get(held, 0), life.size)
+        steps = max(graph.num_operators, 1)
+        delta = [0] * (steps + 1)
+        for held, found in spans.items():
+            found.sort()
+            merged = [list(found[0])]
+            for a, b in found[1:]:
+                if a > merged[-1][1] + 1:
+                    merged.append([a, b])
+                else:
+                    merged[-1][1] = max(merged[-1][1], b)
+            for a, b in merged:
+                delta[a] += size[held]
+                delta[b + 1] -= size[held]
+        live, running = [], 0
+        for step in range(steps):
+            running += delta[step]
+            live.append(running)
+        extra = [0] * steps
+        for step, _, callee in calls(key):
+            extra[step] = max(extra[step], inner.get(callee, 0))  # 0: a subgraph that runs itself
+        return live, extra
+
+    start = (0, frozenset())
+    inner: dict[tuple[int, frozenset], int] = {}
+    profiles: dict[tuple[int, frozenset], tuple[list[int], list[int]]] = {}
+    stack: list[tuple[tuple[int, frozenset], bool]] = [(start, False)] if graphs else []
+    path: set[tuple[int, frozenset]] = set()
+    while stack:
+        key, expanded = stack.pop()
+        if not expanded:
+            if key in inner or key in path:
+                continue
+            path.add(key)
+            stack.append((key, True))
+            stack.extend((callee, False) for _, _, callee in reversed(calls(key))
+                         if callee not in inner and callee not in path)
+            continue
+        path.discard(key)
+        live, extra = profiles[key] = profile_of(key, inner)
+        inner[key] = max(a + b for a, b in zip(live, extra))
+    if not graphs:
+        return NestedPeak(0, 0, 0)
+    live, extra = profiles[start]
+    totals = [a + b for a, b in zip(live, extra)]
+    peak = max(totals)
+    step = totals.index(peak)
+    return NestedPeak(peak, step, extra[step])
+
+
+def _across(graphs: Sequence[Graph], s: int, op: Operator, callee: int, root) -> frozenset:
+    """The byte sets of subgraph ``callee`` that are its caller's operator's
+    own inputs or outputs (counted in the caller's step), as roots."""
+    if not 0 <= callee < len(graphs):
+        return frozenset()
+    own = {root((s, t)) for t in op.inputs + op.outputs if t >= 0}
+    return frozenset(r for t in range(len(graphs[callee].tensors)) if (r := root((callee, t))) in own)

@@ -152,3 +152,52 @@ def test_the_simulated_head_is_tflite_micros_measured_one():
     measured = measure_tflm_arena(data)
     assert measured.error is None
     assert stored_head(model, build_graphs(model)) == estimate_tflm_arena(data).head == measured.head_bytes
+
+
+# The live-bytes peak with the loop: what lives across the WHILE plus its body's peak.
+
+def test_the_peak_with_a_loop_is_what_lives_across_it_plus_the_body_peak():
+    graphs = tiny_loop(read_after=False, in_place=True)  # every map 256 B
+    # across the WHILE: x, acc and their outputs; the body at its DYNAMIC_UPDATE_SLICE: all four of its maps
+    assert memory.nested_peak(graphs) == memory.NestedPeak(peak=4 * 256 + 4 * 256, step=1, inner=4 * 256)
+
+
+def test_copies_pinned_together_count_once_in_the_peak_with_a_loop():
+    graphs = tiny_loop(read_after=False, in_place=True)
+    # x and acc once each across the loop; in the body only the band it computes
+    assert memory.nested_peak(graphs, memory.loop_aliases(graphs)) == memory.NestedPeak(3 * 256, 1, 256)
+
+
+def test_the_peak_with_the_loop_model_pins_is_within_tflite_micros_head():
+    pytest.importorskip("tflite_micro")
+    from tflite_serenity.tflm.offline import pinned_copies
+    from tflite_serenity.verify import measure_tflm_arena
+
+    model, graphs, _, _ = loop_model()
+    head = measure_tflm_arena(load(LOOP)).head_bytes
+    separate = memory.nested_peak(graphs).peak
+    shared = memory.nested_peak(graphs, pinned_copies(model, graphs)).peak
+    # a placement of live bytes needs at least their peak; TFLite Micro's plan is within 1% of it
+    assert shared <= head <= shared * 1.01 < separate
+
+
+def test_the_report_gives_the_peak_with_the_loop_and_the_head_of_the_stored_plan():
+    pytest.importorskip("tflite_micro")
+    from tflite_serenity.reporting.build import build_report
+    from tflite_serenity.reporting.render import report_text
+
+    report = build_report(load(LOOP))
+    model, graphs, _, _ = loop_model()
+    assert report.nested.peak_step == next(op.index for op in graphs[0].operators if op.kind == "WHILE")
+    assert report.nested.peak_bytes < report.nested.separate_bytes
+    assert report.arena.stored_plan_bytes == report.arena.measured_stored_plan_bytes == report.tflm.head_bytes
+    assert "the model's own plan" in report_text(report)
+
+
+def test_the_summary_gives_the_peak_with_the_loop_before_and_after():
+    model, graphs, _, _ = loop_model()
+    from tflite_serenity.tflm.offline import pinned_copies
+
+    peak = memory.nested_peak(graphs, pinned_copies(model, graphs)).peak
+    assert optimize(load(LOOP)).nested_peaks == (peak, peak)
+    assert optimize(load("small_cnn_int8.tflite")).nested_peaks is None

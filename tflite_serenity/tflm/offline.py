@@ -200,6 +200,27 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     raise PlanError(f"unsafe offline plan: {_name_tensors(str(failure), named)}") from failure
 
 
+def pinned_copies(model, graphs, *, buffers: ModelBuffers | None = None
+                  ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The pairs of tensors, each ``(subgraph, tensor)``, that the model's
+    offline plan pins to one offset and that hold one value
+    (:func:`.alias_pairs`, loops included): what shares bytes in TFLite Micro
+    under that plan, for :func:`tflite_serenity.memory.nested_peak`. Empty
+    without a plan or with one of the wrong length."""
+    stored = read_offline_plan(model)
+    if buffers is None:
+        buffers = model_buffers(graphs, scratch=False)
+    if stored is None or len(stored.offsets) != buffers.total_tensors:
+        return []
+    offset = {i: stored.offsets[buffers.plan_index(b)] for i, b in enumerate(buffers.buffers) if not b.is_scratch}
+    found = []
+    for a, b in alias_pairs(graphs, buffers, loops=True):
+        if offset.get(a, ONLINE) != ONLINE and offset.get(a) == offset.get(b):
+            x, y = buffers.buffers[a], buffers.buffers[b]
+            found.append(((x.subgraph, x.tensor), (y.subgraph, y.tensor)))
+    return found
+
+
 def _overlaps(model, graphs, buffers: ModelBuffers, unit_of: Sequence[int], units: Sequence[int],
               alignment: int) -> dict[tuple[int, int], int]:
     """The overlaps :func:`.overlap_pairs` allows, as (input, output) -> limit
@@ -251,5 +272,5 @@ def _name_tensors(message: str, pinned) -> str:
 
 __all__ = [
     "METADATA_NAME", "OfflinePlan", "check_offline_plan", "decode_offline_plan",
-    "encode_offline_plan", "read_offline_plan", "with_offline_plan",
+    "encode_offline_plan", "pinned_copies", "read_offline_plan", "with_offline_plan",
 ]
