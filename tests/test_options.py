@@ -14,10 +14,12 @@ from tests.models import DATA
 
 #: Flags about the command itself, not the optimization: they have no field.
 COMMAND_ONLY = {"help", "version", "in_place", "json", "quiet"}
+#: Hidden flags kept so that old scripts still run: ``--overlap``, now the default.
+LEGACY = {"overlap_flag"}
 
 
 def _flags() -> set[str]:
-    return {a.dest for a in parser()._actions if a.option_strings} - COMMAND_ONLY
+    return {a.dest for a in parser()._actions if a.option_strings} - COMMAND_ONLY - LEGACY
 
 
 def _field_of(dest: str) -> str:

@@ -38,7 +38,7 @@ class Options:
     strips_peak_only: bool = False  # choose strips and splits by the activation peak alone
     arena_plan: bool = True  # write TFLite Micro's offline memory plan where it beats its own
     shared_outputs: bool = True  # under the plan, ADD/SUB/MUL may write over an input that dies there
-    overlap: bool = False  # under the plan, outputs may overlap a dying input (verified: TFLite Micro's reference kernels)
+    overlap: bool = True  # under the plan, outputs may overlap the part of a dying input already read (verified kernels: --help)
     warm_start: Literal["none", "learned"] = "none"  # seed the exact search with the learned policy's order
     engine: Literal["auto", "compiled", "python"] = "auto"  # the search implementation (tests and benchmarks)
     jobs: int = 0  # processes that score row-strip candidates; 0: one per core, at most 4 (same output either way)

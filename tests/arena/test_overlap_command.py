@@ -1,8 +1,8 @@
-"""Overlapped placement end to end: ``--overlap`` -> plan -> file -> second run.
+"""Overlapped placement end to end: plan -> file -> second run.
 
-On committed models (and the zoo's DenseNet121 int8, where the zoo is made)
-whose arena overlapped placement lowers, ``optimize(..., overlap=True)``
-writes a plan that our own reader accepts, that runs bit-identical in TFLite
+Overlaps are on by default (``--no-overlap`` turns them off). On committed
+models (and the zoo's DenseNet121 int8, where the zoo is made) whose arena
+overlapped placement lowers, ``optimize`` writes a plan that our own reader accepts, that runs bit-identical in TFLite
 Micro at exactly the head the summary reports, and that a second run (with
 the option or without) hands back byte for byte.
 """
@@ -40,10 +40,26 @@ def overlapped(name: str):
     return _RESULTS[name]
 
 
-def test_overlap_is_off_by_default():
-    assert not Options().overlap
-    result = optimize(load("small_cnn_float.tflite"), time_limit=5)
+def test_overlap_is_on_by_default():
+    assert Options().overlap
+    assert optimize(load("small_cnn_float.tflite"), time_limit=5).model == overlapped("small_cnn_float.tflite").model
+
+
+def test_no_overlap_places_every_output_apart():
+    result = optimize(load("small_cnn_float.tflite"), overlap=False, time_limit=5)
     assert result.arena.overlapping == 0 and result.arena.method != "overlap"
+
+
+def test_the_no_overlap_flag_turns_overlaps_off(tmp_path):
+    out = tmp_path / "out.tflite"
+    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(out), "--no-overlap", "--quiet"]) == 0
+    assert out.read_bytes() == optimize(load("small_cnn_float.tflite"), overlap=False, time_limit=5).model
+
+
+def test_the_overlap_flag_of_earlier_versions_is_still_accepted(tmp_path):
+    out = tmp_path / "out.tflite"
+    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(out), "--overlap", "--quiet"]) == 0
+    assert out.read_bytes() == overlapped("small_cnn_float.tflite").model
 
 
 @pytest.mark.parametrize("name", OVERLAPPED)
@@ -75,12 +91,12 @@ def test_a_second_run_with_overlap_changes_nothing(name):
 
 def test_a_second_run_without_overlap_keeps_the_overlapped_plan():
     first = overlapped("small_cnn_float.tflite")
-    again = optimize(first.model, time_limit=5)
+    again = optimize(first.model, overlap=False, time_limit=5)
     assert again.unchanged and again.model == first.model
 
 
 def test_the_overlapped_head_decides_over_the_plain_one():
-    plain = optimize(load("small_cnn_float.tflite"), time_limit=5)
+    plain = optimize(load("small_cnn_float.tflite"), overlap=False, time_limit=5)
     result = overlapped("small_cnn_float.tflite")
     assert result.arena.head < plain.arena.head
     assert result.arena.head < result.arena.lower_bound  # below what any plan without overlaps reaches
@@ -92,8 +108,7 @@ def test_overlapped_plan_is_the_same_bytes_every_run():
 
 
 def test_the_summary_counts_the_overlaps_and_names_the_verified_kernels(tmp_path, capsys):
-    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"), "--overlap",
-                         "--quiet"]) == 0
+    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"), "--quiet"]) == 0
     out = capsys.readouterr().out
     arena = overlapped("small_cnn_float.tflite").arena
     assert arena.overlapping > 1
@@ -103,17 +118,18 @@ def test_the_summary_counts_the_overlaps_and_names_the_verified_kernels(tmp_path
 
 
 def test_the_summary_says_reference_kernels_only_for_a_64_bit_host(tmp_path, capsys):
-    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"), "--overlap",
+    assert run_optimize([str(DATA / "small_cnn_float.tflite"), str(tmp_path / "out.tflite"),
                          "--pointer-width", "64", "--quiet"]) == 0
-    assert "(--overlap: verified with TFLite Micro's reference kernels only)" in capsys.readouterr().out
+    assert "(verified with TFLite Micro's reference kernels only; --no-overlap turns it off)" in \
+        capsys.readouterr().out
 
 
 def test_help_says_which_kernels_overlap_was_verified_with():
     text = " ".join(parser().format_help().split())
-    assert "--overlap" in text
-    assert "verified by running with TFLite Micro's reference kernels and with CMSIS-NN on Cortex-M4 and " \
-           "Cortex-M55, whose int8 1x1 convolutions it leaves out" in text
-    assert "not verified with other optimized kernel libraries" in text
+    assert "--no-overlap" in text
+    assert "verified by running with TFLite Micro's reference kernels and with CMSIS" in text
+    assert "(whose int8 1x1 convolutions are left out with --pointer-width 32" in text
+    assert "Other optimized kernel libraries were not verified" in text
 
 
 def arena_cost(result) -> int:
@@ -128,7 +144,7 @@ def arena_cost(result) -> int:
 
 @pytest.mark.parametrize("name", OVERLAPPED + ["small_cnn_int8.tflite", "irregular_int8.tflite"])
 def test_overlap_never_costs_more_than_without(name):
-    plain = optimize(load(name), time_limit=5)
+    plain = optimize(load(name), overlap=False, time_limit=5)
     if plain.arena is None:
         pytest.skip("no arena plan without overlaps")
     assert arena_cost(optimize(load(name), overlap=True, time_limit=5)) <= arena_cost(plain)
@@ -150,7 +166,7 @@ def test_zoo_model_overlaps_bit_identical_at_the_reported_head_below_the_plain_o
     data = path.read_bytes()
     target = Target(pointer_width=width)
     result = optimize(data, target=target, overlap=True)
-    plain = optimize(data, target=target)
+    plain = optimize(data, target=target, overlap=False)
     assert result.arena.overlapping > 0 and result.arena.head < plain.arena.head
     comparison = compare_models(data, result.model, runtime="tflm", trials=1)
     assert comparison.bit_identical, comparison.describe()

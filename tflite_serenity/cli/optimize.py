@@ -93,15 +93,17 @@ def parser() -> argparse.ArgumentParser:
                         "reference kernels and CMSIS-NN's on Cortex-M4 and M55 read each element before "
                         "writing it, checked by running, docs/device.md; other kernel libraries were not "
                         "checked)")
-    p.add_argument("--overlap", action="store_true",
-                   help="with the arena plan, also let a convolution, depthwise convolution, pooling, PAD, "
-                        "FULLY_CONNECTED (and with shared outputs ADD, SUB, MUL) write its output over the part "
-                        "of an input that dies there which it has finished reading, where that lowers the arena. "
-                        "Safe only for kernels that walk their output in order: verified by running with TFLite "
-                        "Micro's reference kernels and with CMSIS-NN on Cortex-M4 and Cortex-M55, whose int8 1x1 "
-                        "convolutions it leaves out with --pointer-width 32 (they corrupt there); not verified "
-                        "with other optimized kernel libraries, which may read in another order and silently "
-                        "give wrong outputs (docs/arena.md, docs/device.md). Off by default")
+    p.add_argument("--no-overlap", action="store_true",
+                   help="with the arena plan, never let an output overlap an input. By default a convolution, "
+                        "depthwise convolution, pooling, PAD, STRIDED_SLICE, FULLY_CONNECTED (and with shared "
+                        "outputs ADD, SUB, MUL) may write its output over the part of an input that dies there "
+                        "which it has finished reading, where that lowers the arena. That is safe only for "
+                        "kernels that walk their output in order: verified by running with TFLite Micro's "
+                        "reference kernels and with CMSIS-NN on Cortex-M4 and Cortex-M55 (whose int8 1x1 "
+                        "convolutions are left out with --pointer-width 32: they corrupt there). Other "
+                        "optimized kernel libraries were not verified and may read in another order and "
+                        "silently give wrong outputs: pass this flag for them (docs/arena.md, docs/device.md)")
+    p.add_argument("--overlap", action="store_true", dest="overlap_flag", help=argparse.SUPPRESS)  # now the default; accepted so that scripts passing it still run
     p.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="processes that score row-strip candidates (default 0: one per core, at most 4); "
                         "the output is the same whatever the number")
@@ -117,7 +119,7 @@ def run(argv: Sequence[str]) -> int:
                       rewrite_approximate=args.rewrite_approximate,
                       rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
                       max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
-                      arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=args.overlap,
+                      arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=not args.no_overlap,
                       warm_start=args.warm_start, engine=args.engine, jobs=args.jobs)
     target = Target(pointer_width=args.pointer_width, core=args.core)
     if _same_file(args.input, args.output) and not args.in_place:
@@ -227,7 +229,7 @@ def arena_line(figures: "ArenaFigures | None", kernels: Sequence[str] = ("refere
                     if any(k.startswith("cmsis-nn") for k in kernels)
                     else "verified with TFLite Micro's reference kernels only")
         line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan, where {n} output"
-                f"{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'} a dying input (--overlap: {verified}); "
+                f"{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'} a dying input ({verified}; --no-overlap turns it off); "
                 f"without overlaps at least "
                 f"{format_bytes(figures.lower_bound)}; TFLite Micro's own plan {format_bytes(figures.tflm_greedy)}; "
                 "plan written")
