@@ -21,6 +21,11 @@ offline arena plan makes TFLite Micro do. Buffers are named by their first
 tensor (the *root*); without ``inplace`` every tensor is its own buffer.
 
 Orders are sequences of operator indices (positions in the stored order).
+
+Across subgraphs: :func:`loop_aliases` names the tensors that are copies of
+one WHILE-carried value (which an offline plan may pin to one offset), and
+:func:`nested_peak` gives subgraph 0's peak with the subgraphs its
+operators run, those copies counted once where they share bytes.
 """
 
 from __future__ import annotations

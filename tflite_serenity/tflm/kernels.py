@@ -48,6 +48,7 @@ MODELLED: dict[str, frozenset[str]] = {
     "DEQUANTIZE": _FLOAT_INT8,
     "DYNAMIC_UPDATE_SLICE": _FLOAT_INT8 | {_I32},
     "FULLY_CONNECTED": _NUMERIC,
+    "GATHER": _NUMERIC | {_I32},
     "GREATER": _FLOAT_INT8 | {"BOOL"},
     "IF": frozenset({_F, "BOOL"}),
     "LEAKY_RELU": _FLOAT_INT8,
