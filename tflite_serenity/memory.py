@@ -156,7 +156,7 @@ def loop_aliases(graphs: Sequence[Graph]) -> list[tuple[tuple[int, int], tuple[i
       written from it in place (a chain of :data:`UPDATE_KINDS`), or written
       after body input ``i``'s last reader;
     * WHILE input ``i`` with them, where the WHILE reads it last (and it is
-      no graph output), or where the body hands value ``i`` back unchanged
+      no graph input or output: the caller may hold those), or where the body hands value ``i`` back unchanged
       (body output ``i`` is body input ``i``) and no operator that may write
       in place reads the input or the output;
     * a DYNAMIC_UPDATE_SLICE output with its dying operand, in any subgraph
@@ -200,24 +200,16 @@ def loop_aliases(graphs: Sequence[Graph]) -> list[tuple[tuple[int, int], tuple[i
             chain = {src: out for out, src in _updates_in_place(body, bodies).items()}
             for i in range(n):
                 out = op.outputs[i]
-                if out < 0 or not is_activation(g.tensors[out]) or g.tensors[out].dynamic:
+                if not _copy_of(g, out, op.outputs, g, out):
                     continue
-                value = g.tensors[out]
-
-                def copy(graph: Graph, t: int, among: Sequence[int]) -> bool:
-                    if t < 0 or among.count(t) != 1:
-                        return False
-                    x = graph.tensors[t]
-                    return is_activation(x) and not x.dynamic and x.shape == value.shape and x.dtype == value.dtype
-
                 ci, bi, bo = cond.inputs[i], body.inputs[i], body.outputs[i]
-                if copy(cond, ci, cond.inputs):
+                if _copy_of(cond, ci, cond.inputs, g, out):
                     pairs.append(((s, out), (c, ci)))
-                if not copy(body, bi, body.inputs):
+                if not _copy_of(body, bi, body.inputs, g, out):
                     continue
                 pairs.append(((s, out), (b, bi)))
                 unchanged = bo == bi
-                if not unchanged and copy(body, bo, body.outputs) and bo not in body.inputs:
+                if not unchanged and _copy_of(body, bo, body.outputs, g, out) and bo not in body.inputs:
                     t = bi
                     while t in chain and t != bo:
                         t = chain[t]
@@ -225,14 +217,26 @@ def loop_aliases(graphs: Sequence[Graph]) -> list[tuple[tuple[int, int], tuple[i
                     if t == bo or late:
                         pairs.append(((s, out), (b, bo)))
                 inp = op.inputs[i]
-                if not copy(g, inp, op.inputs):
+                if not _copy_of(g, inp, op.inputs, g, out):
                     continue
-                dies = g.consumers[inp][-1] == op.index and inp not in g.outputs
+                # an input the caller may still hold (a graph input) is overwritten only if it never changes
+                dies = g.consumers[inp][-1] == op.index and inp not in g.outputs and inp not in g.inputs
                 kept = unchanged and not any(g.operators[r].kind in writers
                                              for t in (inp, out) for r in g.consumers[t])
                 if dies or kept:
                     pairs.append(((s, inp), (s, out)))
     return pairs
+
+
+def _copy_of(graph: Graph, t: int, among: Sequence[int], like_graph: Graph, like: int) -> bool:
+    """Whether tensor ``t`` of ``graph`` may hold a copy of tensor ``like`` of
+    ``like_graph``: an activation of its type and static shape, listed once
+    in ``among``."""
+    if t < 0 or like < 0 or among.count(t) != 1:
+        return False
+    x, y = graph.tensors[t], like_graph.tensors[like]
+    return (is_activation(x) and is_activation(y) and not x.dynamic and not y.dynamic
+            and x.shape == y.shape and x.dtype == y.dtype)
 
 
 def buffer_roots(graph: Graph, inplace: bool = False) -> list[int]:

@@ -95,21 +95,23 @@ def test_two_carried_maps_pinned_together_are_refused():
         check_offline_plan(model, moved)
 
 
-def tiny_loop(read_after: bool, in_place: bool):
+def tiny_loop(read_after: bool, in_place: bool, acc_given: bool = False):
     """Graphs of one WHILE carrying (entry, acc): the body hands the entry back
     and writes acc from a CONV of the entry, in place (DYNAMIC_UPDATE_SLICE)
     or from acc itself (a CONV reading it); ``read_after``: an ADD reads the
-    WHILE's acc input after the loop."""
+    WHILE's acc input after the loop; ``acc_given``: acc is a graph input
+    (else a CONV of the entry)."""
     from tflite_serenity.graph import Operator, Tensor, assemble_graph
 
     def tensors(*names):
         return [Tensor(i, n, (1, 8, 8, 4), "INT8", False, False) for i, n in enumerate(names)]
 
-    ops = [Operator(0, "CONV_2D", (0,), (1,)), Operator(1, "WHILE", (0, 1), (2, 3), calls=(1, 2))]
+    ops = [] if acc_given else [Operator(0, "CONV_2D", (0,), (1,))]
+    ops.append(Operator(len(ops), "WHILE", (0, 1), (2, 3), calls=(1, 2)))
     if read_after:
-        ops.append(Operator(2, "ADD", (1, 3), (4,)))
-    outer = assemble_graph(0, "main", tensors("x", "acc", "x_out", "acc_out", "y"), ops, (0,),
-                           (4,) if read_after else (3,))
+        ops.append(Operator(len(ops), "ADD", (1, 3), (4,)))
+    outer = assemble_graph(0, "main", tensors("x", "acc", "x_out", "acc_out", "y"), ops,
+                           (0, 1) if acc_given else (0,), (4,) if read_after else (3,))
     flag = Tensor(2, "go", (), "BOOL", False, False)
     cond = assemble_graph(1, "cond", tensors("x_c", "acc_c") + [flag], [Operator(0, "LESS", (0, 1), (2,))],
                           (0, 1), (2,))
@@ -127,6 +129,12 @@ def test_a_while_input_read_after_the_loop_is_no_copy_of_a_changing_output():
     assert ((0, 1), (0, 3)) in kept and ((0, 1), (0, 3)) not in read
     # the entry map is handed back unchanged: its input and output stay copies
     assert ((0, 0), (0, 2)) in kept and ((0, 0), (0, 2)) in read
+
+
+def test_a_graph_input_is_no_copy_of_a_loop_output_that_changes():
+    # the caller may still hold the model's input: the loop must not write over it
+    given = set(memory.loop_aliases(tiny_loop(read_after=False, in_place=True, acc_given=True)))
+    assert ((0, 1), (0, 3)) not in given and ((0, 0), (0, 2)) in given
 
 
 def test_a_body_output_computed_while_its_input_is_read_is_no_copy():
