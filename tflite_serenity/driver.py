@@ -76,6 +76,9 @@ class OptimizeResult:
     arena: "ArenaFigures | None" = None  # the arena plan (docs/arena.md); None if not planned or unchanged
     added_operators: tuple[str, ...] = ()  # operator types the written model has and the input had not
     unchanged: bool = False  # ``model`` is the input, byte for byte: nothing found is better for either runtime
+    # for a model whose operators run other subgraphs: subgraph 0's peak with them, before and
+    # after (memory.nested_peak, copies the offline plan pins together counted once); else None
+    nested_peaks: tuple[int, int] | None = None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` whole (temporary file and rename)."""
@@ -198,8 +201,27 @@ def optimize(
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     written = kept[-1].graphs if kept else graphs
     results = tuple(_result(i, g, w, kept, first, notes) for i, (g, w) in enumerate(zip(graphs, written)))
+    nested = None
+    if any(op.calls for g in graphs for op in g.operators):
+        before_nested = _nested_peak(original, graphs)
+        nested = (before_nested, _nested_peak(kept[-1].tree, written) if kept else before_nested)
     return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
-                          added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))), unchanged=not kept)
+                          added_operators=tuple(sorted(_kinds(written) - _kinds(graphs))), unchanged=not kept,
+                          nested_peaks=nested)
+
+
+def _nested_peak(tree, graphs) -> int:
+    """Subgraph 0's peak with the subgraphs its operators run, the copies the
+    tree's offline plan pins together counted once (memory.nested_peak)."""
+    from .tflm.offline import pinned_copies
+
+    from .errors import SerenityError
+
+    try:
+        pairs = pinned_copies(tree, graphs)
+    except SerenityError:  # a model TFLite Micro cannot plan: no pins read
+        pairs = []
+    return memory.nested_peak(graphs, pairs).peak
 
 
 #: Why a round was redone without its rewrites (the summary prints it).

@@ -21,6 +21,11 @@ offline arena plan makes TFLite Micro do. Buffers are named by their first
 tensor (the *root*); without ``inplace`` every tensor is its own buffer.
 
 Orders are sequences of operator indices (positions in the stored order).
+
+Across subgraphs: :func:`loop_aliases` names the tensors that are copies of
+one WHILE-carried value (which an offline plan may pin to one offset), and
+:func:`nested_peak` gives subgraph 0's peak with the subgraphs its
+operators run, those copies counted once where they share bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from .graph import Graph, Tensor, check_topological
+from .graph import Graph, Operator, Tensor, check_topological
 from .model.types import TYPES
 
 #: Bytes per element; types whose size depends on their contents count 0.
@@ -99,6 +104,139 @@ def inplace_sources(graph: Graph, *, stored_order: bool = False) -> dict[int, in
                 sources[out.index] = t
                 break
     return sources
+
+
+#: TFLite Micro's DYNAMIC_UPDATE_SLICE copies its operand (input 0) to its
+#: output only where the two differ (``dynamic_update_slice.cc``), then writes
+#: the update: its output may sit over an operand that dies there. Only the
+#: pinned copies of a loop (:func:`loop_aliases`) use this.
+UPDATE_KINDS = frozenset({"DYNAMIC_UPDATE_SLICE"})
+
+
+def _updates_in_place(graph: Graph, bodies: frozenset[int]) -> dict[int, int]:
+    """Per DYNAMIC_UPDATE_SLICE output that may sit over its operand, that
+    operand: of the output's type and shape, read last (in the stored order)
+    and once by the operator, no graph output, and written by an operator of
+    the graph or an input of a WHILE body in ``bodies`` (the body's own copy
+    of a carried value, which the loop overwrites with the body's output)."""
+    tensors, outputs, inputs = graph.tensors, set(graph.outputs), set(graph.inputs)
+    found: dict[int, int] = {}
+    for op in graph.operators:
+        if op.kind not in UPDATE_KINDS or not op.inputs or len(op.outputs) != 1:
+            continue
+        src, out = op.inputs[0], op.outputs[0]
+        if src < 0 or out < 0:
+            continue
+        a, b = tensors[src], tensors[out]
+        if not (is_activation(a) and is_activation(b) and not a.dynamic and not b.dynamic
+                and a.shape == b.shape and a.dtype == b.dtype):
+            continue
+        if src in outputs or op.inputs.count(src) != 1 or graph.consumers[src][-1] != op.index:
+            continue
+        if graph.producer[src] < 0 and not (src in inputs and graph.subgraph in bodies):
+            continue
+        found[out] = src
+    return found
+
+
+def loop_aliases(graphs: Sequence[Graph]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Pairs of tensors, each ``(subgraph, tensor)``, that may share bytes
+    because they are copies of one loop-carried value, in TFLite Micro.
+
+    TFLite Micro's WHILE copies its inputs to the condition's inputs and to
+    its outputs, its outputs to the body's inputs, the body's outputs back to
+    its outputs and on to the condition's inputs, skipping every copy whose
+    source and destination are one address (``kernels/while.cc``,
+    ``kernel_util.cc``). For carried value ``i`` of a WHILE whose condition
+    and body no other operator runs, these may share bytes:
+
+    * WHILE output ``i`` with condition input ``i`` and body input ``i``
+      (the condition only reads its inputs);
+    * body output ``i`` with them, where it is body input ``i`` itself, or
+      written from it in place (a chain of :data:`UPDATE_KINDS`), or written
+      after body input ``i``'s last reader;
+    * WHILE input ``i`` with them, where the WHILE reads it last (and it is
+      no graph input or output: the caller may hold those), or where the body hands value ``i`` back unchanged
+      (body output ``i`` is body input ``i``) and no operator that may write
+      in place reads the input or the output;
+    * a DYNAMIC_UPDATE_SLICE output with its dying operand, in any subgraph
+      (the operand may be a WHILE body's input).
+
+    Each tensor must hold no data, match the WHILE output's type and shape
+    and appear once among its operator's or subgraph's inputs. Sharing the
+    pairs transitively is safe: whenever one member is written, every other
+    member holds the same value or is no longer read.
+    """
+    callers: dict[int, int] = {}
+    for g in graphs:
+        for op in g.operators:
+            for c in op.calls:
+                callers[c] = callers.get(c, 0) + 1
+
+    def loop(op: Operator, s: int) -> tuple[int, int] | None:
+        if op.kind != "WHILE" or len(op.calls) != 2:
+            return None
+        c, b = op.calls
+        if c == b or s in (c, b) or not (0 <= c < len(graphs) and 0 <= b < len(graphs)):
+            return None
+        return (c, b) if callers.get(c) == 1 and callers.get(b) == 1 else None
+
+    bodies = frozenset(found[1] for g in graphs for op in g.operators
+                       if (found := loop(op, g.subgraph)) is not None)
+    writers = INPLACE_KINDS | UPDATE_KINDS | {"RESHAPE"}
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for g in graphs:
+        s = g.subgraph
+        pairs.extend(((s, src), (s, out)) for out, src in sorted(_updates_in_place(g, bodies).items()))
+        for op in g.operators:
+            called = loop(op, s)
+            if called is None:
+                continue
+            c, b = called
+            cond, body = graphs[c], graphs[b]
+            n = len(op.outputs)
+            if not len(op.inputs) == n == len(cond.inputs) == len(body.inputs) == len(body.outputs):
+                continue
+            chain = {src: out for out, src in _updates_in_place(body, bodies).items()}
+            for i in range(n):
+                out = op.outputs[i]
+                if not _copy_of(g, out, op.outputs, g, out):
+                    continue
+                ci, bi, bo = cond.inputs[i], body.inputs[i], body.outputs[i]
+                if _copy_of(cond, ci, cond.inputs, g, out):
+                    pairs.append(((s, out), (c, ci)))
+                if not _copy_of(body, bi, body.inputs, g, out):
+                    continue
+                pairs.append(((s, out), (b, bi)))
+                unchanged = bo == bi
+                if not unchanged and _copy_of(body, bo, body.outputs, g, out) and bo not in body.inputs:
+                    t = bi
+                    while t in chain and t != bo:
+                        t = chain[t]
+                    late = body.producer[bo] >= 0 and all(r < body.producer[bo] for r in body.consumers[bi])
+                    if t == bo or late:
+                        pairs.append(((s, out), (b, bo)))
+                inp = op.inputs[i]
+                if not _copy_of(g, inp, op.inputs, g, out):
+                    continue
+                # an input the caller may still hold (a graph input) is overwritten only if it never changes
+                dies = g.consumers[inp][-1] == op.index and inp not in g.outputs and inp not in g.inputs
+                kept = unchanged and not any(g.operators[r].kind in writers
+                                             for t in (inp, out) for r in g.consumers[t])
+                if dies or kept:
+                    pairs.append(((s, inp), (s, out)))
+    return pairs
+
+
+def _copy_of(graph: Graph, t: int, among: Sequence[int], like_graph: Graph, like: int) -> bool:
+    """Whether tensor ``t`` of ``graph`` may hold a copy of tensor ``like`` of
+    ``like_graph``: an activation of its type and static shape, listed once
+    in ``among``."""
+    if t < 0 or like < 0 or among.count(t) != 1:
+        return False
+    x, y = graph.tensors[t], like_graph.tensors[like]
+    return (is_activation(x) and is_activation(y) and not x.dynamic and not y.dynamic
+            and x.shape == y.shape and x.dtype == y.dtype)
 
 
 def buffer_roots(graph: Graph, inplace: bool = False) -> list[int]:
@@ -346,3 +484,120 @@ def activation_flow(graph: Graph, *, inplace: bool = False) -> ActivationFlow:
         graph.num_operators, graph.preds,
         tuple(b.root for b in entries), tuple(b.size for b in entries), tuple(b.producer for b in entries),
         tuple(b.consumers for b in entries), tuple(b.pinned for b in entries))
+
+
+@dataclass(frozen=True)
+class NestedPeak:
+    """The live-bytes peak of a model whose subgraphs call others (WHILE, IF,
+    CALL_ONCE), in stored orders: see :func:`nested_peak`."""
+
+    peak: int
+    step: int  # the step of subgraph 0 where it occurs
+    inner: int  # of the peak, the bytes of the called subgraphs' own tensors (0 if none run there)
+
+
+def nested_peak(graphs: Sequence[Graph], shared: Sequence[tuple[tuple[int, int], tuple[int, int]]] = ()
+                ) -> NestedPeak:
+    """The peak of live activation bytes of subgraph 0 in stored order, with
+    each operator that runs other subgraphs counted as what lives across it
+    plus the largest peak of a subgraph it runs (computed the same way, in
+    turn), as TFLite Micro lays them out: a called subgraph's tensors live
+    only while its operator runs, one called subgraph at a time.
+
+    ``shared`` pairs tensors, each ``(subgraph, tensor)``, that hold one set
+    of bytes (the copies of a loop-carried value an offline plan pins to one
+    offset: :func:`loop_aliases`); each set is counted once, at every step
+    one of its tensors is alive, and a called subgraph's tensors sharing the
+    bytes of its operator's own inputs and outputs are counted there only.
+    Without ``shared`` every tensor counts in bytes of its own.
+
+    Subgraphs are walked with an explicit stack; one that calls itself
+    (which TFLite Micro refuses) is counted without its own calls.
+    """
+    parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def root(a: tuple[int, int]) -> tuple[int, int]:
+        while parent.get(a, a) != a:
+            parent[a] = parent.get(parent[a], parent[a])
+            a = parent[a]
+        return a
+
+    for a, b in shared:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    def calls(key: tuple[int, frozenset]) -> list[tuple[int, int, tuple[int, frozenset]]]:
+        """Per operator of the key's subgraph that runs others: (step, callee, callee's key)."""
+        s = key[0]
+        return [(op.index, c, (c, _across(graphs, s, op, c, root)))
+                for op in graphs[s].operators for c in op.calls if 0 <= c < len(graphs)]
+
+    def profile_of(key: tuple[int, frozenset], inner: dict) -> tuple[list[int], list[int]]:
+        """Live bytes per step of the key's subgraph (byte sets in its
+        ``outside`` left out), and per step the bytes its called subgraphs add."""
+        s, outside = key
+        graph = graphs[s]
+        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        size: dict[tuple[int, int], int] = {}
+        for life in lifetimes(graph):
+            held = root((s, life.tensor))
+            if held not in outside:
+                spans.setdefault(held, []).append((life.start, life.end))
+                size[held] = max(size.get(held, 0), life.size)
+        steps = max(graph.num_operators, 1)
+        delta = [0] * (steps + 1)
+        for held, found in spans.items():
+            found.sort()
+            merged = [list(found[0])]
+            for a, b in found[1:]:
+                if a > merged[-1][1] + 1:
+                    merged.append([a, b])
+                else:
+                    merged[-1][1] = max(merged[-1][1], b)
+            for a, b in merged:
+                delta[a] += size[held]
+                delta[b + 1] -= size[held]
+        live, running = [], 0
+        for step in range(steps):
+            running += delta[step]
+            live.append(running)
+        extra = [0] * steps
+        for step, _, callee in calls(key):
+            extra[step] = max(extra[step], inner.get(callee, 0))  # 0: a subgraph that runs itself
+        return live, extra
+
+    start = (0, frozenset())
+    inner: dict[tuple[int, frozenset], int] = {}
+    profiles: dict[tuple[int, frozenset], tuple[list[int], list[int]]] = {}
+    stack: list[tuple[tuple[int, frozenset], bool]] = [(start, False)] if graphs else []
+    path: set[tuple[int, frozenset]] = set()
+    while stack:
+        key, expanded = stack.pop()
+        if not expanded:
+            if key in inner or key in path:
+                continue
+            path.add(key)
+            stack.append((key, True))
+            stack.extend((callee, False) for _, _, callee in reversed(calls(key))
+                         if callee not in inner and callee not in path)
+            continue
+        path.discard(key)
+        live, extra = profiles[key] = profile_of(key, inner)
+        inner[key] = max(a + b for a, b in zip(live, extra))
+    if not graphs:
+        return NestedPeak(0, 0, 0)
+    live, extra = profiles[start]
+    totals = [a + b for a, b in zip(live, extra)]
+    peak = max(totals)
+    step = totals.index(peak)
+    return NestedPeak(peak, step, extra[step])
+
+
+def _across(graphs: Sequence[Graph], s: int, op: Operator, callee: int, root) -> frozenset:
+    """The byte sets of subgraph ``callee`` that are its caller's operator's
+    own inputs or outputs (counted in the caller's step), as roots."""
+    if not 0 <= callee < len(graphs):
+        return frozenset()
+    own = {root((s, t)) for t in op.inputs + op.outputs if t >= 0}
+    return frozenset(r for t in range(len(graphs[callee].tensors)) if (r := root((callee, t))) in own)

@@ -133,11 +133,17 @@ def run(argv: Sequence[str]) -> int:
         payload = {"output": args.output, "seconds": result.seconds,
                    "subgraphs": [{**asdict(s), "status": s.status, "ratio": s.ratio} for s in result.subgraphs],
                    "arena": asdict(result.arena) if result.arena else None,
-                   "unchanged": result.unchanged, "added_operators": list(result.added_operators)}
+                   "unchanged": result.unchanged, "added_operators": list(result.added_operators),
+                   "nested_peaks": list(result.nested_peaks) if result.nested_peaks else None}
         print(json.dumps(payload, indent=2))
         return 0
     for s in result.subgraphs:
         sys.stdout.write(_summary_line(s, not args.no_rewrite, args.pointer_width) + "\n")
+    if result.nested_peaks is not None:
+        before, after = result.nested_peaks
+        sys.stdout.write(f"with the subgraphs it runs: peak {format_bytes(before)} -> {format_bytes(after)} "
+                         "(subgraph 0, each WHILE, IF or CALL_ONCE as what lives across it plus its subgraphs' "
+                         "largest peak; copies pinned to one offset counted once)\n")
     if result.unchanged:
         sys.stdout.write("unchanged: no order or rewrite found lowers the peak or TFLite Micro's arena; "
                          "the output is a copy of the input\n")

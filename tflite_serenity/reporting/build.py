@@ -79,6 +79,23 @@ class ArenaReport:
     has_offline_plan: bool  # the model already holds an OfflineMemoryAllocation entry
     measured_greedy_bytes: int | None = None  # head measured without any offline plan
     measured_with_plan_bytes: int | None = None  # head measured with our plan
+    stored_plan_bytes: int | None = None  # TFLite Micro's head with the model's own plan, simulated
+    measured_stored_plan_bytes: int | None = None  # the same, measured
+
+
+@dataclass(frozen=True)
+class NestedReport:
+    """The live-bytes peak of a model whose operators run other subgraphs
+    (WHILE, IF, CALL_ONCE), subgraph 0 in stored order with each such
+    operator counted as what lives across it plus the largest peak of a
+    subgraph it runs (:func:`tflite_serenity.memory.nested_peak`)."""
+
+    peak_bytes: int  # copies the model's offline plan pins to one offset counted once
+    peak_step: int  # in subgraph 0
+    peak_operator: str
+    inner_bytes: int  # of the peak, the bytes inside the subgraphs run there
+    separate_bytes: int  # the same with every tensor in bytes of its own
+    pinned_pairs: int  # pairs of tensors the plan pins together that hold one value
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,7 @@ class Report:
     tflm: TflmArena | None = None
     tflm_error: str | None = None
     arena: ArenaReport | None = None
+    nested: NestedReport | None = None  # only for a model whose operators run other subgraphs
 
 
 def subgraph_report(graph: Graph, order=None) -> SubgraphReport:
@@ -145,7 +163,24 @@ def build_report(data: bytes, *, tflm: bool = True, arena: bool = True, tree=Non
         measured = _with_32bit_tail(graphs, measured, model)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
     plan = _arena_report(model, data, measured if error is None else None, tflm) if arena else None
-    return Report(len(data), description, subgraphs, measured, error, plan)
+    return Report(len(data), description, subgraphs, measured, error, plan, _nested_report(model, graphs))
+
+
+def _nested_report(model, graphs: list[Graph]) -> NestedReport | None:
+    """The peak with the subgraphs operators run, if any operator runs one."""
+    from ..errors import SerenityError
+    from ..tflm.offline import pinned_copies
+
+    if not any(op.calls for g in graphs for op in g.operators):
+        return None
+    try:
+        pairs = pinned_copies(model, graphs)
+    except SerenityError:  # a model TFLite Micro cannot plan: no pins read
+        pairs = []
+    found = memory.nested_peak(graphs, pairs)
+    separate = memory.nested_peak(graphs).peak if pairs else found.peak
+    kind = graphs[0].operators[found.step].kind if graphs[0].operators else ""
+    return NestedReport(found.peak, found.step, kind, found.inner, separate, len(pairs))
 
 
 def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) -> ArenaReport | None:
@@ -160,16 +195,21 @@ def _arena_report(model, data: bytes, measured: TflmArena | None, tflm: bool) ->
     if figures is None:
         return None
     has_plan = metadata(model, METADATA_NAME) is not None
-    greedy = with_plan = None
+    greedy = with_plan = stored = measured_stored = None
+    if has_plan:
+        from ..tflm.simulate import stored_head
+
+        stored = stored_head(model, graphs_of(model))
     if tflm and measured is not None:
         # The model as given was measured above; without its own plan, if it
         # has one, that is TFLite Micro's greedy plan.
         greedy = measured.head_bytes
         if has_plan:
+            measured_stored = measured.head_bytes
             greedy = _head(write_model(without_metadata(model, METADATA_NAME)))
         with_plan = _head(write_model(planned)) if figures.written else greedy
     return ArenaReport(figures.lower_bound, figures.planned, figures.optimal, figures.tflm_greedy,
-                       figures.tflm_with_plan, has_plan, greedy, with_plan)
+                       figures.tflm_with_plan, has_plan, greedy, with_plan, stored, measured_stored)
 
 
 def _with_32bit_tail(graphs: list[Graph], measured: TflmArena, model) -> TflmArena:

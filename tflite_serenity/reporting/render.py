@@ -10,12 +10,14 @@ from .build import Report
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    """JSON-ready dict: ``{"subgraphs": [{"index", "operators", "peak_bytes", "lower_bound_bytes", ...}], "tflm": ...}``."""
+    """JSON-ready dict: ``{"subgraphs": [{"index", "operators", "peak_bytes", "lower_bound_bytes", ...}], "tflm": ...,
+    "arena": ..., "nested": ...}`` (``nested``: the peak with the subgraphs operators run, or None)."""
     out: dict[str, Any] = {
         "model_bytes": report.model_bytes,
         "subgraphs": [asdict(s) for s in report.subgraphs],
         "tflm": asdict(report.tflm) if report.tflm else None,
         "arena": asdict(report.arena) if report.arena else None,
+        "nested": asdict(report.nested) if report.nested else None,
     }
     if report.tflm_error:
         out["tflm_error"] = report.tflm_error
@@ -59,6 +61,9 @@ def report_text(report: Report, *, name: str = "model", top: int = 8) -> str:
             if len(s.alive_at_peak) > top:
                 rest = sum(t.bytes for t in s.alive_at_peak[top:])
                 lines.append(f"    {rest:>12,} B  in {len(s.alive_at_peak) - top} more tensor(s)")
+    if report.nested:
+        lines.append("")
+        lines.extend(_nested_lines(report))
     if report.arena:
         lines.append("")
         lines.extend(_arena_lines(report))
@@ -92,6 +97,20 @@ _TAIL_PARTS = {
 }
 
 
+def _nested_lines(report: Report) -> list[str]:
+    """Subgraph 0's peak with the subgraphs its operators run (loops, branches)."""
+    n = report.nested
+    lines = [
+        "with the subgraphs operators run (stored orders):",
+        _row("peak", f"{format_bytes(n.peak_bytes)} at step {n.peak_step} ({n.peak_operator}), "
+                     f"{format_bytes(n.inner_bytes)} of it inside the subgraph run there"),
+    ]
+    if n.pinned_pairs:
+        lines.append(_row("", f"copies of one value the offline plan pins together ({n.pinned_pairs} pairs) "
+                              f"counted once; each in bytes of its own: {format_bytes(n.separate_bytes)}"))
+    return lines
+
+
 def _arena_lines(report: Report) -> list[str]:
     """The TFLite Micro arena head (all subgraphs, stored order): bound, our plan, its own plan."""
     a = report.arena
@@ -115,4 +134,7 @@ def _arena_lines(report: Report) -> list[str]:
                                           f"{measured(a.measured_with_plan_bytes)}"))
     if a.has_offline_plan:
         lines.append("  note: the model holds an offline plan; the figures above are without it")
+        if a.stored_plan_bytes is not None:
+            lines.append(_row("the model's own plan", f"{format_bytes(a.stored_plan_bytes)}, simulated"
+                                                     f"{measured(a.measured_stored_plan_bytes)}"))
     return lines

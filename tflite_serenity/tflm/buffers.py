@@ -307,34 +307,35 @@ def model_buffers(graphs: Sequence[Graph], *, scratch: bool = True,
 ALIAS_KINDS = frozenset({"RESHAPE"})
 
 
-def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers, *, reshapes: bool = True,
-                 inplace: bool = True) -> list[list[int]]:
-    """Groups of tensor buffers (positions in ``buffers.buffers``) that may
-    share one offset. With ``reshapes``: a reshape-like operator's output and
-    its input, when that input dies there (the operator is its last reader,
-    it is no subgraph output) and both have the same byte count. With
-    ``inplace``: an element-wise operator's output and the input it may write
-    over in the stored order (:func:`tflite_serenity.memory.inplace_sources`).
-    Chains of such operators form one group. Groups are sorted, ascending."""
+def alias_pairs(graphs: Sequence[Graph], buffers: ModelBuffers, *, reshapes: bool = True,
+                inplace: bool = True, loops: bool = False) -> list[tuple[int, int]]:
+    """Pairs of tensor buffers (positions in ``buffers.buffers``, source
+    first) that may share one offset, of equal byte counts. With
+    ``reshapes``: a reshape-like operator's output and its input, when that
+    input dies there (the operator is its last reader, it is no subgraph
+    output). With ``inplace``: an element-wise operator's output and the
+    input it may write over in the stored order
+    (:func:`tflite_serenity.memory.inplace_sources`). With ``loops``: the
+    copies of one WHILE-carried value across the outer graph, the condition
+    and the body, and DYNAMIC_UPDATE_SLICE outputs over their dying operands
+    (:func:`tflite_serenity.memory.loop_aliases`)."""
     position = {(b.subgraph, b.tensor): i for i, b in enumerate(buffers.buffers) if not b.is_scratch}
-    parent = list(range(len(buffers.buffers)))
+    pairs: list[tuple[int, int]] = []
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def join(graph: Graph, source: int, target: int) -> None:
-        a, b = position.get((graph.subgraph, source)), position.get((graph.subgraph, target))
+    def join(source: tuple[int, int], target: tuple[int, int]) -> None:
+        a, b = position.get(source), position.get(target)
         if a is not None and b is not None and buffers.buffers[a].block.size == buffers.buffers[b].block.size:
-            parent[root(b)] = root(a)
+            pairs.append((a, b))
 
+    if loops:
+        for source, target in memory.loop_aliases(graphs):
+            join(source, target)
     for graph in graphs:
+        s = graph.subgraph
         outputs = set(graph.outputs)
         if inplace:
             for target, source in memory.inplace_sources(graph, stored_order=True).items():
-                join(graph, source, target)
+                join((s, source), (s, target))
         if not reshapes:
             continue
         for op in graph.operators:
@@ -345,11 +346,36 @@ def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers, *, reshapes: bo
                 continue
             if max(graph.consumers[source]) != op.index:
                 continue  # read again later
-            join(graph, source, target)
+            join((s, source), (s, target))
+    return pairs
+
+
+def alias_groups(graphs: Sequence[Graph], buffers: ModelBuffers, *, reshapes: bool = True,
+                 inplace: bool = True, loops: bool = False) -> list[list[int]]:
+    """Groups of tensor buffers (positions in ``buffers.buffers``) that may
+    share one offset: the pairs of :func:`alias_pairs` (same options) joined
+    transitively, so chains of such operators form one group. Groups are
+    sorted, ascending."""
+    return join_pairs(len(buffers.buffers),
+                      alias_pairs(graphs, buffers, reshapes=reshapes, inplace=inplace, loops=loops))
+
+
+def join_pairs(count: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The groups (of two or more, sorted, ascending) that ``pairs`` join among ``count`` items."""
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[root(b)] = root(a)
     groups: dict[int, list[int]] = {}
-    for i in position.values():
+    for i in sorted({i for pair in pairs for i in pair}):
         groups.setdefault(root(i), []).append(i)
-    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+    return sorted(g for g in groups.values() if len(g) > 1)
 
 
 def merge_aliases(blocks: Sequence[Block], groups: Sequence[Sequence[int]]) -> tuple[list[Block], list[int]]:

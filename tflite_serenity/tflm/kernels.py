@@ -46,7 +46,9 @@ MODELLED: dict[str, frozenset[str]] = {
     "CONV_2D": _NUMERIC,
     "DEPTHWISE_CONV_2D": _NUMERIC,
     "DEQUANTIZE": _FLOAT_INT8,
+    "DYNAMIC_UPDATE_SLICE": _FLOAT_INT8 | {_I32},
     "FULLY_CONNECTED": _NUMERIC,
+    "GATHER": _NUMERIC | {_I32},
     "GREATER": _FLOAT_INT8 | {"BOOL"},
     "IF": frozenset({_F, "BOOL"}),
     "LEAKY_RELU": _FLOAT_INT8,
@@ -65,6 +67,7 @@ MODELLED: dict[str, frozenset[str]] = {
     "RELU": _NUMERIC,
     "RESHAPE": _NUMERIC,
     "RSQRT": _FLOAT_INT8,
+    "SLICE": _NUMERIC | {_I32},
     "SOFTMAX": _NUMERIC,
     "SQUARED_DIFFERENCE": _FLOAT_INT8,
     "STRIDED_SLICE": _NUMERIC,
@@ -75,7 +78,7 @@ MODELLED: dict[str, frozenset[str]] = {
     "TRANSPOSE_CONV": _NUMERIC,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": frozenset({_F}),
     "VAR_HANDLE": frozenset({"RESOURCE"}),
-    "WHILE": frozenset({_F, _I32}),
+    "WHILE": frozenset({_F, _I8, _I32}),
 }
 
 

@@ -18,9 +18,13 @@ write version 1 and subgraph 0, as TFLite Micro's own tests do.
 TFLite Micro checks nothing else: two live tensors given overlapping bytes
 silently corrupt each other. :func:`check_offline_plan` is the check it does
 not make, and :func:`with_offline_plan` never writes a plan that fails it.
-The one overlap it accepts is an output over an input dying at its operator,
-within the rule of :mod:`tflite_serenity.arena.overlap` (``--overlap``), so
-that a plan we wrote with overlaps is read back as safe.
+It accepts tensors sharing one offset where they hold one value (a reshape
+and its dying input, an element-wise output over its dying input, the copies
+of a WHILE-carried value, :func:`tflite_serenity.memory.loop_aliases`), and
+an output over an input dying at its operator, within the rule of
+:mod:`tflite_serenity.arena.overlap` (``--overlap``), so that a plan we
+wrote with overlaps, or a loop written with its copies pinned together, is
+read back as safe.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tflite_serenity.arena.blocks import DEFAULT_ALIGNMENT, check_placement
-from tflite_serenity.tflm.buffers import ModelBuffers, alias_groups, merge_aliases, model_buffers
+from tflite_serenity.tflm.buffers import ModelBuffers, alias_pairs, join_pairs, merge_aliases, model_buffers
 from tflite_serenity.tflm.planner import ONLINE
 from tflite_serenity.errors import ModelFormatError, PlanError
 from tflite_serenity.model_version import graphs_of
@@ -115,8 +119,11 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
     tensor TFLite Micro does not plan (constants, variables, zero bytes), so
     an index shifted by a subgraph cannot slip through; pinned offsets
     aligned; and no two pinned tensors alive at a common allocation scope
-    sharing a byte, except a reshape-like operator's output sharing exactly
-    its dying input's bytes (:func:`.alias_groups`), and an operator's
+    sharing a byte, except tensors holding one value at exactly one offset
+    (:func:`.alias_pairs`: a reshape-like operator's output and its dying
+    input, an element-wise output and the input it writes over, the copies
+    of a WHILE-carried value in the outer graph, the condition and the body,
+    a DYNAMIC_UPDATE_SLICE output and its dying operand), and an operator's
     output overlapping an input dying there no further than the rule of
     :mod:`tflite_serenity.arena.overlap` allows (:func:`.overlap_pairs`:
     TFLite Micro's reference kernels). Tensors left at ``-1``
@@ -161,10 +168,13 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
                 f"subgraph {s} tensor {t}: TFLite Micro does not plan this tensor (a constant, a variable "
                 f"or zero bytes), so its offset must be -1, not {offset}")
         offset_of[planned[k]] = int(offset)
-    # A reshape's output may share its dying input's bytes (buffers.alias_groups):
-    # such a pair, given one offset, is checked as one block over both lifetimes.
-    groups = [g for g in alias_groups(graphs, buffers)
-              if all(i in offset_of for i in g) and len({offset_of[i] for i in g}) == 1]
+    # A reshape's output may share its dying input's bytes, and the copies of
+    # a loop-carried value one another's (buffers.alias_pairs): tensors that
+    # such pairs join at one offset are checked as one block over all their
+    # lifetimes; a tensor pinned elsewhere, or left to TFLite Micro, apart.
+    same = [(a, b) for a, b in alias_pairs(graphs, buffers, loops=True)
+            if a in offset_of and b in offset_of and offset_of[a] == offset_of[b]]
+    groups = join_pairs(len(buffers.buffers), same)
     blocks, unit_of = merge_aliases([b.block for b in buffers.buffers], groups)
     pinned: dict[int, tuple[int, int]] = {}  # merged block -> (first buffer, offset)
     for i, offset in offset_of.items():
@@ -188,6 +198,27 @@ def check_offline_plan(model, offsets: Sequence[int], *, buffers: ModelBuffers |
             failure = err
     named = [buffers.buffers[pinned[u][0]] for u in units]
     raise PlanError(f"unsafe offline plan: {_name_tensors(str(failure), named)}") from failure
+
+
+def pinned_copies(model, graphs, *, buffers: ModelBuffers | None = None
+                  ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The pairs of tensors, each ``(subgraph, tensor)``, that the model's
+    offline plan pins to one offset and that hold one value
+    (:func:`.alias_pairs`, loops included): what shares bytes in TFLite Micro
+    under that plan, for :func:`tflite_serenity.memory.nested_peak`. Empty
+    without a plan or with one of the wrong length."""
+    stored = read_offline_plan(model)
+    if buffers is None:
+        buffers = model_buffers(graphs, scratch=False)
+    if stored is None or len(stored.offsets) != buffers.total_tensors:
+        return []
+    offset = {i: stored.offsets[buffers.plan_index(b)] for i, b in enumerate(buffers.buffers) if not b.is_scratch}
+    found = []
+    for a, b in alias_pairs(graphs, buffers, loops=True):
+        if offset.get(a, ONLINE) != ONLINE and offset.get(a) == offset.get(b):
+            x, y = buffers.buffers[a], buffers.buffers[b]
+            found.append(((x.subgraph, x.tensor), (y.subgraph, y.tensor)))
+    return found
 
 
 def _overlaps(model, graphs, buffers: ModelBuffers, unit_of: Sequence[int], units: Sequence[int],
@@ -241,5 +272,5 @@ def _name_tensors(message: str, pinned) -> str:
 
 __all__ = [
     "METADATA_NAME", "OfflinePlan", "check_offline_plan", "decode_offline_plan",
-    "encode_offline_plan", "read_offline_plan", "with_offline_plan",
+    "encode_offline_plan", "pinned_copies", "read_offline_plan", "with_offline_plan",
 ]
