@@ -1,4 +1,4 @@
-"""What a STRIDED_SLICE of a model keeps, read from its constants and options.
+"""What a STRIDED_SLICE (or a SLICE) of a model keeps, read from its constants and options.
 
 Shared by the rewrites that move and fuse slices (:mod:`.rewrite.slices`),
 row strips (:mod:`.rewrite.strips`) and the overlap rule
@@ -69,6 +69,30 @@ def read_slice(model, graph: Graph, index: int) -> Slice | None:
         if count != out_shape[i] or count == 0:
             return None
         axes.append(Axis(first, strides[i], count))
+    return Slice(index, x, out, tuple(axes))
+
+
+def read_unit_slice(model, graph: Graph, index: int) -> Slice | None:
+    """Operator ``index`` as a :class:`Slice` of unit steps, if it is a SLICE
+    with constant ``begin`` and ``size`` (``-1``: to the end, as TFLite reads it)."""
+    op = graph.operators[index]
+    if op.kind != "SLICE" or len(op.inputs) != 3 or len(op.outputs) != 1:
+        return None
+    x, *constants = op.inputs
+    out = op.outputs[0]
+    if not plain_activations(graph, (x, out)) or not all(t >= 0 and graph.tensors[t].has_data for t in constants):
+        return None
+    shape, out_shape = graph.tensors[x].shape, graph.tensors[out].shape
+    begin, size = (constant_array(model, graph.subgraph, t).reshape(-1).tolist() for t in constants)
+    rank = len(shape)
+    if not (len(begin) == len(size) == len(out_shape) == rank):
+        return None
+    axes = []
+    for i in range(rank):
+        count = shape[i] - begin[i] if size[i] == -1 else size[i]
+        if not 0 <= begin[i] < shape[i] or count != out_shape[i] or count <= 0 or begin[i] + count > shape[i]:
+            return None
+        axes.append(Axis(int(begin[i]), 1, int(count)))
     return Slice(index, x, out, tuple(axes))
 
 

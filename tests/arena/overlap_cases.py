@@ -31,7 +31,7 @@ ONLINE = -1
 @dataclass(frozen=True)
 class Case:
     """A one-operator model: ``kind`` in conv, depthwise, avgpool, maxpool,
-    add, sub, mul, fc, pad, slice; ``shape`` the main input; ``other`` the second
+    add, sub, mul, fc, pad, slice (STRIDED_SLICE), unitslice (SLICE); ``shape`` the main input; ``other`` the second
     input of add/sub/mul (broadcast allowed)."""
 
     kind: str
@@ -86,6 +86,11 @@ def _function(case: Case, rng: np.random.Generator):
         h, w = case.shape[1], case.shape[2]
         return lambda x: tf.strided_slice(x, [0, case.kernel, case.channels, 0], [case.shape[0], h - case.stride, w, c],
                                           [1, case.dilation, 1, 1])
+    # kernel = rows cut above, stride = below, channels = columns left (SLICE: unit steps)
+    if case.kind == "unitslice":
+        h, w = case.shape[1], case.shape[2]
+        return lambda x: tf.slice(x, [0, case.kernel, case.channels, 0],
+                                  [case.shape[0], h - case.kernel - case.stride, w - case.channels, c])
     if case.kind == "sub":
         return lambda x, y: x - y
     raise ValueError(case.kind)

@@ -48,6 +48,10 @@ NAMED = [
     Case("slice", True, (1, 10, 4, 3), kernel=2, stride=1, channels=0, dilation=3),
     Case("slice", False, (1, 9, 5, 3), kernel=0, stride=3, channels=1, dilation=2),
     Case("slice", False, (2, 8, 4, 3), kernel=1, stride=1, channels=2, dilation=2),
+    Case("unitslice", True, (1, 9, 4, 2), kernel=1, stride=0, channels=0),
+    Case("unitslice", True, (1, 10, 4, 3), kernel=2, stride=1, channels=1),
+    Case("unitslice", False, (1, 9, 5, 3), kernel=0, stride=3, channels=1),
+    Case("unitslice", False, (2, 8, 4, 3), kernel=3, stride=1, channels=0),
     Case("fc", True, (2, 12), channels=5),
     Case("fc", False, (1, 12), channels=5),
 ]

@@ -61,6 +61,8 @@ float32 and int8 (``tensorflow/lite/kernels/internal/reference``):
   whose coordinates it has, less ``begin``, over the stride, and by none if
   it is sliced away. A slice that drops the top rows may therefore sit
   exactly where its rows are in the input: a copy in place, no new bytes.
+* ``SLICE`` (``reference_ops::Slice``, every library): the same with unit
+  steps; the output is written in order through a sequential writer.
 * ``FULLY_CONNECTED``: batch, output unit, then every input of the batch
   row; an input row is read by every unit, so the output may overlap at
   most its last element (listed so a caller learns it gains nothing).
@@ -107,12 +109,12 @@ from tflite_serenity.graph import Graph, build_graphs
 from tflite_serenity.memory import is_activation, tensor_bytes
 from tflite_serenity.errors import UnsupportedModelError
 from tflite_serenity.model.editor import constant_array, operator_options
-from tflite_serenity.slice_ops import read_slice
+from tflite_serenity.slice_ops import read_slice, read_unit_slice
 
 #: Operator kinds with a rule here; each was verified in TFLite Micro with
 #: float32 and int8 tensors (tests/arena/test_overlap_tflm.py).
 KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-         "FULLY_CONNECTED", "STRIDED_SLICE")
+         "FULLY_CONNECTED", "STRIDED_SLICE", "SLICE")
 
 #: The kernel libraries whose overlaps were verified by running
 #: (:data:`.scratch.KERNEL_LIBRARIES`): an overlap is allowed only where it
@@ -484,8 +486,9 @@ def _last_reads(model, graph: Graph, index: int, options: dict, tensor: int) -> 
         if len(pads) != len(x) or any(int(a) + d + int(b) != o for (a, b), d, o in zip(pads, x, y)):
             return None
         return pad_last_reads(x, y, [int(a) for a, _ in pads])
-    if op.kind == "STRIDED_SLICE":
-        found = read_slice(model, graph, index) if tensor == op.inputs[0] else None
+    if op.kind in ("STRIDED_SLICE", "SLICE"):
+        read = read_slice if op.kind == "STRIDED_SLICE" else read_unit_slice
+        found = read(model, graph, index) if tensor == op.inputs[0] else None
         if found is None:
             return None
         return slice_last_reads(x, [(a.start, a.stride, a.count) for a in found.axes])

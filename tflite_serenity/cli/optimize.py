@@ -95,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
                         "checked)")
     p.add_argument("--no-overlap", action="store_true",
                    help="with the arena plan, never let an output overlap an input. By default a convolution, "
-                        "depthwise convolution, pooling, PAD, STRIDED_SLICE, FULLY_CONNECTED (and with shared "
+                        "depthwise convolution, pooling, PAD, STRIDED_SLICE, SLICE, FULLY_CONNECTED (and with shared "
                         "outputs ADD, SUB, MUL) may write its output over the part of an input that dies there "
                         "which it has finished reading, where that lowers the arena. That is safe only for "
                         "kernels that walk their output in order: verified by running with TFLite Micro's "
