@@ -9,13 +9,15 @@ kernel library of the target plus the tail), not by an estimate here.
 The search is greedy and counts its work in evaluations, not seconds, so
 the same model gives the same bytes on any machine. Each step takes the
 stored order's step with the most live bytes outside the loops already
-made, and tries every run around it whose two ends one map alone crosses
-(a run the loop can read and write whole), at most :data:`MAX_LENGTH`
-operators long, in ``height / rows`` strips for each ``rows`` of
-:data:`ROWS` (at least :data:`MIN_STRIPS` strips). The cheapest candidate
-is kept if it costs less than the model before it, and the search goes on
-from there (the peak has moved) for at most ``max_loops`` loops.
-Recomputed rows count against ``allowed_macs`` (:func:`loop_macs`).
+made (:func:`tflite_serenity.memory.nested_peak`), and tries every run
+around it whose two ends one map alone crosses (a run the loop can read
+and write whole), at most :data:`MAX_LENGTH` operators long, in
+``height / rows`` strips for each ``rows`` of :data:`ROWS` (from
+:data:`MIN_STRIPS` to :data:`MAX_STRIPS` strips). It keeps the run whose
+own steps then hold the fewest live bytes, and goes on from there (the
+peak has moved) for at most ``max_loops`` loops. One loop rarely lowers
+the arena alone, so the caller's cost then picks how many of those loops
+to keep. Recomputed rows count against ``allowed_macs`` (:func:`loop_macs`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from .strip_search import macs
 ROWS = (1, 2, 4)
 #: Fewest strips a loop is made of (first and last unrolled, two or more looped).
 MIN_STRIPS = 4
+#: Most strips a loop is made of (the rewrite first unrolls them all: its time grows with them).
+MAX_STRIPS = 64
 #: Longest run tried, in operators of the stored order.
 MAX_LENGTH = 8
 #: Loops made at most.
@@ -170,7 +174,7 @@ def _candidates(graph: Graph, mine: list[bool], peak: int, live: int):
             seen = set()
             for rows in ROWS:
                 strips = height // rows
-                if strips >= MIN_STRIPS and strips not in seen:
+                if MIN_STRIPS <= strips <= MAX_STRIPS and strips not in seen:
                     seen.add(strips)
                     yield start, stop, strips
 
