@@ -460,11 +460,12 @@ class _Stages:
         rounds' output, or the input) with every kernel library and no more
         than ``before`` (the input) for either runtime; else None.
 
-        Only for a model of one int8 subgraph, with rewriting, row strips,
-        loops and the arena plan on; a model with a loop of ours is left as
+        Only for a model of one int8 subgraph whose kernels the simulation
+        models, with rewriting, row strips, loops and the arena plan on; a model with a loop of ours is left as
         it is (the loops were chosen for it, and the output of this stage
         is handed back unchanged by a second run)."""
         from .rewrite.loop_search import has_our_loops, search_loops
+        from .tflm.kernels import unmodelled_kernels
 
         options = self.options
         if not (options.rewrite and options.strips and options.loops and options.arena_plan):
@@ -474,8 +475,8 @@ class _Stages:
             return None
         graphs = graphs_of(tree)
         if (len(graphs) != 1 or not _int8(graphs[0]) or resized_at_run_time(graphs[0])
-                or has_our_loops(tree)):
-            return None
+                or has_our_loops(tree) or unmodelled_kernels(graphs)):
+            return None  # (a kernel our simulation does not model: its head would be a guess)
         started = time.monotonic()
         order = first.plain[0].order
         if order != tuple(range(graphs[0].num_operators)):
