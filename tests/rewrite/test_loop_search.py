@@ -124,3 +124,17 @@ def test_mobilenetv2_224_fits_half_a_mebibyte_bit_identical_and_stays():
         comparison = compare_models(data, result.model, runtime=runtime, trials=1)
         assert comparison.bit_identical, comparison.describe()
     assert optimize(result.model).model == result.model
+
+
+def test_the_json_gives_the_loops_and_their_plan(tmp_path, capsys):
+    import json
+
+    path = ZOO / "mobilenetv2_224_int8.tflite"
+    if not path.is_file():
+        pytest.skip("the zoo is not made (python -m scripts.models.make_zoo)")
+    assert run([str(path), str(tmp_path / "out.tflite"), "--json", "--quiet"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    sub = payload["subgraphs"][0]
+    assert payload["arena"]["reason"] == "loop_pins" and len(sub["loops"]) == 3
+    before, after = sub["loop_macs"]
+    assert before < after <= 2 * before  # --max-recompute 100
