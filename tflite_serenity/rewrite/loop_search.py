@@ -122,13 +122,19 @@ def search_loops(model, cost: Callable[[object], object], better: Callable[[obje
             break  # the peak is a loop's: a run elsewhere cannot lower it
         floor = max((steps[p] for p in range(graph.num_operators) if mine[p]), default=0)
         best = None
+        unsupported = set()  # runs the loop cannot take whatever the strip count (their entries or exits)
         for start, stop, strips in _candidates(graph, mine, peak, steps[peak]):
             if evaluations >= max_evaluations:
                 break
+            if (start, stop) in unsupported:
+                continue
             evaluations += 1
             try:
                 done = loop_strips(current, 0, start, stop, strips)
-            except (InfeasibleError, UnsupportedModelError):
+            except UnsupportedModelError:
+                unsupported.add((start, stop))
+                continue
+            except InfeasibleError:
                 continue
             turns = {**iterations, done.loop.body_subgraph: done.loop.iterations}
             work = loop_macs(done.model, turns)
@@ -172,7 +178,7 @@ def _candidates(graph: Graph, mine: list[bool], peak: int, live: int):
                 continue
             height = _exit_height(graph, stop)
             seen = set()
-            for rows in ROWS:
+            for rows in reversed(ROWS):  # the fewest strips first: the quickest to find a run unsupported
                 strips = height // rows
                 if MIN_STRIPS <= strips <= MAX_STRIPS and strips not in seen:
                     seen.add(strips)
