@@ -26,7 +26,7 @@ from .model_version import graphs_of
 from .options import Options, Target
 from .tflm.tail import persistent_bytes
 from .rewrite import SiteRewrite, rewrite_model
-from .rewrite.strip_search import StripRewrite
+from .rewrite.strip_search import StripRewrite, macs
 from .rewrite.tconv import ChannelSplit
 from .rewrite.slices import SliceCounts, simplify_slices
 from .schedule.search import GraphSchedule, PieceMemo, ProgressInfo, pick_engine, schedule_graph, schedule_in_place
@@ -56,6 +56,8 @@ class SubgraphResult:
     inplace_outputs: int = 0  # outputs TFLite Micro writes in place under the written plan (memory.inplace_sources)
     operators_after: int = -1  # in the written model (row strips and splits add some)
     peak_shared: int = -1  # peak_after with those outputs sharing their input's bytes (TFLite Micro with our plan)
+    loops: tuple[int, ...] = ()  # per run whose middle row strips run in a WHILE loop: its strips (rewrite.loop_search)
+    loop_macs: tuple[int, int] = (0, 0)  # with loops: multiply-accumulates before and after, each turn counted
 
     @property
     def status(self) -> str:
@@ -197,12 +199,16 @@ def optimize(
             kept[-1] = last
         elif last.arena.written:
             kept.append(last)
+    looped = stages.loops(first, kept[-1].overlapped if kept else before, before)
+    if looped is not None:
+        # the loops start from the input in the first round's order: they replace the rounds' output
+        kept = [looped]
     out = write_model(kept[-1].tree) if kept else bytes(data)
     check_stored_orders(out)  # self-check on the bytes: every stored order is valid
     written = kept[-1].graphs if kept else graphs
     results = tuple(_result(i, g, w, kept, first, notes) for i, (g, w) in enumerate(zip(graphs, written)))
     nested = None
-    if any(op.calls for g in graphs for op in g.operators):
+    if any(op.calls for g in (*graphs, *written) for op in g.operators):
         before_nested = _nested_peak(original, graphs)
         nested = (before_nested, _nested_peak(kept[-1].tree, written) if kept else before_nested)
     return OptimizeResult(out, results, time.monotonic() - start, kept[-1].arena if kept else None,
@@ -270,7 +276,9 @@ def _result(index: int, graph: Graph, written: Graph, kept: "list[_Round]", firs
         inplace=shared,
         inplace_outputs=len(memory.inplace_sources(written, stored_order=True)) if shared else 0,
         peak_shared=memory.peak_bytes(written, inplace=True) if shared else peak_after,
-        operators_after=written.num_operators)
+        operators_after=written.num_operators,
+        loops=tuple(loop.strips for loop in last.loops.loops if loop.subgraph == index) if kept and last.loops else (),
+        loop_macs=(last.loops.macs_before, last.loops.macs_after) if kept and last.loops and index == 0 else (0, 0))
 
 
 SCRATCH_NOTE = ("passed through unchanged: custom operators keep scratch in tensors nothing writes "
@@ -330,6 +338,8 @@ class _Round:
     seconds: list  # per subgraph: seconds of its schedule searches
     notes: tuple[str, ...] = ()
     with_overlap: "_Cost | None" = None  # where ``tree``'s plan overlaps outputs with inputs (--overlap): its cost
+    scheduled: object = None  # the tree whose subgraphs ``plain`` orders (slices rewritten)
+    loops: object = None  # where its runs are WHILE-loop row strips: the rewrite.loop_search.LoopSearch
 
     @property
     def overlapped(self) -> _Cost:
@@ -442,6 +452,54 @@ class _Stages:
         return _Round(planned, tree, graphs, cost, arena, first.plain, stored, {}, (SliceCounts(),) * len(graphs),
                       first.seconds, (), cost)
 
+    def loops(self, first: _Round, best: _Cost, before: _Cost) -> "_Round | None":
+        """The input, in the order ``first`` (the first round) gave subgraph
+        0, with runs of it computed as WHILE-loop row strips
+        (:func:`.rewrite.loop_search.search_loops`) and the offline plan that
+        pins their carried maps, where that costs less than ``best`` (the
+        rounds' output, or the input) with every kernel library and no more
+        than ``before`` (the input) for either runtime; else None.
+
+        Only for a model of one int8 subgraph whose kernels the simulation
+        models, with rewriting, row strips, loops and the arena plan on; a model with a loop of ours is left as
+        it is (the loops were chosen for it, and the output of this stage
+        is handed back unchanged by a second run)."""
+        from .rewrite.loop_search import has_our_loops, search_loops
+        from .tflm.kernels import unmodelled_kernels
+
+        options = self.options
+        if not (options.rewrite and options.strips and options.loops and options.arena_plan):
+            return None
+        tree = first.scheduled
+        if tree is None:
+            return None
+        graphs = graphs_of(tree)
+        if (len(graphs) != 1 or not _int8(graphs[0]) or resized_at_run_time(graphs[0])
+                or has_our_loops(tree) or unmodelled_kernels(graphs)):
+            return None  # (a kernel our simulation does not model: its head would be a guess)
+        started = time.monotonic()
+        order = first.plain[0].order
+        if order != tuple(range(graphs[0].num_operators)):
+            tree = with_operator_orders(tree, {0: order})
+
+        def cost(model) -> _Cost:
+            found = graphs_of(model)
+            return self.cost(found, stored_head(model, found), model)
+
+        allowed = int(macs(graphs_of(tree)[0]) * (1 + options.max_recompute / 100))
+        found = search_loops(tree, cost, lambda a, b: a < b and a.device_never_above(b),
+                             allowed_macs=allowed, costs=self.target.costs)
+        if found is None or not (found.cost.arena < best.arena and found.cost.device_never_above(best)
+                                 and found.cost.peak <= before.peak):
+            return None
+        written = graphs_of(found.model)
+        arena = _loop_arena(found, written, time.monotonic() - started)
+        schedules = [dataclasses.replace(first.plain[0], order=tuple(range(written[0].num_operators)),
+                                         peak=memory.peak_bytes(written[0]), note="", inplace=False,
+                                         optimal=False)]
+        return _Round(found.model, found.bare, written, found.cost, arena, first.plain, schedules, {},
+                      first.slices[:1], first.seconds[:1], (), None, None, found)
+
     def measured(self, found: _Round) -> _Round:
         """``found`` with its arena plan decided by TFLite Micro's measurement:
         for a model with kernels whose buffers our simulation does not model,
@@ -465,6 +523,7 @@ class _Stages:
     def _finish(self, tree, plain, schedules, slices, seconds, frozen: frozenset[int], rewrite: bool = True) -> _Round:
         """Rewrite from ``schedules`` (unless not ``rewrite``), store the orders, and plan the arena
         (neither rewrite nor plan where ``frozen`` names a subgraph)."""
+        scheduled = tree
         rewritten = {}
         if self.options.rewrite and rewrite and not frozen:
             self._announce_rewriting(schedules)
@@ -487,7 +546,30 @@ class _Stages:
             head = stored_head(bare, graphs)
         notes = tuple(r.note for r in rewritten.values() if "time limit" in r.note)
         return _Round(planned, bare, graphs, self.cost(graphs, head, planned), arena, plain, schedules, rewritten,
-                      slices, seconds, notes, overlapped)
+                      slices, seconds, notes, overlapped, scheduled)
+
+
+def _int8(graph: Graph) -> bool:
+    """Whether ``graph``'s activations are int8 (int32 indices aside), none float."""
+    kinds = {t.dtype for t in graph.tensors if memory.is_activation(t)}
+    return "INT8" in kinds and kinds <= {"INT8", "INT32"}
+
+
+def _loop_arena(found, graphs, seconds: float) -> "ArenaFigures":
+    """The arena figures of ``found`` (a rewrite.loop_search.LoopSearch whose
+    model's subgraphs are ``graphs``): the head with its plan pinning the
+    loops' carried maps (every other tensor placed by TFLite Micro), with
+    TFLite Micro's own plan, and the peak with the loops as the bound."""
+    from .arena.model_plan import ArenaFigures
+    from .tflm.offline import pinned_copies
+
+    head = stored_head(found.model, graphs)
+    own = stored_head(found.bare, graphs_of(found.bare))
+    pins = pinned_copies(found.model, graphs)
+    peak = memory.nested_peak(graphs, pins).peak
+    pinned = len({t for pair in pins for t in pair})
+    return ArenaFigures(peak, head, own if own is not None else head, head, True, False, "loop pins", pinned, 0,
+                        seconds, reason=PlanReason.LOOP_PINS)
 
 
 def _stored_schedule(graph: Graph) -> GraphSchedule:

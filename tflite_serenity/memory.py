@@ -31,7 +31,7 @@ operators run, those copies counted once where they share bytes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from .graph import Graph, Operator, Tensor, check_topological
@@ -494,6 +494,7 @@ class NestedPeak:
     peak: int
     step: int  # the step of subgraph 0 where it occurs
     inner: int  # of the peak, the bytes of the called subgraphs' own tensors (0 if none run there)
+    steps: tuple[int, ...] = field(default=(), repr=False, compare=False)  # the same figure at every step
 
 
 def nested_peak(graphs: Sequence[Graph], shared: Sequence[tuple[tuple[int, int], tuple[int, int]]] = ()
@@ -591,7 +592,7 @@ def nested_peak(graphs: Sequence[Graph], shared: Sequence[tuple[tuple[int, int],
     totals = [a + b for a, b in zip(live, extra)]
     peak = max(totals)
     step = totals.index(peak)
-    return NestedPeak(peak, step, extra[step])
+    return NestedPeak(peak, step, extra[step], tuple(totals))
 
 
 def _across(graphs: Sequence[Graph], s: int, op: Operator, callee: int, root) -> frozenset:

@@ -34,6 +34,7 @@ class Options:
     rewrite_approximate: bool = False  # also rewrites that change float rounding
     rewrite_approximate_int8: bool = False  # also concat splits that change int8 rounding
     strips: bool = True  # with rewrite: runs of operators in row strips where that pays
+    loops: bool = True  # with strips: int8 runs' middle strips in WHILE loops where the whole arena drops
     max_recompute: float = 100.0  # percent more multiply-accumulates row strips may add
     strips_peak_only: bool = False  # choose strips and splits by the activation peak alone
     arena_plan: bool = True  # write TFLite Micro's offline memory plan where it beats its own

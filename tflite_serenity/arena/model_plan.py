@@ -79,10 +79,15 @@ class PlanReason(str, enum.Enum):
     NOT_MEASURED = "not_measured"
     """Not written: some kernel is not modelled, and measuring was turned off
     or TFLite Micro is not installed."""
+    LOOP_PINS = "loop_pins"
+    """Written: the model runs row strips in WHILE loops (rewrite.loop_search),
+    and the plan pins each loop-carried map's copies to one offset; TFLite
+    Micro places every other tensor around them (``lower_bound`` is the peak
+    with the loops, memory.nested_peak)."""
 
     @property
     def written(self) -> bool:
-        return self in (PlanReason.MODELLED_SMALLER, PlanReason.MEASURED_SMALLER)
+        return self in (PlanReason.MODELLED_SMALLER, PlanReason.MEASURED_SMALLER, PlanReason.LOOP_PINS)
 
 
 @dataclass(frozen=True)

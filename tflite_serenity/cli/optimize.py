@@ -68,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
                    help="do not compute runs of operators in row strips (by default, integer runs around the "
                         "peak are computed a band of rows at a time where that lowers it: exact, but rows the "
                         "strips share are computed twice; the summary shows the extra multiply-accumulates)")
+    p.add_argument("--no-loops", action="store_true",
+                   help="do not run row strips in WHILE loops (by default, where it lowers TFLite Micro's "
+                        "whole arena, an int8 model's runs are computed in many row strips, the middle ones "
+                        "as one WHILE body whose carried maps the written plan pins: exact; adds WHILE, "
+                        "SLICE, DYNAMIC_UPDATE_SLICE, PAD and LESS operators)")
     p.add_argument("--max-recompute", type=float, default=100.0, metavar="PERCENT",
                    help="the most multiply-accumulates row strips may add, in percent of the model's "
                         "(default: 100, at most twice as many)")
@@ -117,7 +122,7 @@ def run(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
     options = Options(time_limit=args.time_limit, rewrite=not args.no_rewrite,
                       rewrite_approximate=args.rewrite_approximate,
-                      rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips,
+                      rewrite_approximate_int8=args.rewrite_approximate_int8, strips=not args.no_strips, loops=not args.no_loops,
                       max_recompute=args.max_recompute, strips_peak_only=args.strips_peak_only,
                       arena_plan=not args.no_arena_plan, shared_outputs=not args.no_shared_outputs, overlap=not args.no_overlap,
                       warm_start=args.warm_start, engine=args.engine, jobs=args.jobs)
@@ -183,6 +188,12 @@ def _summary_line(s, rewriting: bool, pointer_width: int) -> str:
             sites += (f", {n} run{'s' if n > 1 else ''} in row strips "
                       f"({'/'.join(str(r.strips) for r in s.strips)} strips, {extra:+.0%} multiply-accumulates, "
                       f"about {kept:+,} B of TFLite Micro bookkeeping on a {pointer_width}-bit device{approximate})")
+        if s.loops:
+            n = len(s.loops)
+            before, after = s.loop_macs
+            extra = after / before - 1 if before else 0.0
+            sites += (f", row strips in {n} WHILE loop{'s' if n > 1 else ''} "
+                      f"({'/'.join(str(k) for k in s.loops)} strips, {extra:+.0%} multiply-accumulates)")
         if s.splits:
             n = len(s.splits)
             sites += (f", {n} TRANSPOSE_CONV{'s' if n > 1 else ''} split by output channels "
@@ -223,7 +234,12 @@ def arena_line(figures: "ArenaFigures | None", kernels: Sequence[str] = ("refere
         return f"lower bound {format_bytes(figures.lower_bound)}, +{head / figures.lower_bound - 1:.1%}"
 
     reason, measured = figures.reason, figures.measured
-    if reason is PlanReason.MODELLED_SMALLER and figures.overlapping:
+    if reason is PlanReason.LOOP_PINS:
+        line = (f"arena: {format_bytes(figures.tflm_with_plan)} with our plan, which pins each WHILE loop's "
+                f"carried maps to one offset ({figures.tensors} tensors) and leaves every other tensor to "
+                f"TFLite Micro; peak with the loops {format_bytes(figures.lower_bound)}; TFLite Micro's own "
+                f"plan {format_bytes(figures.tflm_greedy)}; plan written")
+    elif reason is PlanReason.MODELLED_SMALLER and figures.overlapping:
         n = figures.overlapping
         verified = ("verified with TFLite Micro's reference kernels and CMSIS-NN, int8 1x1 convolutions left out"
                     if any(k.startswith("cmsis-nn") for k in kernels)

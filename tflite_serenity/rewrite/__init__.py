@@ -10,7 +10,8 @@ operators that consume them, where the scheduled peak says it pays.
   :mod:`.strip_search` picks the runs around the peak where that pays;
 * :mod:`.loop_strips` runs the middle strips of such a run as one WHILE
   body, and :mod:`.loop_plan` writes the offline plan that keeps its
-  loop-carried maps in place (neither used by default yet);
+  loop-carried maps in place; :mod:`.loop_search` picks such loops where
+  TFLite Micro's whole arena drops (the driver's last stage);
 * :mod:`.tconv` splits a TRANSPOSE_CONV by output channels where its
   scratch buffer sets TFLite Micro's arena.
 
