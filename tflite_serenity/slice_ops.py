@@ -46,13 +46,10 @@ def plain_activations(graph: Graph, tensors: Sequence[int]) -> bool:
 
 def read_slice(model, graph: Graph, index: int) -> Slice | None:
     """Operator ``index`` as a :class:`Slice`, if it is a STRIDED_SLICE the rules understand."""
-    op = graph.operators[index]
-    if op.kind != "STRIDED_SLICE" or len(op.inputs) != 4 or len(op.outputs) != 1:
+    found = _operands(graph, index, "STRIDED_SLICE", 4)
+    if found is None:
         return None
-    x, *constants = op.inputs
-    out = op.outputs[0]
-    if not plain_activations(graph, (x, out)) or not all(t >= 0 and graph.tensors[t].has_data for t in constants):
-        return None
+    x, out, constants = found
     options = operator_options(model, graph.subgraph, index)
     if any(options.get(k, 0) for k in ("ellipsisMask", "newAxisMask", "shrinkAxisMask", "offset")):
         return None
@@ -75,13 +72,10 @@ def read_slice(model, graph: Graph, index: int) -> Slice | None:
 def read_unit_slice(model, graph: Graph, index: int) -> Slice | None:
     """Operator ``index`` as a :class:`Slice` of unit steps, if it is a SLICE
     with constant ``begin`` and ``size`` (``-1``: to the end, as TFLite reads it)."""
-    op = graph.operators[index]
-    if op.kind != "SLICE" or len(op.inputs) != 3 or len(op.outputs) != 1:
+    found = _operands(graph, index, "SLICE", 3)
+    if found is None:
         return None
-    x, *constants = op.inputs
-    out = op.outputs[0]
-    if not plain_activations(graph, (x, out)) or not all(t >= 0 and graph.tensors[t].has_data for t in constants):
-        return None
+    x, out, constants = found
     shape, out_shape = graph.tensors[x].shape, graph.tensors[out].shape
     begin, size = (constant_array(model, graph.subgraph, t).reshape(-1).tolist() for t in constants)
     rank = len(shape)
@@ -94,6 +88,20 @@ def read_unit_slice(model, graph: Graph, index: int) -> Slice | None:
             return None
         axes.append(Axis(int(begin[i]), 1, int(count)))
     return Slice(index, x, out, tuple(axes))
+
+
+def _operands(graph: Graph, index: int, kind: str, inputs: int) -> tuple[int, int, list[int]] | None:
+    """Input, output and constant operands of operator ``index`` if it is a
+    ``kind`` with ``inputs`` inputs, plain activations in and out and every
+    other input a constant; else None."""
+    op = graph.operators[index]
+    if op.kind != kind or len(op.inputs) != inputs or len(op.outputs) != 1:
+        return None
+    x, *constants = op.inputs
+    out = op.outputs[0]
+    if not plain_activations(graph, (x, out)) or not all(t >= 0 and graph.tensors[t].has_data for t in constants):
+        return None
+    return x, out, constants
 
 
 def _resolve(index: int, size: int, masked: int, default: int) -> int:
