@@ -31,8 +31,9 @@ them (:func:`.loop_plan.with_alias_plan`).
 Exact: every output element is computed by the same kernel from the same
 input elements as in :func:`.strips.tile`, so integer models give the same
 bits in LiteRT and TFLite Micro (LiteRT ignores the plan). The loop changes
-the graph (two new subgraphs, a WHILE); the memory model of this package
-does not yet read WHILE alias pins, so nothing calls this by default.
+the graph (two new subgraphs, a WHILE); :mod:`.loop_search` decides where
+the command uses it, by the whole arena the memory model gives for the
+pinned copies (:func:`tflite_serenity.memory.loop_aliases`).
 
 Examples
 --------
