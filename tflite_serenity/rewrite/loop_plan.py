@@ -20,11 +20,10 @@ from typing import Sequence
 import numpy as np
 
 from ..graph import Graph
-from ..model.edit import with_metadata, without_metadata
 from ..model.editor import operator_options
 from ..model.types import TYPES
 from ..model_version import graphs_of
-from ..tflm.offline import METADATA_NAME, encode_offline_plan
+from ..tflm.offline import with_offline_plan
 
 #: Subgraphs :mod:`.loop_strips` writes are named ``serenity_strips_...``;
 #: only the WHILEs running them are read by :func:`alias_groups`.
@@ -160,10 +159,16 @@ def with_alias_plan(model, groups: Sequence[AliasGroup] | None = None, *, exit_i
     tensor at ``-1`` (placed by TFLite Micro around the pins); the pins.
 
     ``groups`` defaults to :func:`alias_groups` of the model (with
-    ``exit_in_place``). The plan is not
-    passed through :func:`tflite_serenity.tflm.offline.check_offline_plan`,
-    which does not know WHILE aliases yet; verify the result by running it.
-    Any plan the model had is replaced.
+    ``exit_in_place``). The plan is written by
+    :func:`tflite_serenity.tflm.offline.with_offline_plan`, so it passes the
+    same check as every plan we write (the pinned copies are
+    :func:`tflite_serenity.memory.loop_aliases`). Any plan the model had is
+    replaced.
+
+    Raises
+    ------
+    PlanError
+        If the pins are not safe for the model.
     """
     groups = alias_groups(model, exit_in_place=exit_in_place) if groups is None else tuple(groups)
     pins = place_groups(model, groups)
@@ -173,8 +178,7 @@ def with_alias_plan(model, groups: Sequence[AliasGroup] | None = None, *, exit_i
     for pin in pins:
         for s, t in pin.group.tensors:
             offsets[int(base[s]) + t] = pin.offset
-    planned = with_metadata(without_metadata(model, METADATA_NAME), METADATA_NAME, encode_offline_plan(offsets))
-    return planned, pins
+    return with_offline_plan(model, offsets), pins
 
 
 def _span(graphs: Sequence[Graph], group: AliasGroup) -> tuple[int, int, int]:
